@@ -1,0 +1,377 @@
+//! Public keys of attestation authorities: decoding, algorithm restrictions,
+//! and kritis's default key ids.
+//!
+//! The algorithm a signature is checked with comes from the key's settings,
+//! never from the attestation (an attacker must not pick the scheme).
+
+use core::fmt;
+
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+use spki::der::{Decode as _, Encode as _};
+
+/// Smallest RSA modulus accepted: KMS's and NIST's floor (the `rsa` crate
+/// itself goes down to 1024 bits).
+pub const RSA_MIN_BITS: usize = 2048;
+/// Largest RSA modulus accepted: bounds verification cost per signature.
+pub const RSA_MAX_BITS: usize = 4096;
+
+const OID_RSA: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const OID_EC: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const OID_P256: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const OID_P384: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.3.132.0.34");
+
+/// A signature scheme, named as Alibaba Cloud KMS and kritis name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (KMS `RSA_PKCS1_SHA_256`).
+    RsaPkcs1Sha256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RsaPkcs1Sha384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RsaPkcs1Sha512,
+    /// RSASSA-PSS with SHA-256 and MGF1-SHA-256, any salt length (KMS `RSA_PSS_SHA_256`).
+    RsaPssSha256,
+    /// RSASSA-PSS with SHA-384.
+    RsaPssSha384,
+    /// RSASSA-PSS with SHA-512.
+    RsaPssSha512,
+    /// ECDSA on P-256 with SHA-256, DER signature (KMS `ECDSA_SHA_256`).
+    EcdsaSha256,
+    /// ECDSA on P-384 with SHA-384, DER signature.
+    EcdsaSha384,
+}
+
+impl Algorithm {
+    const ALL: [(&'static str, Algorithm); 8] = [
+        ("RSA_PKCS1_SHA_256", Algorithm::RsaPkcs1Sha256),
+        ("RSA_PKCS1_SHA_384", Algorithm::RsaPkcs1Sha384),
+        ("RSA_PKCS1_SHA_512", Algorithm::RsaPkcs1Sha512),
+        ("RSA_PSS_SHA_256", Algorithm::RsaPssSha256),
+        ("RSA_PSS_SHA_384", Algorithm::RsaPssSha384),
+        ("RSA_PSS_SHA_512", Algorithm::RsaPssSha512),
+        ("ECDSA_SHA_256", Algorithm::EcdsaSha256),
+        ("ECDSA_SHA_384", Algorithm::EcdsaSha384),
+    ];
+
+    /// Parses a `signatureAlgorithm` setting.
+    ///
+    /// # Errors
+    /// [`KeyError::UnknownAlgorithm`] for any other name (including
+    /// `ECDSA_SHA_512`: P-521 keys are not supported).
+    pub fn parse(name: &str) -> Result<Self, KeyError> {
+        Self::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, a)| a)
+            .ok_or(KeyError::UnknownAlgorithm)
+    }
+
+    /// The setting's name for this algorithm.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, a)| *a == self)
+            .map_or("?", |(n, _)| n)
+    }
+}
+
+/// The key material itself, ready to verify.
+#[derive(Debug)]
+pub enum PublicKey {
+    /// RSA, 2048 to 4096 bits.
+    Rsa(rsa::PublicKey),
+    /// ECDSA P-256.
+    P256(p256::ecdsa::VerifyingKey),
+    /// ECDSA P-384.
+    P384(p384::ecdsa::VerifyingKey),
+}
+
+/// Which schemes a key accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schemes {
+    /// An RSA key with no restriction: PKCS#1 v1.5 or PSS, both over SHA-256.
+    RsaDefault,
+    /// Exactly one scheme.
+    Only(Algorithm),
+}
+
+/// A decoded authority key: the key and the schemes it may be used with.
+#[derive(Debug)]
+pub struct VerifyingKey {
+    /// The key material.
+    pub key: PublicKey,
+    /// The schemes signatures by this key may use.
+    pub schemes: Schemes,
+}
+
+/// Why a configured key cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyError {
+    /// Neither a PEM block nor base64 of one.
+    NotPem,
+    /// A PEM block of another kind (certificate, private key…).
+    Label(String),
+    /// The DER inside the PEM block does not parse.
+    Der,
+    /// A key type other than RSA, P-256 or P-384.
+    Unsupported,
+    /// An RSA modulus outside 2048..=4096 bits.
+    RsaSize(usize),
+    /// An unknown `signatureAlgorithm`.
+    UnknownAlgorithm,
+    /// A `signatureAlgorithm` that this key cannot produce.
+    AlgorithmMismatch(&'static str, &'static str),
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyError::NotPem => f.write_str("not a PEM public key, nor base64 of one"),
+            KeyError::Label(l) => write!(
+                f,
+                "the PEM block is {l:?}, expected \"PUBLIC KEY\" or \"RSA PUBLIC KEY\""
+            ),
+            KeyError::Der => f.write_str("the PEM block does not hold a valid public key"),
+            KeyError::Unsupported => {
+                f.write_str("unsupported key type: use RSA (2048 to 4096 bits), EC P-256 or EC P-384")
+            }
+            KeyError::RsaSize(bits) => write!(
+                f,
+                "the RSA key has {bits} bits; {RSA_MIN_BITS} to {RSA_MAX_BITS} bits are accepted"
+            ),
+            KeyError::UnknownAlgorithm => f.write_str(
+                "unknown signatureAlgorithm: use RSA_PKCS1_SHA_256, RSA_PSS_SHA_256, ECDSA_SHA_256 \
+                 or their _384/_512 variants (ECDSA_SHA_384 for P-384)",
+            ),
+            KeyError::AlgorithmMismatch(alg, key) => {
+                write!(f, "signatureAlgorithm {alg} does not fit a {key} key")
+            }
+        }
+    }
+}
+
+/// Reads `publicKeyData`: a PEM block, or base64 (any alphabet, padded or
+/// not, wrapped or not) of one. Returns the PEM label and the DER bytes.
+fn pem_der(data: &str) -> Result<(String, Vec<u8>), KeyError> {
+    let trimmed = data.trim();
+    let decoded;
+    let pem: &[u8] = if trimmed.starts_with("-----BEGIN") {
+        trimmed.as_bytes()
+    } else {
+        let compact: String = trimmed
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        decoded = crate::b64::decode(&compact).map_err(|_| KeyError::NotPem)?;
+        decoded.trim_ascii()
+    };
+    if !pem.starts_with(b"-----BEGIN") {
+        return Err(KeyError::NotPem);
+    }
+    let (label, der) = pem_rfc7468::decode_vec(pem).map_err(|_| KeyError::NotPem)?;
+    Ok((label.to_owned(), der))
+}
+
+/// The DER SubjectPublicKeyInfo of a key given as PEM, as kritis hashes it.
+fn spki_der(label: &str, der: Vec<u8>) -> Result<Vec<u8>, KeyError> {
+    match label {
+        "PUBLIC KEY" => Ok(der),
+        "RSA PUBLIC KEY" => {
+            let info = spki::SubjectPublicKeyInfoRef {
+                algorithm: spki::AlgorithmIdentifierRef {
+                    oid: OID_RSA,
+                    parameters: Some(spki::der::asn1::AnyRef::NULL),
+                },
+                subject_public_key: spki::der::asn1::BitStringRef::from_bytes(&der)
+                    .map_err(|_| KeyError::Der)?,
+            };
+            info.to_der().map_err(|_| KeyError::Der)
+        }
+        other => Err(KeyError::Label(other.to_owned())),
+    }
+}
+
+/// kritis's default id for a key without `publicKeyId` (RFC 6920 `ni` URI):
+/// `ni:///sha-256;` + unpadded base64url of the SHA-256 of the DER
+/// SubjectPublicKeyInfo. Needs no big-number work.
+///
+/// # Errors
+/// A [`KeyError`] when `publicKeyData` is not a PEM public key.
+pub fn default_key_id(data: &str) -> Result<String, KeyError> {
+    let (label, der) = pem_der(data)?;
+    let spki = spki_der(&label, der)?;
+    let hash = Sha256::digest(&spki);
+    Ok(format!(
+        "ni:///sha-256;{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hash)
+    ))
+}
+
+/// Decodes `publicKeyData` and applies an optional `signatureAlgorithm`.
+///
+/// # Errors
+/// A [`KeyError`] naming what is wrong with the key or the algorithm.
+pub fn parse_key(data: &str, algorithm: Option<&str>) -> Result<VerifyingKey, KeyError> {
+    let (label, der) = pem_der(data)?;
+    let key = match label.as_str() {
+        "RSA PUBLIC KEY" => {
+            use rsa::pkcs1::DecodeRsaPublicKey as _;
+            rsa_key(rsa::PublicKey::from_pkcs1_der(&der).map_err(|_| KeyError::Der)?)?
+        }
+        "PUBLIC KEY" => {
+            let info = spki::SubjectPublicKeyInfoRef::from_der(&der).map_err(|_| KeyError::Der)?;
+            if info.algorithm.oid == OID_RSA {
+                rsa_key(rsa::PublicKey::try_from(info).map_err(|_| KeyError::Der)?)?
+            } else if info.algorithm.oid == OID_EC {
+                let curve = info
+                    .algorithm
+                    .parameters
+                    .and_then(|p| p.decode_as::<spki::ObjectIdentifier>().ok());
+                match curve {
+                    Some(c) if c == OID_P256 => PublicKey::P256(
+                        p256::ecdsa::VerifyingKey::from_sec1_bytes(
+                            info.subject_public_key.raw_bytes(),
+                        )
+                        .map_err(|_| KeyError::Der)?,
+                    ),
+                    Some(c) if c == OID_P384 => PublicKey::P384(
+                        p384::ecdsa::VerifyingKey::from_sec1_bytes(
+                            info.subject_public_key.raw_bytes(),
+                        )
+                        .map_err(|_| KeyError::Der)?,
+                    ),
+                    _ => return Err(KeyError::Unsupported),
+                }
+            } else {
+                return Err(KeyError::Unsupported);
+            }
+        }
+        other => return Err(KeyError::Label(other.to_owned())),
+    };
+    let schemes = match algorithm {
+        None => match key {
+            PublicKey::Rsa(_) => Schemes::RsaDefault,
+            PublicKey::P256(_) => Schemes::Only(Algorithm::EcdsaSha256),
+            PublicKey::P384(_) => Schemes::Only(Algorithm::EcdsaSha384),
+        },
+        Some(name) => {
+            let alg = Algorithm::parse(name)?;
+            let fits = match (&key, alg) {
+                (PublicKey::Rsa(_), a) => {
+                    !matches!(a, Algorithm::EcdsaSha256 | Algorithm::EcdsaSha384)
+                }
+                (PublicKey::P256(_), a) => a == Algorithm::EcdsaSha256,
+                (PublicKey::P384(_), a) => a == Algorithm::EcdsaSha384,
+            };
+            if !fits {
+                return Err(KeyError::AlgorithmMismatch(alg.name(), key_kind(&key)));
+            }
+            Schemes::Only(alg)
+        }
+    };
+    Ok(VerifyingKey { key, schemes })
+}
+
+fn key_kind(key: &PublicKey) -> &'static str {
+    match key {
+        PublicKey::Rsa(_) => "RSA",
+        PublicKey::P256(_) => "EC P-256",
+        PublicKey::P384(_) => "EC P-384",
+    }
+}
+
+fn rsa_key(key: rsa::PublicKey) -> Result<PublicKey, KeyError> {
+    use rsa::traits::PublicKeyParts as _;
+    let bits = key.n().bit_width() as usize;
+    if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
+        return Err(KeyError::RsaSize(bits));
+    }
+    Ok(PublicKey::Rsa(key))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::testkeys;
+
+    #[test]
+    fn rsa_spki_pkcs1_and_base64_forms() {
+        let k = testkeys::rsa(2048);
+        for data in [
+            k.spki_pem.clone(),
+            k.pkcs1_pem.clone(),
+            k.spki_b64(),
+            k.pkcs1_b64(),
+        ] {
+            let parsed = parse_key(&data, None).unwrap();
+            assert!(matches!(parsed.key, PublicKey::Rsa(_)));
+            assert_eq!(parsed.schemes, Schemes::RsaDefault);
+        }
+        // The default id is the same whichever form the key is given in.
+        let id = default_key_id(&k.spki_pem).unwrap();
+        assert!(id.starts_with("ni:///sha-256;"));
+        assert_eq!(default_key_id(&k.pkcs1_b64()).unwrap(), id);
+        assert_eq!(id, k.default_id());
+    }
+
+    #[test]
+    fn ec_keys() {
+        let k = testkeys::p256();
+        let parsed = parse_key(&k.spki_b64(), None).unwrap();
+        assert_eq!(parsed.schemes, Schemes::Only(Algorithm::EcdsaSha256));
+        assert_eq!(
+            parse_key(&k.spki_pem, Some("RSA_PSS_SHA_256")).unwrap_err(),
+            KeyError::AlgorithmMismatch("RSA_PSS_SHA_256", "EC P-256")
+        );
+    }
+
+    #[test]
+    fn algorithm_restrictions() {
+        let k = testkeys::rsa(2048);
+        let parsed = parse_key(&k.spki_pem, Some("RSA_PSS_SHA_256")).unwrap();
+        assert_eq!(parsed.schemes, Schemes::Only(Algorithm::RsaPssSha256));
+        assert_eq!(
+            parse_key(&k.spki_pem, Some("ECDSA_SHA_256")).unwrap_err(),
+            KeyError::AlgorithmMismatch("ECDSA_SHA_256", "RSA")
+        );
+        assert_eq!(
+            parse_key(&k.spki_pem, Some("rsa_pss_sha_256")).unwrap_err(),
+            KeyError::UnknownAlgorithm
+        );
+        assert_eq!(
+            parse_key(&k.spki_pem, Some("ECDSA_SHA_512")).unwrap_err(),
+            KeyError::UnknownAlgorithm
+        );
+    }
+
+    #[test]
+    fn rejected_keys() {
+        assert_eq!(parse_key("", None).unwrap_err(), KeyError::NotPem);
+        assert_eq!(
+            parse_key("not base64 !!", None).unwrap_err(),
+            KeyError::NotPem
+        );
+        assert_eq!(parse_key("aGVsbG8=", None).unwrap_err(), KeyError::NotPem);
+        let truncated = testkeys::rsa(2048)
+            .spki_pem
+            .replace("-----END PUBLIC KEY-----", "");
+        assert_eq!(parse_key(&truncated, None).unwrap_err(), KeyError::NotPem);
+        let cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            parse_key(cert, None).unwrap_err(),
+            KeyError::Label("CERTIFICATE".into())
+        );
+        let garbage = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
+        assert_eq!(parse_key(garbage, None).unwrap_err(), KeyError::Der);
+        assert_eq!(
+            parse_key(&testkeys::rsa(1024).spki_pem, None).unwrap_err(),
+            KeyError::RsaSize(1024)
+        );
+        assert_eq!(
+            parse_key(testkeys::ED25519_SPKI_PEM, None).unwrap_err(),
+            KeyError::Unsupported
+        );
+    }
+}

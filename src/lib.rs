@@ -1,0 +1,74 @@
+//! A Kubewarden policy that admits only container images attested by trusted
+//! authorities, with the semantics of kritis / ACK's kritis-validation-hook.
+//!
+//! This file is the waPC glue only: register the functions, hand the bytes to
+//! the core, encode the answer. Everything else builds and tests natively.
+#![deny(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod allowlist;
+pub mod attestation;
+mod b64;
+pub mod evaluate;
+pub mod image;
+pub mod keys;
+pub mod settings;
+pub mod text;
+pub mod verdict;
+pub mod verify;
+pub mod workload;
+
+#[cfg(test)]
+mod testkeys;
+#[cfg(test)]
+mod tests;
+
+use kubewarden_policy_sdk::settings::SettingsValidationResponse;
+use kubewarden_policy_sdk::wapc_guest as guest;
+
+pub use evaluate::{validate, DigestResolver};
+
+/// The `validate_settings` answer for a settings document.
+#[must_use]
+pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
+    let result = settings::Settings::from_slice(payload).and_then(|s| s.validate());
+    SettingsValidationResponse {
+        valid: result.is_ok(),
+        message: result.err(),
+    }
+}
+
+/// Resolves tags through Kubewarden's `oci/v1/manifest_digest` host capability.
+struct HostResolver;
+
+impl DigestResolver for HostResolver {
+    fn manifest_digest(&self, image: &str) -> Result<String, String> {
+        kubewarden_policy_sdk::host_capabilities::oci::get_manifest_digest(image)
+            .map(|r| r.digest)
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn validate_guest(payload: &[u8]) -> guest::CallResult {
+    let response = validate(payload, &HostResolver).into_response();
+    Ok(serde_json::to_vec(&response)?)
+}
+
+fn validate_settings_guest(payload: &[u8]) -> guest::CallResult {
+    Ok(serde_json::to_vec(&validate_settings(payload))?)
+}
+
+/// waPC entry point: registers the functions Kubewarden calls.
+#[allow(unsafe_code)] // `no_mangle` is how waPC finds its entry point.
+#[unsafe(no_mangle)]
+pub extern "C" fn wapc_init() {
+    guest::register_function("validate", validate_guest);
+    guest::register_function("validate_settings", validate_settings_guest);
+    guest::register_function(
+        "protocol_version",
+        kubewarden_policy_sdk::protocol_version_guest,
+    );
+}

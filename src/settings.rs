@@ -1,0 +1,522 @@
+//! Policy settings: the kritis CRDs (AttestationAuthority,
+//! GenericAttestationPolicy, AdmissionAllowlist) folded into one document.
+//!
+//! Settings arrive with every `validate` call, so they are deserialised
+//! borrowing from the request bytes and nothing costly happens here: keys
+//! are decoded later, and only when a signature names them. `validate_settings`
+//! (run once when policy-server loads the policy) does the full check,
+//! decoding every key, and reports every problem with its path.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use crate::allowlist::MAX_PATTERN_LEN;
+use crate::keys::{self, KeyError};
+
+/// Borrowed text (owned only when the JSON string had escapes).
+pub type Text<'a> = Cow<'a, str>;
+
+/// The `settings` object of the policy.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Settings<'a> {
+    /// The trusted signers.
+    #[serde(borrow, default)]
+    pub attestation_authorities: Vec<AuthoritySpec<'a>>,
+    /// Which authorities each namespace requires. Absent: one implicit policy,
+    /// in every namespace, satisfied by any one authority.
+    #[serde(borrow, default)]
+    pub attestation_policies: Option<Vec<PolicySpec<'a>>>,
+    /// Images exempt from verification.
+    #[serde(borrow, default)]
+    pub admission_allowlists: Vec<AllowlistSpec<'a>>,
+    /// Honour the `kritis.grafeas.io/breakglass` annotation.
+    #[serde(default)]
+    pub allow_breakglass: bool,
+    /// Resolve tags to digests through the host (`oci/v1/manifest_digest`).
+    #[serde(default)]
+    pub resolve_tags: bool,
+    /// With `resolveTags`, pin resolved images to their digest (default true).
+    #[serde(default)]
+    pub mutate_to_digest: Option<bool>,
+}
+
+/// An AttestationAuthority.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthoritySpec<'a> {
+    /// Unique name, referred to by policies.
+    #[serde(borrow)]
+    pub name: Text<'a>,
+    /// Kept for kritis parity (`namespaces/<note>`); not used to verify.
+    #[serde(borrow, default)]
+    pub note_reference: Option<Text<'a>>,
+    /// The id signatures by the primary key name.
+    #[serde(borrow, default)]
+    pub public_key_id: Option<Text<'a>>,
+    /// Base64 of a PEM public key, or the PEM itself.
+    #[serde(borrow, default)]
+    pub public_key_data: Option<Text<'a>>,
+    /// Restricts the primary key to one scheme.
+    #[serde(borrow, default)]
+    pub signature_algorithm: Option<Text<'a>>,
+    /// More keys (rotation): any one of them satisfies the authority.
+    #[serde(borrow, default)]
+    pub public_keys: Vec<KeySpec<'a>>,
+}
+
+/// One more key of an authority.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeySpec<'a> {
+    /// The id signatures by this key name.
+    #[serde(borrow, default)]
+    pub public_key_id: Option<Text<'a>>,
+    /// Base64 of a PEM public key, or the PEM itself.
+    #[serde(borrow)]
+    pub public_key_data: Text<'a>,
+    /// Restricts the key to one scheme.
+    #[serde(borrow, default)]
+    pub signature_algorithm: Option<Text<'a>>,
+}
+
+/// How many of a policy's authorities must attest.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Require {
+    /// Every listed authority (Binary Authorization, current kritis).
+    #[default]
+    All,
+    /// Any one listed authority (kritis 0.2, ACK's hook).
+    Any,
+}
+
+/// A GenericAttestationPolicy.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicySpec<'a> {
+    /// Name, shown in rejection messages.
+    #[serde(borrow)]
+    pub name: Text<'a>,
+    /// The namespace it applies to; absent means every namespace.
+    #[serde(borrow, default)]
+    pub namespace: Option<Text<'a>>,
+    /// The authorities it requires.
+    #[serde(borrow)]
+    pub attestation_authority_names: Vec<Text<'a>>,
+    /// `all` (default) or `any`.
+    #[serde(default)]
+    pub require: Require,
+}
+
+/// An AdmissionAllowlist.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AllowlistSpec<'a> {
+    /// Name, for the operator's benefit.
+    #[serde(borrow, default)]
+    pub name: Option<Text<'a>>,
+    /// The patterns.
+    #[serde(borrow)]
+    pub patterns: Vec<PatternSpec<'a>>,
+}
+
+/// One allowlist entry.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatternSpec<'a> {
+    /// The image pattern (ACK wildcard rules, see `allowlist`).
+    #[serde(borrow)]
+    pub name_pattern: Text<'a>,
+    /// The namespace it applies to; absent means every namespace.
+    #[serde(borrow, default)]
+    pub namespace: Option<Text<'a>>,
+}
+
+/// One key of an authority, wherever it was written.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRef<'s> {
+    /// Its explicit `publicKeyId`, if any.
+    pub id: Option<&'s str>,
+    /// Its `publicKeyData`.
+    pub data: &'s str,
+    /// Its `signatureAlgorithm`.
+    pub algorithm: Option<&'s str>,
+    /// Its settings path, e.g. `attestationAuthorities[0].publicKeys[1]`.
+    pub index: Option<usize>,
+}
+
+impl<'a> AuthoritySpec<'a> {
+    /// Every key of the authority: the primary one, then `publicKeys`.
+    pub fn keys(&self) -> impl Iterator<Item = KeyRef<'_>> {
+        let primary = self.public_key_data.as_deref().map(|data| KeyRef {
+            id: self.public_key_id.as_deref(),
+            data,
+            algorithm: self.signature_algorithm.as_deref(),
+            index: None,
+        });
+        primary
+            .into_iter()
+            .chain(self.public_keys.iter().enumerate().map(|(i, k)| KeyRef {
+                id: k.public_key_id.as_deref(),
+                data: &k.public_key_data,
+                algorithm: k.signature_algorithm.as_deref(),
+                index: Some(i),
+            }))
+    }
+}
+
+impl<'a> Settings<'a> {
+    /// Deserialises settings, naming the path of the first field that does
+    /// not fit (`attestationAuthorities[0]: unknown field `publicKeyDta``).
+    ///
+    /// # Errors
+    /// The deserialisation error with its path.
+    pub fn from_slice(bytes: &'a [u8]) -> Result<Self, String> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let settings: Settings<'a> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            if path == "." {
+                e.into_inner().to_string()
+            } else {
+                format!("{path}: {}", e.into_inner())
+            }
+        })?;
+        de.end().map_err(|e| e.to_string())?;
+        Ok(settings)
+    }
+
+    /// Whether resolved tags are pinned in the admitted object.
+    #[must_use]
+    pub fn mutate(&self) -> bool {
+        self.resolve_tags && self.mutate_to_digest.unwrap_or(true)
+    }
+
+    /// Structural checks that need no key decoding: cheap enough to run on
+    /// every request, so a policy never evaluates settings it would refuse.
+    #[must_use]
+    pub fn structural_errors(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if self.attestation_authorities.is_empty() {
+            errors.push("attestationAuthorities: at least one authority is required".to_owned());
+        }
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        for (i, a) in self.attestation_authorities.iter().enumerate() {
+            let at = format!("attestationAuthorities[{i}]");
+            if a.name.is_empty() {
+                errors.push(format!("{at}.name: must not be empty"));
+            } else if let Some(j) = names.insert(&a.name, i) {
+                errors.push(format!(
+                    "{at}.name: duplicate authority name {:?} (also attestationAuthorities[{j}])",
+                    a.name
+                ));
+            }
+            if a.public_key_data.is_none() {
+                if a.public_keys.is_empty() {
+                    errors.push(format!(
+                        "{at}: no public key: set publicKeyData or publicKeys"
+                    ));
+                }
+                if a.public_key_id.is_some() {
+                    errors.push(format!("{at}.publicKeyId: given without publicKeyData"));
+                }
+                if a.signature_algorithm.is_some() {
+                    errors.push(format!(
+                        "{at}.signatureAlgorithm: given without publicKeyData"
+                    ));
+                }
+            }
+            for k in a.keys() {
+                if k.id == Some("") {
+                    errors.push(format!(
+                        "{}.publicKeyId: must not be empty",
+                        key_path(&at, k)
+                    ));
+                }
+            }
+        }
+        if let Some(policies) = &self.attestation_policies {
+            if policies.is_empty() {
+                errors.push(
+                    "attestationPolicies: must not be empty; omit it to require any authority in every namespace"
+                        .to_owned(),
+                );
+            }
+            let mut seen: HashMap<(Option<&str>, &str), usize> = HashMap::new();
+            for (i, p) in policies.iter().enumerate() {
+                let at = format!("attestationPolicies[{i}]");
+                if p.name.is_empty() {
+                    errors.push(format!("{at}.name: must not be empty"));
+                } else if let Some(j) = seen.insert((p.namespace.as_deref(), &p.name), i) {
+                    errors.push(format!(
+                        "{at}.name: duplicate policy name {:?} in the same namespace (also attestationPolicies[{j}])",
+                        p.name
+                    ));
+                }
+                if p.namespace.as_deref() == Some("") {
+                    errors.push(format!(
+                        "{at}.namespace: must not be empty; omit it for every namespace"
+                    ));
+                }
+                if p.attestation_authority_names.is_empty() {
+                    errors.push(format!(
+                        "{at}.attestationAuthorityNames: must list at least one authority (kritis treats an empty list as malformed)"
+                    ));
+                }
+                for (k, name) in p.attestation_authority_names.iter().enumerate() {
+                    let field = format!("{at}.attestationAuthorityNames[{k}]");
+                    if !names.contains_key(name.as_ref()) {
+                        errors.push(format!("{field}: no authority named {name:?}"));
+                    } else if p.attestation_authority_names[..k].contains(name) {
+                        errors.push(format!("{field}: authority {name:?} is listed twice"));
+                    }
+                }
+            }
+        }
+        for (i, list) in self.admission_allowlists.iter().enumerate() {
+            for (k, pattern) in list.patterns.iter().enumerate() {
+                let at = format!("admissionAllowlists[{i}].patterns[{k}]");
+                if pattern.name_pattern.is_empty() {
+                    errors.push(format!("{at}.namePattern: must not be empty"));
+                } else if pattern.name_pattern.len() > MAX_PATTERN_LEN {
+                    errors.push(format!(
+                        "{at}.namePattern: longer than {MAX_PATTERN_LEN} characters"
+                    ));
+                }
+                if pattern.namespace.as_deref() == Some("") {
+                    errors.push(format!(
+                        "{at}.namespace: must not be empty; omit it for every namespace"
+                    ));
+                }
+            }
+        }
+        errors
+    }
+
+    /// The full check run by `validate_settings`: structure, then every key
+    /// decoded, its algorithm checked, and key ids (explicit or kritis's
+    /// default) unique across all authorities.
+    ///
+    /// # Errors
+    /// Every problem found, each with its settings path, joined by `; `.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut errors = self.structural_errors();
+        let mut ids: HashMap<String, String> = HashMap::new();
+        for (i, a) in self.attestation_authorities.iter().enumerate() {
+            let at = format!("attestationAuthorities[{i}]");
+            for k in a.keys() {
+                let path = key_path(&at, k);
+                match keys::parse_key(k.data, k.algorithm) {
+                    Ok(_) => {}
+                    Err(e @ (KeyError::UnknownAlgorithm | KeyError::AlgorithmMismatch(..))) => {
+                        errors.push(format!("{path}.signatureAlgorithm: {e}"));
+                    }
+                    Err(e) => {
+                        errors.push(format!("{path}.publicKeyData: {e}"));
+                        continue;
+                    }
+                }
+                let id = match k.id {
+                    Some(id) => id.to_owned(),
+                    None => match keys::default_key_id(k.data) {
+                        Ok(id) => id,
+                        Err(_) => continue,
+                    },
+                };
+                if let Some(other) = ids.insert(id.clone(), path.clone()) {
+                    errors.push(format!(
+                        "{path}.publicKeyId: duplicate key id {id:?} (also {other})"
+                    ));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+}
+
+fn key_path(authority: &str, k: KeyRef<'_>) -> String {
+    match k.index {
+        None => authority.to_owned(),
+        Some(i) => format!("{authority}.publicKeys[{i}]"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkeys;
+    use serde_json::json;
+
+    fn check(v: serde_json::Value) -> Result<(), String> {
+        let bytes = serde_json::to_vec(&v).unwrap();
+        Settings::from_slice(&bytes)?.validate()
+    }
+
+    fn authority(name: &str, id: &str) -> serde_json::Value {
+        json!({"name": name, "publicKeyId": id, "publicKeyData": testkeys::rsa(2048).spki_b64()})
+    }
+
+    #[test]
+    fn minimal_settings_are_valid() {
+        check(json!({"attestationAuthorities": [authority("demo-aa", "k1")]})).unwrap();
+    }
+
+    #[test]
+    fn the_full_contract_is_valid() {
+        check(json!({
+            "attestationAuthorities": [{
+                "name": "demo-aa",
+                "noteReference": "namespaces/demo-aa",
+                "publicKeyId": "key-1",
+                "publicKeyData": testkeys::rsa(2048).spki_b64(),
+                "signatureAlgorithm": "RSA_PKCS1_SHA_256",
+                "publicKeys": [
+                    {"publicKeyId": "key-2", "publicKeyData": testkeys::rsa(4096).pkcs1_pem},
+                    {"publicKeyData": testkeys::p256().spki_pem, "signatureAlgorithm": "ECDSA_SHA_256"}
+                ]
+            }],
+            "attestationPolicies": [{"name": "demo-gap", "namespace": "default", "attestationAuthorityNames": ["demo-aa"], "require": "any"}],
+            "admissionAllowlists": [{"name": "allow-acs-images", "patterns": [
+                {"namePattern": "registry*.*.aliyuncs.com/acs/*"},
+                {"namePattern": "registry-vpc.cn-beijing.aliyuncs.com/arms-docker-repo/*", "namespace": "default"}
+            ]}],
+            "allowBreakglass": true,
+            "resolveTags": true,
+            "mutateToDigest": false
+        }))
+        .unwrap();
+    }
+
+    fn err(v: serde_json::Value) -> String {
+        check(v).unwrap_err()
+    }
+
+    #[test]
+    fn every_error_names_its_field() {
+        assert_eq!(
+            err(json!({})),
+            "attestationAuthorities: at least one authority is required"
+        );
+        assert!(err(json!({"attestationAuthorities": [], "bogus": 1}))
+            .contains("unknown field `bogus`"));
+        let e = err(json!({"attestationAuthorities": [{"name": "a", "publicKeyDta": "x"}]}));
+        assert!(
+            e.starts_with("attestationAuthorities[0].publicKeyDta: unknown field `publicKeyDta`"),
+            "{e}"
+        );
+        let e =
+            err(json!({"attestationAuthorities": [authority("a", "k1"), authority("a", "k1")]}));
+        assert!(
+            e.contains("attestationAuthorities[1].name: duplicate authority name \"a\""),
+            "{e}"
+        );
+        assert!(
+            e.contains("attestationAuthorities[1].publicKeyId: duplicate key id \"k1\""),
+            "{e}"
+        );
+        let e = err(
+            json!({"attestationAuthorities": [{"name": "a", "publicKeyData": "bm90IHBlbQ=="}]}),
+        );
+        assert_eq!(
+            e,
+            "attestationAuthorities[0].publicKeyData: not a PEM public key, nor base64 of one"
+        );
+        let e = err(
+            json!({"attestationAuthorities": [{"name": "a", "publicKeyData": testkeys::rsa(1024).spki_pem}]}),
+        );
+        assert!(
+            e.contains("attestationAuthorities[0].publicKeyData: the RSA key has 1024 bits"),
+            "{e}"
+        );
+        let e = err(
+            json!({"attestationAuthorities": [{"name": "a", "publicKeyData": testkeys::rsa(2048).spki_pem, "signatureAlgorithm": "RSA_PSS"}]}),
+        );
+        assert!(
+            e.starts_with(
+                "attestationAuthorities[0].signatureAlgorithm: unknown signatureAlgorithm"
+            ),
+            "{e}"
+        );
+        let e = err(
+            json!({"attestationAuthorities": [{"name": "a", "publicKeys": [{"publicKeyData": testkeys::p256().spki_pem, "signatureAlgorithm": "RSA_PSS_SHA_256"}]}]}),
+        );
+        assert!(e.starts_with("attestationAuthorities[0].publicKeys[0].signatureAlgorithm: signatureAlgorithm RSA_PSS_SHA_256 does not fit a EC P-256 key"), "{e}");
+        let e = err(json!({"attestationAuthorities": [{"name": "a"}]}));
+        assert_eq!(
+            e,
+            "attestationAuthorities[0]: no public key: set publicKeyData or publicKeys"
+        );
+    }
+
+    #[test]
+    fn policy_errors() {
+        let base = || json!([authority("a", "k1")]);
+        let e = err(json!({"attestationAuthorities": base(), "attestationPolicies": []}));
+        assert!(
+            e.starts_with("attestationPolicies: must not be empty"),
+            "{e}"
+        );
+        let e = err(
+            json!({"attestationAuthorities": base(), "attestationPolicies": [{"name": "p", "attestationAuthorityNames": []}]}),
+        );
+        assert!(e.starts_with("attestationPolicies[0].attestationAuthorityNames: must list at least one authority"), "{e}");
+        let e = err(
+            json!({"attestationAuthorities": base(), "attestationPolicies": [{"name": "p", "attestationAuthorityNames": ["a", "b", "a"]}]}),
+        );
+        assert!(
+            e.contains(
+                "attestationPolicies[0].attestationAuthorityNames[1]: no authority named \"b\""
+            ),
+            "{e}"
+        );
+        assert!(e.contains("attestationPolicies[0].attestationAuthorityNames[2]: authority \"a\" is listed twice"), "{e}");
+        let e = err(
+            json!({"attestationAuthorities": base(), "attestationPolicies": [{"name": "p", "attestationAuthorityNames": ["a"], "require": "some"}]}),
+        );
+        assert!(
+            e.starts_with("attestationPolicies[0].require: unknown variant `some`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn allowlist_errors() {
+        let e = err(
+            json!({"attestationAuthorities": [authority("a", "k1")], "admissionAllowlists": [{"patterns": [{"namePattern": ""}, {"namePattern": "x", "namespace": ""}]}]}),
+        );
+        assert!(
+            e.contains("admissionAllowlists[0].patterns[0].namePattern: must not be empty"),
+            "{e}"
+        );
+        assert!(
+            e.contains("admissionAllowlists[0].patterns[1].namespace: must not be empty"),
+            "{e}"
+        );
+        let e = err(
+            json!({"attestationAuthorities": [authority("a", "k1")], "admissionAllowlists": [{"patterns": [{"name": "x"}]}]}),
+        );
+        assert!(
+            e.starts_with("admissionAllowlists[0].patterns[0].name: unknown field `name`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn default_key_ids_collide_too() {
+        let k = testkeys::rsa(2048);
+        let e = err(json!({"attestationAuthorities": [
+            {"name": "a", "publicKeyData": k.spki_pem},
+            {"name": "b", "publicKeyData": k.pkcs1_b64()}
+        ]}));
+        assert!(
+            e.contains("attestationAuthorities[1].publicKeyId: duplicate key id \"ni:///sha-256;"),
+            "{e}"
+        );
+    }
+}

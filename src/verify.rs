@@ -1,0 +1,259 @@
+//! Signature verification over the exact payload bytes.
+
+use core::fmt;
+
+use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
+use sha2::{Digest as _, Sha256, Sha384, Sha512};
+
+use crate::keys::{Algorithm, PublicKey, Schemes, VerifyingKey};
+
+/// Why a signature does not verify. Deliberately says nothing about the
+/// cryptographic detail (padding, salt…): an operator needs to know which key
+/// failed, an attacker needs no oracle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyError {
+    /// The signature is not valid for this key, scheme and payload.
+    Invalid,
+    /// The signature is empty.
+    Empty,
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyError::Invalid => f.write_str("does not verify"),
+            VerifyError::Empty => f.write_str("is empty"),
+        }
+    }
+}
+
+/// Verifies `signature` over `payload` with `key`, under the schemes the key
+/// allows. `payload_sha256` is the payload's SHA-256, computed once by the
+/// caller for all the signatures over that payload.
+///
+/// # Errors
+/// [`VerifyError`] when no allowed scheme verifies.
+pub fn verify(
+    key: &VerifyingKey,
+    payload: &[u8],
+    payload_sha256: &[u8; 32],
+    signature: &[u8],
+) -> Result<Algorithm, VerifyError> {
+    if signature.is_empty() {
+        return Err(VerifyError::Empty);
+    }
+    let ok = |alg: Algorithm, r: bool| {
+        if r {
+            Ok(alg)
+        } else {
+            Err(VerifyError::Invalid)
+        }
+    };
+    match (&key.key, key.schemes) {
+        (PublicKey::Rsa(rsa), Schemes::RsaDefault) => {
+            // PKCS#1 v1.5 first: what KMS and `openssl dgst -sign` make by default.
+            if rsa_pkcs1::<Sha256>(rsa, payload_sha256, signature) {
+                return Ok(Algorithm::RsaPkcs1Sha256);
+            }
+            ok(
+                Algorithm::RsaPssSha256,
+                rsa_pss::<Sha256>(rsa, payload_sha256, signature),
+            )
+        }
+        (PublicKey::Rsa(rsa), Schemes::Only(alg)) => {
+            let r = match alg {
+                Algorithm::RsaPkcs1Sha256 => rsa_pkcs1::<Sha256>(rsa, payload_sha256, signature),
+                Algorithm::RsaPkcs1Sha384 => {
+                    rsa_pkcs1::<Sha384>(rsa, &Sha384::digest(payload), signature)
+                }
+                Algorithm::RsaPkcs1Sha512 => {
+                    rsa_pkcs1::<Sha512>(rsa, &Sha512::digest(payload), signature)
+                }
+                Algorithm::RsaPssSha256 => rsa_pss::<Sha256>(rsa, payload_sha256, signature),
+                Algorithm::RsaPssSha384 => {
+                    rsa_pss::<Sha384>(rsa, &Sha384::digest(payload), signature)
+                }
+                Algorithm::RsaPssSha512 => {
+                    rsa_pss::<Sha512>(rsa, &Sha512::digest(payload), signature)
+                }
+                Algorithm::EcdsaSha256 | Algorithm::EcdsaSha384 => false,
+            };
+            ok(alg, r)
+        }
+        (PublicKey::P256(ec), Schemes::Only(Algorithm::EcdsaSha256)) => {
+            let r = p256::ecdsa::Signature::from_der(signature)
+                .is_ok_and(|sig| ec.verify_prehash(payload_sha256, &sig).is_ok());
+            ok(Algorithm::EcdsaSha256, r)
+        }
+        (PublicKey::P384(ec), Schemes::Only(Algorithm::EcdsaSha384)) => {
+            let r = p384::ecdsa::Signature::from_der(signature)
+                .is_ok_and(|sig| ec.verify_prehash(&Sha384::digest(payload), &sig).is_ok());
+            ok(Algorithm::EcdsaSha384, r)
+        }
+        // Key parsing never pairs an EC key with another scheme; fail closed anyway.
+        (PublicKey::P256(_) | PublicKey::P384(_), _) => Err(VerifyError::Invalid),
+    }
+}
+
+fn rsa_pkcs1<D>(key: &rsa::PublicKey, hash: &[u8], sig: &[u8]) -> bool
+where
+    D: sha2::Digest + spki::der::oid::AssociatedOid,
+{
+    key.verify(rsa::pkcs1v15::Pkcs1v15Sign::new::<D>(), hash, sig)
+        .is_ok()
+}
+
+fn rsa_pss<D>(key: &rsa::PublicKey, hash: &[u8], sig: &[u8]) -> bool
+where
+    D: sha2::Digest + sha2::digest::FixedOutputReset,
+{
+    // `salt_len: None` detects the salt length, so KMS's 32-byte salts and
+    // openssl's maximum-length salts both verify.
+    let scheme = rsa::Pss::<D> {
+        blinded: false,
+        digest: D::new(),
+        salt_len: None,
+    };
+    key.verify(scheme, hash, sig).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::parse_key;
+    use crate::testkeys::{self, TestKey};
+
+    const MSG: &[u8] = br#"{"critical":{"identity":{"docker-reference":"a"},"image":{"docker-manifest-digest":"sha256:00"},"type":"atomic container signature"}}"#;
+
+    fn sha(m: &[u8]) -> [u8; 32] {
+        Sha256::digest(m).into()
+    }
+
+    fn check(key: &VerifyingKey, sig: &[u8]) -> Result<Algorithm, VerifyError> {
+        verify(key, MSG, &sha(MSG), sig)
+    }
+
+    fn tampered(sig: &[u8]) -> Vec<u8> {
+        let mut s = sig.to_vec();
+        let mid = s.len() / 2;
+        s[mid] ^= 1;
+        s
+    }
+
+    #[test]
+    fn rsa_every_size_both_schemes() {
+        for bits in [2048, 3072, 4096] {
+            let k: TestKey = testkeys::rsa(bits);
+            let key = parse_key(&k.spki_pem, None).unwrap();
+            let pkcs1 = k.sign_pkcs1(MSG);
+            assert_eq!(check(&key, &pkcs1), Ok(Algorithm::RsaPkcs1Sha256), "{bits}");
+            for salt in [32, TestKey::max_salt(bits)] {
+                let pss = k.sign_pss(MSG, salt);
+                assert_eq!(
+                    check(&key, &pss),
+                    Ok(Algorithm::RsaPssSha256),
+                    "{bits} salt {salt}"
+                );
+                assert_eq!(check(&key, &tampered(&pss)), Err(VerifyError::Invalid));
+            }
+            assert_eq!(check(&key, &tampered(&pkcs1)), Err(VerifyError::Invalid));
+            // Right signature, other payload.
+            assert_eq!(
+                verify(&key, b"other", &sha(b"other"), &pkcs1),
+                Err(VerifyError::Invalid)
+            );
+        }
+    }
+
+    #[test]
+    fn scheme_restriction_is_enforced() {
+        let k = testkeys::rsa(2048);
+        let pkcs1_only = parse_key(&k.spki_pem, Some("RSA_PKCS1_SHA_256")).unwrap();
+        let pss_only = parse_key(&k.spki_pem, Some("RSA_PSS_SHA_256")).unwrap();
+        let pkcs1 = k.sign_pkcs1(MSG);
+        let pss = k.sign_pss(MSG, 32);
+        assert!(check(&pkcs1_only, &pkcs1).is_ok());
+        assert_eq!(check(&pkcs1_only, &pss), Err(VerifyError::Invalid));
+        assert!(check(&pss_only, &pss).is_ok());
+        assert_eq!(check(&pss_only, &pkcs1), Err(VerifyError::Invalid));
+    }
+
+    #[test]
+    fn malformed_signatures() {
+        let k = testkeys::rsa(2048);
+        let key = parse_key(&k.spki_pem, None).unwrap();
+        let sig = k.sign_pkcs1(MSG);
+        assert_eq!(check(&key, &[]), Err(VerifyError::Empty));
+        assert_eq!(check(&key, &sig[..255]), Err(VerifyError::Invalid));
+        assert_eq!(
+            check(&key, &[sig.as_slice(), &[0]].concat()),
+            Err(VerifyError::Invalid)
+        );
+        assert_eq!(check(&key, &[0u8; 256]), Err(VerifyError::Invalid));
+        assert_eq!(check(&key, &[0xffu8; 256]), Err(VerifyError::Invalid));
+        assert_eq!(check(&key, &vec![7u8; 4096]), Err(VerifyError::Invalid));
+    }
+
+    #[test]
+    fn wrong_key() {
+        let sig = testkeys::rsa(2048).sign_pkcs1(MSG);
+        let other = parse_key(&testkeys::rsa_b().spki_pem, None).unwrap();
+        assert_eq!(check(&other, &sig), Err(VerifyError::Invalid));
+    }
+
+    #[test]
+    fn p256() {
+        let k = testkeys::p256();
+        let key = parse_key(&k.spki_pem, None).unwrap();
+        let sig = k.sign_p256(MSG);
+        assert_eq!(check(&key, &sig), Ok(Algorithm::EcdsaSha256));
+        assert_eq!(check(&key, &tampered(&sig)), Err(VerifyError::Invalid));
+        assert_eq!(check(&key, &[0x30, 0x00]), Err(VerifyError::Invalid));
+    }
+
+    /// Signatures made by `openssl dgst` (testdata/openssl), not by this crate.
+    #[test]
+    fn openssl_interop() {
+        let payload = include_bytes!("../testdata/openssl/payload.json");
+        let cases: [(&str, &[u8], Algorithm); 6] = [
+            (
+                include_str!("../testdata/keys/rsa2048.pub.pem"),
+                include_bytes!("../testdata/openssl/rsa2048.pkcs1.sig"),
+                Algorithm::RsaPkcs1Sha256,
+            ),
+            (
+                include_str!("../testdata/keys/rsa2048.pub.pem"),
+                include_bytes!("../testdata/openssl/rsa2048.pss-default.sig"),
+                Algorithm::RsaPssSha256,
+            ),
+            (
+                include_str!("../testdata/keys/rsa3072.pub.pem"),
+                include_bytes!("../testdata/openssl/rsa3072.pss32.sig"),
+                Algorithm::RsaPssSha256,
+            ),
+            (
+                include_str!("../testdata/keys/rsa4096.pub.pem"),
+                include_bytes!("../testdata/openssl/rsa4096.pss-max.sig"),
+                Algorithm::RsaPssSha256,
+            ),
+            (
+                include_str!("../testdata/keys/p256.pub.pem"),
+                include_bytes!("../testdata/openssl/p256.sig"),
+                Algorithm::EcdsaSha256,
+            ),
+            (
+                include_str!("../testdata/keys/p384.pub.pem"),
+                include_bytes!("../testdata/openssl/p384.sig"),
+                Algorithm::EcdsaSha384,
+            ),
+        ];
+        for (pem, sig, want) in cases {
+            let key = parse_key(pem, None).unwrap();
+            assert_eq!(verify(&key, payload, &sha(payload), sig), Ok(want));
+            assert_eq!(
+                verify(&key, b"x", &sha(b"x"), sig),
+                Err(VerifyError::Invalid)
+            );
+        }
+    }
+}
