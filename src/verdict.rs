@@ -144,8 +144,8 @@ impl Miss {
         match self {
             Miss::NoSignature { .. } => 0,
             Miss::OtherRepository { .. } => 1,
-            Miss::Budget => 2,
-            Miss::BadSignature { .. } => 3,
+            Miss::BadSignature { .. } => 2,
+            Miss::Budget => 3,
             Miss::BadKey { .. } => 4,
         }
     }
