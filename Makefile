@@ -1,0 +1,90 @@
+# Kubewarden's usual targets. `make example` and `make test` work on a fresh
+# machine with only the Rust toolchain: they install what they need.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+
+WASM_TARGET := wasm32-wasip1
+MODULE      := target/$(WASM_TARGET)/release/kritis_attestation_policy.wasm
+HARNESS     := e2e-tests/target/debug/policy-harness
+GOLDEN      := e2e-tests/golden
+
+.PHONY: all setup harness policy.wasm annotated-policy.wasm example test unit-tests \
+        harness-tests e2e-tests golden fmt lint bench check-versions clean
+
+all: policy.wasm
+
+setup:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+setup-bats:
+	@command -v bats >/dev/null || { \
+	  echo "installing bats (Debian package)"; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bats >/dev/null; }
+
+# The release module, copied to the root as Kubewarden's policies do.
+policy.wasm: setup
+	cargo build --locked --release --target $(WASM_TARGET)
+	cp $(MODULE) policy.wasm
+	@echo "policy.wasm: $$(stat -c %s policy.wasm) bytes"
+
+harness:
+	cd e2e-tests && cargo build --locked
+
+# The metadata embedded the way `kwctl annotate` does it.
+annotated-policy.wasm: policy.wasm harness
+	if command -v kwctl >/dev/null; then \
+	  kwctl annotate -m policy-metadata.yml -u README.md -o annotated-policy.wasm policy.wasm; \
+	else \
+	  $(HARNESS) annotate --metadata-path policy-metadata.yml --usage-path README.md \
+	    --output-path annotated-policy.wasm policy.wasm; \
+	fi
+
+# Builds the policy and runs two admissions through the harness: an attested
+# Pod (allowed) and a Pod referencing a tag (denied).
+example: policy.wasm harness
+	@for c in pod-attested-digest pod-tag-not-attested; do \
+	  echo "== $$c: image $$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["request"]["object"]["spec"]["containers"][0]["image"])' $(GOLDEN)/$$c/request.json)"; \
+	  $(HARNESS) run --settings-path $(GOLDEN)/$$c/settings.json \
+	    --request-path $(GOLDEN)/$$c/request.json policy.wasm; \
+	  echo; \
+	done
+
+unit-tests:
+	cargo test --locked
+
+harness-tests: policy.wasm
+	cd e2e-tests && POLICY_WASM=$(CURDIR)/policy.wasm cargo test --locked
+
+e2e-tests: policy.wasm harness setup-bats
+	POLICY_WASM=$(CURDIR)/policy.wasm bats e2e-tests/*.bats
+
+# Everything: unit tests, the harness's tests (golden cases on the compiled
+# module) and the bats end-to-end tests.
+test: unit-tests harness-tests e2e-tests check-versions
+
+golden:
+	python3 e2e-tests/fixtures/generate.py
+
+fmt:
+	cargo fmt --all
+	cd e2e-tests && cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --locked --all-targets -- -D warnings
+	cd e2e-tests && cargo fmt --all -- --check && cargo clippy --locked --all-targets -- -D warnings
+
+bench: policy.wasm
+	cd e2e-tests && cargo run --locked --release -- bench --module $(CURDIR)/policy.wasm --output $(CURDIR)/bench/results.md
+
+check-versions:
+	@v=$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1); \
+	for f in artifacthub-pkg.yml; do \
+	  [ -f $$f ] || continue; \
+	  grep -q "^version: $$v$$" $$f || { echo "$$f: version differs from Cargo.toml ($$v)"; exit 1; }; \
+	done; echo "versions agree: $$v"
+
+clean:
+	cargo clean
+	cd e2e-tests && cargo clean
+	rm -f policy.wasm annotated-policy.wasm
