@@ -79,10 +79,10 @@ bench: policy.wasm
 
 check-versions:
 	@v=$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1); \
-	for f in artifacthub-pkg.yml; do \
-	  [ -f $$f ] || continue; \
-	  grep -q "^version: $$v$$" $$f || { echo "$$f: version differs from Cargo.toml ($$v)"; exit 1; }; \
-	done; echo "versions agree: $$v"
+	grep -q "^version: $$v$$" artifacthub-pkg.yml || { echo "artifacthub-pkg.yml: version differs from Cargo.toml ($$v)"; exit 1; }; \
+	grep -q "^  io.kubewarden.policy.version: $$v$$" policy-metadata.yml || { echo "policy-metadata.yml: version differs from Cargo.toml ($$v)"; exit 1; }; \
+	grep -q "kritis-attestation-policy:v$$v$$" artifacthub-pkg.yml || { echo "artifacthub-pkg.yml: image tag differs from Cargo.toml ($$v)"; exit 1; }; \
+	echo "versions agree: $$v"
 
 clean:
 	cargo clean
