@@ -721,3 +721,5 @@ fn validate_only_tag_resolution() {
         other => panic!("{other:?}"),
     }
 }
+
+mod adversarial;

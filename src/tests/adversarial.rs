@@ -1,0 +1,251 @@
+//! Attempts to get an image admitted that should not be, or to crash or
+//! stall the policy. Every case must end in a rejection with a clear reason
+//! (or, for the resource cases, in a bounded answer).
+
+use serde_json::{json, Value};
+
+use super::*;
+
+fn signed(payload_bytes: &[u8], key_id: &str) -> Value {
+    let sig = testkeys::rsa(2048).sign_pkcs1(payload_bytes);
+    json!({"serializedPayload": b64(payload_bytes), "signatures": [{"publicKeyId": key_id, "signature": b64(&sig)}]})
+}
+
+fn reject_pod(images: &[&str], attestations: &[Value]) -> String {
+    rejected(run(
+        request("", "Pod", pod(images, attestations)),
+        settings(),
+    ))
+}
+
+#[test]
+fn digest_a_presented_for_digest_b() {
+    let m = reject_pod(&[&img(DIGEST_B)], &[rsa_attest("key-1", DIGEST)]);
+    assert!(
+        m.contains(&format!("no attestation for digest {DIGEST_B}")),
+        "{m}"
+    );
+}
+
+#[test]
+fn duplicate_keys_in_a_signed_payload_are_refused() {
+    // Signed by the trusted key, but readable two ways: refused outright.
+    let doubled = format!(
+        r#"{{"critical":{{"identity":{{"docker-reference":"{REPO}"}},"image":{{"docker-manifest-digest":"{DIGEST_B}","docker-manifest-digest":"{DIGEST}"}},"type":"atomic container signature"}}}}"#
+    );
+    let m = reject_pod(&[&img(DIGEST)], &[signed(doubled.as_bytes(), "key-1")]);
+    assert!(m.contains("attestation [0]: serializedPayload is not a simple-signing JSON document (duplicate field `docker-manifest-digest`"), "{m}");
+}
+
+#[test]
+fn trailing_garbage_after_a_signed_payload() {
+    let mut p = payload(REPO, DIGEST);
+    p.extend_from_slice(b"\n{\"critical\":{}}");
+    let m = reject_pod(&[&img(DIGEST)], &[signed(&p, "key-1")]);
+    assert!(m.contains("trailing characters"), "{m}");
+}
+
+#[test]
+fn truncated_zero_long_and_zero_signatures() {
+    let p = payload(REPO, DIGEST);
+    let good = testkeys::rsa(2048).sign_pkcs1(&p);
+    let variants: Vec<(Vec<u8>, &str)> = vec![
+        (good[..good.len() - 1].to_vec(), "does not verify"),
+        (Vec::new(), "is empty"),
+        ([good.as_slice(), &[0u8; 1]].concat(), "does not verify"),
+        (vec![0u8; 256], "does not verify"),
+        (vec![0u8; 1 << 16], "does not verify"),
+    ];
+    for (sig, want) in variants {
+        let att = json!({"serializedPayload": b64(&p), "signatures": [{"publicKeyId": "key-1", "signature": b64(&sig)}]});
+        let m = reject_pod(&[&img(DIGEST)], &[att]);
+        assert!(
+            m.contains(&format!("signature with key key-1 {want}")),
+            "{m}"
+        );
+    }
+}
+
+#[test]
+fn case_and_algorithm_games_with_digests() {
+    // The payload names the digest in upper case: it is not the image's digest.
+    let upper = format!("sha256:{}", DIGEST["sha256:".len()..].to_uppercase());
+    let m = reject_pod(&[&img(DIGEST)], &[signed(&payload(REPO, &upper), "key-1")]);
+    assert!(
+        m.contains(&format!("no attestation for digest {DIGEST}")),
+        "{m}"
+    );
+    // Upper-case, short and unknown-algorithm digests in the image are refused as references.
+    for bad in [
+        upper.as_str(),
+        "sha256:abcd",
+        "sha1:da39a3ee5e6b4b0d3255bfef95601890afd80709",
+    ] {
+        let m = reject_pod(&[&format!("{REPO}@{bad}")], &[]);
+        assert!(
+            m.contains("is not attested: it is not a valid image reference"),
+            "{bad}: {m}"
+        );
+    }
+    // sha512 works end to end when attested for exactly that digest.
+    let d512 = format!("sha512:{}", "ab".repeat(64));
+    admitted(run(
+        request(
+            "",
+            "Pod",
+            pod(&[&img(&d512)], &[signed(&payload(REPO, &d512), "key-1")]),
+        ),
+        settings(),
+    ));
+}
+
+#[test]
+fn reference_corner_cases_never_pass() {
+    let att = rsa_attest("key-1", DIGEST);
+    for image in [
+        format!(" {REPO}@{DIGEST}"),
+        format!("{REPO}@{DIGEST}\n"),
+        format!("{REPO}@@{DIGEST}"),
+        format!("{REPO}@{DIGEST}@{DIGEST}"),
+        format!("registry.example.com/team/\u{0430}pp@{DIGEST}"), // Cyrillic 'а'
+        format!("registry.example.com/team//app@{DIGEST}"),
+        format!("registry.example.com:/team/app@{DIGEST}"),
+        format!("registry.example.com/team/app:@{DIGEST}"),
+        format!("REGISTRY.example.com/team/APP@{DIGEST}"),
+    ] {
+        let m = reject_pod(&[&image], std::slice::from_ref(&att));
+        assert!(m.contains("is not attested"), "{image:?}: {m}");
+    }
+    // A port or IPv6 registry is a different repository from the attested one.
+    for image in [
+        format!("registry.example.com:443/team/app@{DIGEST}"),
+        format!("[::1]:5000/team/app@{DIGEST}"),
+    ] {
+        let m = reject_pod(&[&image], std::slice::from_ref(&att));
+        assert!(
+            m.contains("names repository registry.example.com/team/app"),
+            "{image}: {m}"
+        );
+    }
+}
+
+#[test]
+fn allowlist_wildcards_do_not_cross_separators() {
+    let mut s = settings();
+    s["admissionAllowlists"] = json!([{"patterns": [
+        {"namePattern": "registry.example.com/*/app*"},
+        {"namePattern": "trusted*.example.com/app*"},
+        {"namePattern": "*"},
+        {"namePattern": "**.io/x"},
+    ]}]);
+    for image in [
+        "registry.example.com/a/b/app:1",
+        "trusted.evil.com/x.example.com/app:1",
+        "trusted.x.example.com/app:1",
+        "a.b.io/x",
+        "a/b",
+    ] {
+        let m = rejected(run(request("", "Pod", pod(&[image], &[])), s.clone()));
+        assert!(
+            m.contains(&format!("image {image} is not attested")),
+            "{image}: {m}"
+        );
+    }
+    // `*` alone allowlists single-component names only ("nginx:1" has no '/'),
+    // and a leading inner star matches one dot-free label.
+    admitted(run(
+        request("", "Pod", pod(&["nginx:1", "evil.io/x"], &[])),
+        s,
+    ));
+}
+
+#[test]
+fn quadratic_pattern_against_a_long_near_miss_stays_fast() {
+    let mut s = settings();
+    s["admissionAllowlists"] =
+        json!([{"patterns": [{"namePattern": format!("{}x", "*-".repeat(500))}]}]);
+    let image = format!("{}y", "a-".repeat(2000));
+    let start = std::time::Instant::now();
+    let m = rejected(run(request("", "Pod", pod(&[&image], &[])), s));
+    assert!(m.contains("is not attested"));
+    // Not a benchmark: a backtracking matcher would take longer than the universe.
+    assert!(start.elapsed().as_secs() < 10);
+}
+
+#[test]
+fn big_annotations_and_many_containers() {
+    // 256 KiB of attestations for other digests, plus the right one last.
+    let filler: Vec<Value> = (0..600)
+        .map(|i| signed(&payload(REPO, &format!("sha256:{i:064x}")), "key-x"))
+        .collect();
+    let mut atts = filler;
+    atts.push(rsa_attest("key-1", DIGEST));
+    let o = pod(&[&img(DIGEST)], &atts);
+    assert!(
+        o["metadata"]["annotations"]["kritis.grafeas.io/attestations"]
+            .as_str()
+            .unwrap()
+            .len()
+            > 256 * 1024
+    );
+    admitted(run(request("", "Pod", o), settings()));
+    // 1,000 containers of the same attested image, and 1,000 distinct tags.
+    let same: Vec<String> = (0..1000).map(|_| img(DIGEST)).collect();
+    let refs: Vec<&str> = same.iter().map(String::as_str).collect();
+    admitted(run(
+        request("", "Pod", pod(&refs, &[rsa_attest("key-1", DIGEST)])),
+        settings(),
+    ));
+    let tags: Vec<String> = (0..1000).map(|i| format!("app:{i}")).collect();
+    let refs: Vec<&str> = tags.iter().map(String::as_str).collect();
+    let m = rejected(run(request("", "Pod", pod(&refs, &[])), settings()));
+    assert_eq!(m.matches("is not attested").count(), 1000);
+}
+
+#[test]
+fn deeply_nested_json_is_a_rejection_not_a_crash() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let payload = format!(
+        r#"{{"request": {{"kind": {{"kind": "Pod"}}, "object": {deep}}}, "settings": {}}}"#,
+        settings()
+    );
+    match validate(payload.as_bytes(), &Resolver::none()) {
+        Verdict::Reject(r) => assert!(
+            r.to_string().starts_with("cannot evaluate the request"),
+            "{r}"
+        ),
+        Verdict::Admit { .. } => panic!("admitted"),
+    }
+    let mut o = pod(&[&img(DIGEST)], &[]);
+    o["metadata"]["annotations"] = json!({"kritis.grafeas.io/attestations": deep});
+    let m = rejected(run(request("", "Pod", o), settings()));
+    assert!(
+        m.contains("annotation kritis.grafeas.io/attestations is malformed"),
+        "{m}"
+    );
+}
+
+#[test]
+fn breakglass_on_a_template_or_while_disabled_changes_nothing() {
+    let mut o = pod(&["evil:1"], &[]);
+    o["metadata"]["annotations"] = json!({"kritis.grafeas.io/breakglass": ""});
+    let m = rejected(run(request("", "Pod", o), settings()));
+    assert!(m.contains("image evil:1 is not attested"), "{m}");
+}
+
+#[test]
+fn duplicate_annotation_keys_in_the_object_are_refused() {
+    let att = Value::Array(vec![rsa_attest("key-1", DIGEST)]).to_string();
+    let object = format!(
+        r#"{{"metadata":{{"annotations":{{"kritis.grafeas.io/attestations":{att:?},"kritis.grafeas.io/attestations":"[]"}}}},"spec":{{"containers":[{{"image":"{}"}}]}}}}"#,
+        img(DIGEST)
+    );
+    let payload = format!(
+        r#"{{"request":{{"kind":{{"kind":"Pod"}},"operation":"CREATE","object":{object}}},"settings":{}}}"#,
+        settings()
+    );
+    match validate(payload.as_bytes(), &Resolver::none()) {
+        Verdict::Reject(r) => assert!(r.to_string().contains("duplicate field"), "{r}"),
+        Verdict::Admit { .. } => panic!("admitted"),
+    }
+}
