@@ -10,6 +10,8 @@ use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 use spki::der::{Decode as _, Encode as _};
 
+use crate::modexp::Modulus;
+
 /// Smallest RSA modulus accepted: KMS's and NIST's floor (the `rsa` crate
 /// itself goes down to 1024 bits).
 pub const RSA_MIN_BITS: usize = 2048;
@@ -77,11 +79,24 @@ impl Algorithm {
     }
 }
 
+/// An RSA public key, ready for the public operation.
+#[derive(Debug, Clone)]
+pub struct RsaKey {
+    /// The modulus, prepared for Montgomery arithmetic.
+    pub modulus: Modulus,
+    /// The public exponent.
+    pub e: u64,
+}
+
+/// Largest public exponent accepted (as `ring` and the `rsa` crate do):
+/// huge exponents make verification arbitrarily slow.
+pub const RSA_MAX_EXPONENT: u64 = (1 << 33) - 1;
+
 /// The key material itself, ready to verify.
 #[derive(Debug)]
 pub enum PublicKey {
     /// RSA, 2048 to 4096 bits.
-    Rsa(rsa::PublicKey),
+    Rsa(RsaKey),
     /// ECDSA P-256.
     P256(p256::ecdsa::VerifyingKey),
     /// ECDSA P-384.
@@ -119,6 +134,8 @@ pub enum KeyError {
     Unsupported,
     /// An RSA modulus outside 2048..=4096 bits.
     RsaSize(usize),
+    /// An RSA public exponent that is even, below 3 or above 2³³−1.
+    RsaExponent,
     /// An unknown `signatureAlgorithm`.
     UnknownAlgorithm,
     /// A `signatureAlgorithm` that this key cannot produce.
@@ -141,6 +158,9 @@ impl fmt::Display for KeyError {
                 f,
                 "the RSA key has {bits} bits; {RSA_MIN_BITS} to {RSA_MAX_BITS} bits are accepted"
             ),
+            KeyError::RsaExponent => {
+                f.write_str("the RSA public exponent must be odd, at least 3 and below 2^33")
+            }
             KeyError::UnknownAlgorithm => f.write_str(
                 "unknown signatureAlgorithm: use RSA_PKCS1_SHA_256, RSA_PSS_SHA_256, ECDSA_SHA_256 \
                  or their _384/_512 variants (ECDSA_SHA_384 for P-384)",
@@ -216,14 +236,11 @@ pub fn default_key_id(data: &str) -> Result<String, KeyError> {
 pub fn parse_key(data: &str, algorithm: Option<&str>) -> Result<VerifyingKey, KeyError> {
     let (label, der) = pem_der(data)?;
     let key = match label.as_str() {
-        "RSA PUBLIC KEY" => {
-            use rsa::pkcs1::DecodeRsaPublicKey as _;
-            rsa_key(rsa::PublicKey::from_pkcs1_der(&der).map_err(|_| KeyError::Der)?)?
-        }
+        "RSA PUBLIC KEY" => rsa_key(&der)?,
         "PUBLIC KEY" => {
             let info = spki::SubjectPublicKeyInfoRef::from_der(&der).map_err(|_| KeyError::Der)?;
             if info.algorithm.oid == OID_RSA {
-                rsa_key(rsa::PublicKey::try_from(info).map_err(|_| KeyError::Der)?)?
+                rsa_key(info.subject_public_key.as_bytes().ok_or(KeyError::Der)?)?
             } else if info.algorithm.oid == OID_EC {
                 let curve = info
                     .algorithm
@@ -282,13 +299,27 @@ fn key_kind(key: &PublicKey) -> &'static str {
     }
 }
 
-fn rsa_key(key: rsa::PublicKey) -> Result<PublicKey, KeyError> {
-    use rsa::traits::PublicKeyParts as _;
-    let bits = key.n().bit_width() as usize;
+/// Reads a PKCS#1 `RSAPublicKey` and prepares it for verification.
+fn rsa_key(pkcs1_der: &[u8]) -> Result<PublicKey, KeyError> {
+    let key = pkcs1::RsaPublicKey::<pkcs1::UintRef<'_>>::from_der(pkcs1_der)
+        .map_err(|_| KeyError::Der)?;
+    let n = key.modulus.as_bytes();
+    let modulus = Modulus::new(n).ok_or(KeyError::Der)?;
+    let bits = modulus.bits();
     if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
         return Err(KeyError::RsaSize(bits));
     }
-    Ok(PublicKey::Rsa(key))
+    let e_bytes = key.public_exponent.as_bytes();
+    if e_bytes.len() > 8 {
+        return Err(KeyError::RsaExponent);
+    }
+    let e = e_bytes
+        .iter()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    if e < 3 || e.is_multiple_of(2) || e > RSA_MAX_EXPONENT {
+        return Err(KeyError::RsaExponent);
+    }
+    Ok(PublicKey::Rsa(RsaKey { modulus, e }))
 }
 
 #[cfg(test)]

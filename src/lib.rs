@@ -15,6 +15,8 @@ mod b64;
 pub mod evaluate;
 pub mod image;
 pub mod keys;
+pub mod modexp;
+pub mod rsassa;
 pub mod settings;
 pub mod text;
 pub mod verdict;

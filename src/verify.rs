@@ -5,6 +5,8 @@ use core::fmt;
 use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
+use crate::rsassa;
+
 use crate::keys::{Algorithm, PublicKey, Schemes, VerifyingKey};
 
 /// Why a signature does not verify. Deliberately says nothing about the
@@ -50,35 +52,35 @@ pub fn verify(
         }
     };
     match (&key.key, key.schemes) {
-        (PublicKey::Rsa(rsa), Schemes::RsaDefault) => {
-            // PKCS#1 v1.5 first: what KMS and `openssl dgst -sign` make by default.
-            if rsa_pkcs1::<Sha256>(rsa, payload_sha256, signature) {
-                return Ok(Algorithm::RsaPkcs1Sha256);
-            }
-            ok(
-                Algorithm::RsaPssSha256,
-                rsa_pss::<Sha256>(rsa, payload_sha256, signature),
-            )
-        }
-        (PublicKey::Rsa(rsa), Schemes::Only(alg)) => {
-            let r = match alg {
-                Algorithm::RsaPkcs1Sha256 => rsa_pkcs1::<Sha256>(rsa, payload_sha256, signature),
-                Algorithm::RsaPkcs1Sha384 => {
-                    rsa_pkcs1::<Sha384>(rsa, &Sha384::digest(payload), signature)
-                }
-                Algorithm::RsaPkcs1Sha512 => {
-                    rsa_pkcs1::<Sha512>(rsa, &Sha512::digest(payload), signature)
-                }
-                Algorithm::RsaPssSha256 => rsa_pss::<Sha256>(rsa, payload_sha256, signature),
+        (PublicKey::Rsa(rsa), schemes) => {
+            // One public operation, then each allowed padding is checked on it.
+            let Some(em) = rsa.modulus.pow(signature, rsa.e) else {
+                return Err(VerifyError::Invalid);
+            };
+            let bits = rsa.modulus.bits();
+            let check = |alg: Algorithm| match alg {
+                Algorithm::RsaPkcs1Sha256 => rsassa::pkcs1_v15(&em, payload_sha256),
+                Algorithm::RsaPkcs1Sha384 => rsassa::pkcs1_v15(&em, &Sha384::digest(payload)),
+                Algorithm::RsaPkcs1Sha512 => rsassa::pkcs1_v15(&em, &Sha512::digest(payload)),
+                Algorithm::RsaPssSha256 => rsassa::pss::<Sha256>(&em, bits, payload_sha256),
                 Algorithm::RsaPssSha384 => {
-                    rsa_pss::<Sha384>(rsa, &Sha384::digest(payload), signature)
+                    rsassa::pss::<Sha384>(&em, bits, &Sha384::digest(payload))
                 }
                 Algorithm::RsaPssSha512 => {
-                    rsa_pss::<Sha512>(rsa, &Sha512::digest(payload), signature)
+                    rsassa::pss::<Sha512>(&em, bits, &Sha512::digest(payload))
                 }
                 Algorithm::EcdsaSha256 | Algorithm::EcdsaSha384 => false,
             };
-            ok(alg, r)
+            let candidates: &[Algorithm] = match &schemes {
+                // PKCS#1 v1.5 first: what KMS and `openssl dgst -sign` make by default.
+                Schemes::RsaDefault => &[Algorithm::RsaPkcs1Sha256, Algorithm::RsaPssSha256],
+                Schemes::Only(alg) => std::slice::from_ref(alg),
+            };
+            candidates
+                .iter()
+                .copied()
+                .find(|&a| check(a))
+                .ok_or(VerifyError::Invalid)
         }
         (PublicKey::P256(ec), Schemes::Only(Algorithm::EcdsaSha256)) => {
             let r = p256::ecdsa::Signature::from_der(signature)
@@ -93,28 +95,6 @@ pub fn verify(
         // Key parsing never pairs an EC key with another scheme; fail closed anyway.
         (PublicKey::P256(_) | PublicKey::P384(_), _) => Err(VerifyError::Invalid),
     }
-}
-
-fn rsa_pkcs1<D>(key: &rsa::PublicKey, hash: &[u8], sig: &[u8]) -> bool
-where
-    D: sha2::Digest + spki::der::oid::AssociatedOid,
-{
-    key.verify(rsa::pkcs1v15::Pkcs1v15Sign::new::<D>(), hash, sig)
-        .is_ok()
-}
-
-fn rsa_pss<D>(key: &rsa::PublicKey, hash: &[u8], sig: &[u8]) -> bool
-where
-    D: sha2::Digest + sha2::digest::FixedOutputReset,
-{
-    // `salt_len: None` detects the salt length, so KMS's 32-byte salts and
-    // openssl's maximum-length salts both verify.
-    let scheme = rsa::Pss::<D> {
-        blinded: false,
-        digest: D::new(),
-        salt_len: None,
-    };
-    key.verify(scheme, hash, sig).is_ok()
 }
 
 #[cfg(test)]
