@@ -42,12 +42,15 @@ pub trait DigestResolver {
     fn manifest_digest(&self, image: &str) -> Result<String, String>;
 }
 
+// One pass over the payload: the settings are deserialised in place, not
+// skipped and parsed again (with thousands of allowlist patterns, the
+// settings are most of the bytes).
 #[derive(Deserialize)]
 struct Payload<'a> {
     #[serde(borrow)]
     request: Request<'a>,
     #[serde(borrow)]
-    settings: &'a RawValue,
+    settings: Settings<'a>,
 }
 
 #[derive(Deserialize)]
@@ -80,18 +83,31 @@ pub fn validate(payload: &[u8], resolver: &dyn DigestResolver) -> Verdict {
             payload.len()
         )));
     }
-    let p: Payload<'_> = match serde_json::from_slice(payload) {
-        Ok(p) => p,
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    let p: Payload<'_> = match serde_path_to_error::deserialize(&mut de) {
+        Ok(p) => match de.end() {
+            Ok(()) => p,
+            Err(e) => {
+                return reject(Rejection::Request(format!(
+                    "not a Kubewarden validation request ({e})"
+                )))
+            }
+        },
         Err(e) => {
-            return reject(Rejection::Request(format!(
-                "not a Kubewarden validation request ({e})"
-            )))
+            let path = e.path().to_string();
+            return match path.strip_prefix("settings") {
+                Some(rest) => reject(Rejection::Settings(crate::settings::describe(
+                    rest.trim_start_matches('.'),
+                    e.inner(),
+                ))),
+                None => reject(Rejection::Request(format!(
+                    "not a Kubewarden validation request ({})",
+                    e.inner()
+                ))),
+            };
         }
     };
-    let settings = match Settings::from_slice(p.settings.get().as_bytes()) {
-        Ok(s) => s,
-        Err(e) => return reject(Rejection::Settings(e)),
-    };
+    let settings = p.settings;
     let errors = settings.structural_errors();
     if !errors.is_empty() {
         return reject(Rejection::Settings(errors.join("; ")));

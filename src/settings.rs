@@ -176,14 +176,8 @@ impl<'a> Settings<'a> {
     /// The deserialisation error with its path.
     pub fn from_slice(bytes: &'a [u8]) -> Result<Self, String> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        let settings: Settings<'a> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let path = e.path().to_string();
-            if path == "." {
-                e.into_inner().to_string()
-            } else {
-                format!("{path}: {}", e.into_inner())
-            }
-        })?;
+        let settings: Settings<'a> = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| describe(&e.path().to_string(), e.inner()))?;
         de.end().map_err(|e| e.to_string())?;
         Ok(settings)
     }
@@ -337,6 +331,15 @@ impl<'a> Settings<'a> {
         } else {
             Err(errors.join("; "))
         }
+    }
+}
+
+/// A deserialisation error with its settings path, if it has one.
+pub(crate) fn describe(path: &str, e: &serde_json::Error) -> String {
+    if path.is_empty() || path == "." {
+        e.to_string()
+    } else {
+        format!("{path}: {e}")
     }
 }
 

@@ -551,6 +551,12 @@ fn malformed_inputs_are_rejected_with_reasons() {
     assert!(bad(b"{}").starts_with("cannot evaluate the request"));
     assert!(bad(br#"{"request":{},"settings":{}}"#)
         .starts_with("the policy settings are not valid: attestationAuthorities"));
+    let typo = json!({"request": {"kind": {"kind": "Pod"}, "object": {}}, "settings": {"attestationAuthorities": [{"name": "a", "publicKeyDta": "x"}]}});
+    let m = bad(&serde_json::to_vec(&typo).unwrap());
+    assert!(m.starts_with("the policy settings are not valid: attestationAuthorities[0].publicKeyDta: unknown field `publicKeyDta`"), "{m}");
+    assert!(bad(br#"{"request":{},"settings":{}} x"#).starts_with(
+        "cannot evaluate the request: not a Kubewarden validation request (trailing characters"
+    ));
     let no_object = json!({"request": {"operation": "CREATE", "kind": {"kind": "Pod"}}, "settings": settings()});
     assert_eq!(
         bad(&serde_json::to_vec(&no_object).unwrap()),
