@@ -16,7 +16,7 @@ use crate::allowlist;
 use crate::attestation::{self, AnnotationError, Attestation};
 use crate::image::{parse_repository, Digest, ImageRef, Repository};
 use crate::keys::{self, KeyError, VerifyingKey};
-use crate::settings::{Require, Settings, Text};
+use crate::settings::{AllowlistSpec, Require, Settings, Text};
 use crate::verdict::{Failure, Miss, PolicyMiss, Reason, Rejection, Verdict};
 use crate::verify;
 use crate::workload::{self, Shape, TypeMeta};
@@ -304,7 +304,9 @@ struct Engine<'s> {
     authorities: Vec<&'s str>,
     keys: Vec<KeySlot<'s>>,
     policies: Vec<Policy<'s>>,
-    allowlist: Vec<&'s str>,
+    /// Matched straight from the settings: no per-pattern work up front.
+    allowlists: &'s [AllowlistSpec<'s>],
+    namespace: &'s str,
     annotation_values: &'s [Text<'s>],
     attestations: OnceCell<Result<Vec<Attestation>, AnnotationError>>,
     verified: RefCell<HashMap<(usize, usize), Result<(), Miss>>>,
@@ -312,7 +314,11 @@ struct Engine<'s> {
 }
 
 impl<'s> Engine<'s> {
-    fn new(settings: &'s Settings<'s>, namespace: &str, annotation_values: &'s [Text<'s>]) -> Self {
+    fn new(
+        settings: &'s Settings<'s>,
+        namespace: &'s str,
+        annotation_values: &'s [Text<'s>],
+    ) -> Self {
         let authorities: Vec<&str> = settings
             .attestation_authorities
             .iter()
@@ -351,18 +357,12 @@ impl<'s> Engine<'s> {
                 })
                 .collect(),
         };
-        let allowlist = settings
-            .admission_allowlists
-            .iter()
-            .flat_map(|l| &l.patterns)
-            .filter(|p| p.namespace.as_deref().is_none_or(|n| n == namespace))
-            .map(|p| p.name_pattern.as_ref())
-            .collect();
         Engine {
             authorities,
             keys,
             policies,
-            allowlist,
+            allowlists: &settings.admission_allowlists,
+            namespace,
             annotation_values,
             attestations: OnceCell::new(),
             verified: RefCell::new(HashMap::new()),
@@ -376,7 +376,11 @@ impl<'s> Engine<'s> {
         settings: &Settings<'_>,
         resolver: &dyn DigestResolver,
     ) -> Outcome {
-        if self.allowlist.iter().any(|p| allowlist::matches(p, image)) {
+        let allowlisted = self.allowlists.iter().flat_map(|l| &l.patterns).any(|p| {
+            p.namespace.as_deref().is_none_or(|n| n == self.namespace)
+                && allowlist::matches(&p.name_pattern, image)
+        });
+        if allowlisted {
             return Outcome::Admitted;
         }
         // As in kritis, a namespace no policy covers is not enforced.
