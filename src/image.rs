@@ -192,9 +192,6 @@ fn parse_name(name: &str) -> Result<Repository<'_>, ReferenceError> {
     if name.is_empty() {
         return Err(ReferenceError::Path);
     }
-    if name.len() > NAME_TOTAL_LENGTH_MAX {
-        return Err(ReferenceError::TooLong);
-    }
     // Docker's rule: the first component is a registry when it has a '.' or
     // ':', is "localhost", or has upper case (which a path may not have).
     let (domain, path) = match name.split_once('/') {
@@ -224,6 +221,11 @@ fn parse_name(name: &str) -> Result<Repository<'_>, ReferenceError> {
         Some(rest) if domain == "docker.io" && !rest.contains('/') => (true, rest),
         _ => (domain == "docker.io" && !path.contains('/'), path),
     };
+    // Docker limits the normalised name (`docker.io/library/…` included).
+    let library_len = if library { "library/".len() } else { 0 };
+    if domain.len() + 1 + library_len + path.len() > NAME_TOTAL_LENGTH_MAX {
+        return Err(ReferenceError::TooLong);
+    }
     Ok(Repository {
         domain,
         library,
@@ -422,6 +424,10 @@ mod tests {
         }
         let long = format!("a/{}", "b".repeat(300));
         assert_eq!(ImageRef::parse(&long).err(), Some(ReferenceError::TooLong));
+        // The limit applies to the normalised name (found by fuzzing).
+        let hub = "a".repeat(238);
+        assert_eq!(ImageRef::parse(&hub).err(), Some(ReferenceError::TooLong));
+        assert!(ImageRef::parse(&"a".repeat(237)).is_ok());
         let long_tag = format!("a:{}", "b".repeat(129));
         assert_eq!(ImageRef::parse(&long_tag).err(), Some(ReferenceError::Tag));
     }

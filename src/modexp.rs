@@ -61,17 +61,16 @@ impl Modulus {
     /// (`mont(2^a·R, 2^a·R) = 2^2a·R`) up to `2^(32·len)·R = R²`.
     fn r_squared(&self) -> Vec<u32> {
         let s = self.n.len();
-        // R mod n = R - n·⌊R/n⌋; with the top limb non-zero, ⌊R/n⌋ < 2³², so
-        // start from R - n (= 2's complement of n) and subtract while ≥ n.
+        // R mod n: 2^(bits-1) < n is its own residue; double it up to
+        // 2^(32·s) with a conditional subtraction each time (at most 32
+        // doublings, whatever the top limb).
         let mut x: Vec<u32> = vec![0; s];
-        let mut borrow = 0u64;
-        for (xi, &ni) in x.iter_mut().zip(&self.n) {
-            let d = 0u64.wrapping_sub(u64::from(ni)).wrapping_sub(borrow);
-            *xi = d as u32;
-            borrow = (d >> 63) & 1;
-        }
-        while !less_than(&x, &self.n) {
-            sub_in_place(&mut x, &self.n);
+        x[(self.bits - 1) / 32] = 1 << ((self.bits - 1) % 32);
+        for _ in self.bits - 1..32 * s {
+            let carry = shl1(&mut x);
+            if carry || !less_than(&x, &self.n) {
+                sub_in_place(&mut x, &self.n);
+            }
         }
         // Write 32·s = a0·2^j with a0 ≤ max(64, s): a0 doublings, j squarings.
         let target = 32 * s;
@@ -278,6 +277,25 @@ mod tests {
                 );
                 assert_eq!(m.pow(&s, 3).map(|v| v.len()), Some(k));
             }
+        }
+    }
+
+    /// A modulus whose top limb is 1 (2049 bits): R/n is near 2^32, which an
+    /// earlier R mod n computation looped over (found by fuzzing).
+    #[test]
+    fn moduli_with_a_tiny_top_limb() {
+        for top in [1u8, 2, 0x80] {
+            let mut n = vec![0u8; 257];
+            n[0] = top;
+            n[100] = 0xde;
+            n[256] = 0x01; // odd
+            let m = Modulus::new(&n).unwrap();
+            let mut s = vec![0u8; 257];
+            s[256] = 3;
+            // 3^3 = 27 < n, so the result is exact.
+            let mut want = vec![0u8; 257];
+            want[256] = 27;
+            assert_eq!(m.pow(&s, 3), Some(want), "top byte {top}");
         }
     }
 
