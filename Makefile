@@ -9,7 +9,8 @@ HARNESS     := e2e-tests/target/debug/policy-harness
 GOLDEN      := e2e-tests/golden
 
 .PHONY: all setup harness policy.wasm annotated-policy.wasm example test unit-tests \
-        harness-tests e2e-tests golden fmt lint bench check-versions clean
+        harness-tests e2e-tests golden fmt lint bench check-versions clean \
+        setup-registry e2e-registry push
 
 all: policy.wasm
 
@@ -58,9 +59,38 @@ harness-tests: policy.wasm
 e2e-tests: policy.wasm harness setup-bats
 	POLICY_WASM=$(CURDIR)/policy.wasm bats e2e-tests/*.bats
 
+# Debian's docker-registry (the CNCF distribution server) for e2e-registry.
+# RUNLEVEL=1: the package's init script must not start its own daemon.
+setup-registry:
+	@command -v docker-registry >/dev/null || [ -x /usr/bin/docker-registry ] || { \
+	  echo "installing docker-registry (Debian package)"; \
+	  (apt-get update -qq || true) && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends docker-registry >/dev/null; }
+
+# A real OCI registry on 127.0.0.1 (free port, temporary storage, always
+# stopped): push annotated-policy.wasm, pull it by tag and by digest and run
+# a golden case; resolve a tag live (--allow-network), then re-tag it.
+e2e-registry: annotated-policy.wasm harness setup-registry
+	ANNOTATED_WASM=$(CURDIR)/annotated-policy.wasm bash e2e-tests/registry-e2e.sh
+
+# Publish annotated-policy.wasm: make push REGISTRY=host[:port]/path [TAG=v1.2.3]
+# (TAG defaults to v<crate version>; a tag or digest in REGISTRY is kept).
+push: annotated-policy.wasm
+	@[ -n "$(REGISTRY)" ] || { echo "usage: make push REGISTRY=host[:port]/path [TAG=...]" >&2; exit 2; }
+	@ref="$(REGISTRY)"; ref="$${ref#registry://}"; tag="$(TAG)"; \
+	[ -n "$$tag" ] || tag="v$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"; \
+	case "$${ref##*/}" in *:*|*@*) ;; *) ref="$$ref:$$tag" ;; esac; \
+	if command -v kwctl >/dev/null; then \
+	  echo "kwctl push annotated-policy.wasm registry://$$ref"; \
+	  kwctl push annotated-policy.wasm "registry://$$ref"; \
+	else \
+	  echo "policy-harness push annotated-policy.wasm registry://$$ref"; \
+	  $(HARNESS) push annotated-policy.wasm "registry://$$ref"; \
+	fi
+
 # Everything: unit tests, the harness's tests (golden cases on the compiled
 # module) and the bats end-to-end tests.
-test: unit-tests harness-tests e2e-tests check-versions
+test: unit-tests harness-tests e2e-tests e2e-registry check-versions
 
 golden:
 	python3 e2e-tests/fixtures/generate.py

@@ -12,7 +12,7 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -160,6 +160,23 @@ impl HostCapabilities {
     }
 }
 
+/// What a [`LiveCapabilities`] answers: the host-call result bytes, or the
+/// host error's message.
+pub type LiveAnswer = std::result::Result<Vec<u8>, String>;
+
+/// Answers, live, host calls that no fixture matched (`run --allow-network`:
+/// `oci`/`v1/manifest_digest` from the registry). Fixtures always win.
+pub trait LiveCapabilities: fmt::Debug + Send + Sync {
+    /// `None` when this call is not served live (it stays unexpected).
+    fn call(
+        &self,
+        binding: &str,
+        namespace: &str,
+        operation: &str,
+        payload: &[u8],
+    ) -> Option<LiveAnswer>;
+}
+
 /// How a recorded host call was answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -168,6 +185,10 @@ pub enum HostCallOutcome {
     Response,
     /// A fixture's `error`.
     FixtureError,
+    /// Answered live (no fixture matched; `--allow-network`).
+    Live,
+    /// Failed live (no fixture matched; `--allow-network`).
+    LiveError,
     /// No fixture matched: a host error was returned.
     Unexpected,
 }
@@ -192,6 +213,8 @@ impl fmt::Display for HostCall {
         let outcome = match self.outcome {
             HostCallOutcome::Response => "response",
             HostCallOutcome::FixtureError => "fixture error",
+            HostCallOutcome::Live => "live response",
+            HostCallOutcome::LiveError => "live error (host error)",
             HostCallOutcome::Unexpected => "UNEXPECTED (host error)",
         };
         write!(
@@ -208,6 +231,7 @@ pub struct HostEnvironment {
     capabilities: HostCapabilities,
     calls: Mutex<Vec<HostCall>>,
     logs: Mutex<Vec<Value>>,
+    live: Option<Arc<dyn LiveCapabilities>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -229,7 +253,14 @@ impl HostEnvironment {
             capabilities,
             calls: Mutex::new(Vec::new()),
             logs: Mutex::new(Vec::new()),
+            live: None,
         }
+    }
+
+    /// Also answers, through `live`, the calls no fixture matches.
+    pub fn with_live(mut self, live: Arc<dyn LiveCapabilities>) -> Self {
+        self.live = Some(live);
+        self
     }
 
     /// The waPC host callback.
@@ -248,10 +279,16 @@ impl HostEnvironment {
             .capabilities
             .lookup(binding, namespace, operation, payload)
             .cloned();
-        let outcome = match &answer {
-            Some(Answer::Response(_)) => HostCallOutcome::Response,
-            Some(Answer::Error(_)) => HostCallOutcome::FixtureError,
-            None => HostCallOutcome::Unexpected,
+        let live = match (&answer, &self.live) {
+            (None, Some(live)) => live.call(binding, namespace, operation, payload),
+            _ => None,
+        };
+        let outcome = match (&answer, &live) {
+            (Some(Answer::Response(_)), _) => HostCallOutcome::Response,
+            (Some(Answer::Error(_)), _) => HostCallOutcome::FixtureError,
+            (None, Some(Ok(_))) => HostCallOutcome::Live,
+            (None, Some(Err(_))) => HostCallOutcome::LiveError,
+            (None, None) => HostCallOutcome::Unexpected,
         };
         lock(&self.calls).push(HostCall {
             binding: binding.to_owned(),
@@ -260,10 +297,11 @@ impl HostEnvironment {
             request: payload_as_json(payload),
             outcome,
         });
-        match answer {
-            Some(Answer::Response(bytes)) => Ok(bytes),
-            Some(Answer::Error(message)) => Err(message.into()),
-            None => Err(format!(
+        match (answer, live) {
+            (Some(Answer::Response(bytes)), _) => Ok(bytes),
+            (Some(Answer::Error(message)), _) => Err(message.into()),
+            (None, Some(result)) => result.map_err(Into::into),
+            (None, None) => Err(format!(
                 "policy-harness: unexpected host call: binding={binding:?} namespace={namespace:?} \
                  operation={operation:?} payload={:?} (no matching fixture)",
                 String::from_utf8_lossy(payload)

@@ -13,7 +13,7 @@ use crate::cache::CacheMode;
 use crate::capabilities::{HostCapabilities, HostEnvironment};
 use crate::evaluate::{admission_request, evaluate, read_json_file, Verdict};
 use crate::kritis_import;
-use crate::runtime::{Limits, Policy, DEFAULT_MAX_MEMORY_MB, DEFAULT_TIMEOUT_MS};
+use crate::runtime::{Limits, DEFAULT_MAX_MEMORY_MB, DEFAULT_TIMEOUT_MS};
 use crate::sign::{attest, payload_for, ImageRef, RsaScheme, SigningKey};
 
 /// Runs Kubewarden waPC policies like `kwctl run`, and signs attestations.
@@ -35,6 +35,15 @@ pub enum Command {
     /// Convert kritis resources (AttestationAuthority, GenericAttestationPolicy,
     /// AdmissionAllowlist; YAML, several documents, List kinds) into settings.
     KritisImport(KritisImportArgs),
+    /// Embed policy-metadata.yml in the module (like `kwctl annotate`).
+    Annotate(crate::metadata::AnnotateArgs),
+    /// Print the Kubewarden metadata embedded in a module (like `kwctl inspect`).
+    Inspect(crate::metadata::InspectArgs),
+    /// Publish a module to an OCI registry as `kwctl push` does; prints its digest.
+    Push(crate::registry::PushArgs),
+    /// Time the policy module against the same code run natively (issue 7);
+    /// writes bench/results.md.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// `policy-harness kritis-import`.
@@ -79,7 +88,14 @@ pub struct RunArgs {
     /// Do not use the compiled-module cache (also: POLICY_HARNESS_NO_CACHE=1).
     #[arg(long)]
     pub no_cache: bool,
-    /// The policy module (wasm32-wasip1 binary, or WAT text).
+    /// Answer `oci`/`v1/manifest_digest` from the registry when no fixture matches.
+    #[arg(long)]
+    pub allow_network: bool,
+    /// Registry (HOST:PORT) reached over plain HTTP; loopback ones always are.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub insecure_registry: Vec<String>,
+    /// The policy module (wasm32-wasip1 binary, or WAT text), or
+    /// `registry://HOST/REPO:TAG` / `registry://HOST/REPO@sha256:HEX`.
     #[arg(value_name = "MODULE.wasm")]
     pub module: PathBuf,
 }
@@ -118,6 +134,14 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run(&args),
         Command::Sign(args) => sign(&args).map(|()| ExitCode::SUCCESS),
         Command::KritisImport(args) => kritis_import(&args).map(|()| ExitCode::SUCCESS),
+        Command::Annotate(args) => {
+            crate::metadata::annotate_command(&args).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Inspect(args) => {
+            crate::metadata::inspect_command(&args).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Push(args) => crate::registry::push_command(&args).map(|()| ExitCode::SUCCESS),
+        Command::Bench(args) => crate::bench::bench(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -154,9 +178,19 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     } else {
         CacheMode::from_env()
     };
-    let policy = Policy::load(&args.module, limits, &cache)?;
+    let registry_options = crate::registry::RegistryOptions {
+        plain_http: false,
+        insecure_registries: args.insecure_registry.clone(),
+    };
+    let policy = crate::registry::load_policy(&args.module, &registry_options, limits, &cache)?;
 
-    let env = Arc::new(HostEnvironment::new(capabilities));
+    let mut env = HostEnvironment::new(capabilities);
+    if args.allow_network {
+        env = env.with_live(Arc::new(crate::registry::LiveRegistry::new(
+            registry_options,
+        )));
+    }
+    let env = Arc::new(env);
     let evaluation = evaluate(&policy, Arc::clone(&env), &settings, &request);
     if args.trace_host_calls {
         eprint!("{}", env.trace());

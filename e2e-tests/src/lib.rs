@@ -5,12 +5,15 @@
 //!
 //! The binary (`policy-harness`) and the tests share this library.
 
+pub mod bench;
 pub mod cache;
 pub mod capabilities;
 pub mod cli;
 pub mod evaluate;
 pub mod golden;
 pub mod kritis_import;
+pub mod metadata;
+pub mod registry;
 pub mod response;
 pub mod runtime;
 pub mod sign;

@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# End-to-end test against a REAL OCI registry on loopback: Debian's
+# `docker-registry` (the CNCF distribution server), started on 127.0.0.1 on a
+# free port with its storage in a temporary folder, and always stopped (trap).
+#
+#   policy side: push the annotated module, pull it back by tag and by digest
+#                and run a golden case from each; a wrong pinned digest fails.
+#   tag side:    push a tiny OCI image as team/app:v1, attest its digest,
+#                resolve the tag live (`run --allow-network`): allowed and
+#                pinned; re-tag v1 to another image: the old attestation no
+#                longer admits it; a fixture still wins over the registry.
+#
+# Needs: python3, docker-registry (`make e2e-registry` installs it), the
+# harness (e2e-tests/target/debug/policy-harness) and annotated-policy.wasm.
+# Overrides: HARNESS, ANNOTATED_WASM, REGISTRY_BIN.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HARNESS="${HARNESS:-$ROOT/e2e-tests/target/debug/policy-harness}"
+MODULE="${ANNOTATED_WASM:-$ROOT/annotated-policy.wasm}"
+REGISTRY_BIN="${REGISTRY_BIN:-$(command -v docker-registry || echo /usr/bin/docker-registry)}"
+GOLDEN="$ROOT/e2e-tests/golden"
+KEY="$ROOT/testdata/keys/rsa2048.key.pem" # TEST-ONLY key, published on purpose
+PUB="$ROOT/testdata/keys/rsa2048.pub.pem"
+
+for f in "$HARNESS" "$MODULE" "$REGISTRY_BIN"; do
+  [ -e "$f" ] || { echo "registry-e2e: missing $f" >&2; exit 1; }
+done
+
+WORK="$(mktemp -d)"
+REG_PID=""
+cleanup() {
+  if [ -n "$REG_PID" ]; then
+    kill "$REG_PID" 2>/dev/null || true
+    wait "$REG_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+PASSED=0
+FAILED=0
+ok() { PASSED=$((PASSED + 1)); echo "ok $PASSED - $1"; }
+fail() {
+  FAILED=$((FAILED + 1))
+  echo "not ok - $1" >&2
+  [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/#   /' >&2
+  echo "# registry log (last lines):" >&2
+  tail -n 20 "$WORK/registry.log" 2>/dev/null | sed 's/^/#   /' >&2 || true
+  echo "$PASSED passed, $FAILED failed"
+  exit 1
+}
+
+# --- helpers (Python: stdlib only) -------------------------------------------
+cat >"$WORK/oci.py" <<'PY'
+import hashlib, io, json, sys, tarfile, time, urllib.error, urllib.request
+
+def sha(b): return "sha256:" + hashlib.sha256(b).hexdigest()
+
+def req(method, url, body=None, headers=None):
+    r = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    with urllib.request.urlopen(r, timeout=10) as resp:
+        return resp.status, dict(resp.headers), resp.read()
+
+def push_blob(base, repo, data):
+    _, h, _ = req("POST", f"{base}/v2/{repo}/blobs/uploads/")
+    loc = h["Location"]
+    if loc.startswith("/"): loc = base + loc
+    sep = "&" if "?" in loc else "?"
+    req("PUT", f"{loc}{sep}digest={sha(data)}", data,
+        {"Content-Type": "application/octet-stream"})
+
+cmd, args = sys.argv[1], sys.argv[2:]
+if cmd == "free-port":
+    import socket
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+elif cmd == "wait":          # wait BASE: until /v2/ answers (10 s)
+    for _ in range(100):
+        try:
+            req("GET", args[0] + "/v2/"); sys.exit(0)
+        except Exception:
+            time.sleep(0.1)
+    sys.exit("registry did not start")
+elif cmd == "push-image":    # push-image BASE REPO TAG TEXT: a tiny OCI image
+    base, repo, tag, text = args
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        data = text.encode()
+        info = tarfile.TarInfo("hello.txt"); info.size = len(data); info.mtime = 0
+        t.addfile(info, io.BytesIO(data))
+    layer = buf.getvalue()
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": [sha(layer)]}},
+                        separators=(",", ":")).encode()
+    push_blob(base, repo, layer); push_blob(base, repo, config)
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": sha(config), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": sha(layer), "size": len(layer)}]},
+        separators=(",", ":")).encode()
+    _, h, _ = req("PUT", f"{base}/v2/{repo}/manifests/{tag}", manifest,
+                  {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    assert h.get("Docker-Content-Digest") == sha(manifest), h
+    print(sha(manifest))
+elif cmd == "manifest":      # manifest BASE REPO REF: {"digest", "contentType", "manifest"}
+    base, repo, ref = args
+    _, h, body = req("GET", f"{base}/v2/{repo}/manifests/{ref}", None,
+                     {"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    print(json.dumps({"digest": sha(body), "header": h.get("Docker-Content-Digest"),
+                      "contentType": h.get("Content-Type"), "manifest": json.loads(body)}))
+elif cmd == "request":       # request IMAGE ATTESTATION_JSON_FILE TEMPLATE: AdmissionReview
+    image, att_file, template = args
+    review = json.load(open(template))
+    obj = review["request"]["object"]
+    obj["spec"]["containers"][0]["image"] = image
+    att = json.load(open(att_file))
+    obj["metadata"]["annotations"] = {"kritis.grafeas.io/attestations": json.dumps([att])}
+    review["request"]["oldObject"] = None
+    print(json.dumps(review))
+elif cmd == "field":         # field EXPR < output: EXPR on the last JSON object line `r`
+    r = None
+    for line in sys.stdin:
+        line = line.strip()
+        if line.startswith("{"):
+            try: r = json.loads(line)
+            except ValueError: pass
+    print(eval(args[0]))
+else:
+    sys.exit(f"unknown command {cmd}")
+PY
+oci() { python3 "$WORK/oci.py" "$@"; }
+
+# --- the registry -------------------------------------------------------------
+start_registry() {
+  PORT="$(oci free-port)"
+  cat >"$WORK/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $WORK/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$PORT
+  secret: registry-e2e-not-a-secret
+EOF
+  # `timeout`: even if this script is killed hard, the registry stops by itself.
+  timeout 600 "$REGISTRY_BIN" serve "$WORK/config.yml" >"$WORK/registry.log" 2>&1 &
+  REG_PID=$!
+  oci wait "http://127.0.0.1:$PORT"
+}
+for attempt in 1 2 3; do
+  if start_registry; then break; fi
+  kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; REG_PID=""
+  [ "$attempt" = 3 ] && fail "start docker-registry on 127.0.0.1" "$(cat "$WORK/registry.log")"
+done
+REG="127.0.0.1:$PORT"
+BASE="http://$REG"
+ok "docker-registry serves on $REG ($("$REGISTRY_BIN" --version 2>/dev/null | awk '{print $NF}'))"
+
+# run_policy MODULE SETTINGS REQUEST [flags...]: sets OUT and RC.
+run_policy() {
+  local module="$1" settings="$2" request="$3"; shift 3
+  set +e
+  OUT="$("$HARNESS" run --settings-path "$settings" --request-path "$request" "$@" "$module" 2>&1)"
+  RC=$?
+  set -e
+}
+field() { printf '%s\n' "$OUT" | oci field "$1"; }
+
+# --- the policy as an OCI artifact ---------------------------------------------
+set +e
+DIGEST="$("$HARNESS" push "$MODULE" "registry://$REG/policies/kritis:v1" 2>"$WORK/push.err")"
+rc=$?
+set -e
+[ $rc -eq 0 ] || fail "push the annotated module" "$(cat "$WORK/push.err")"
+[[ "$DIGEST" =~ ^sha256:[0-9a-f]{64}$ ]] || fail "push prints the digest" "$DIGEST"
+ok "push annotated-policy.wasm to $REG/policies/kritis:v1 -> $DIGEST"
+
+M="$(oci manifest "$BASE" policies/kritis v1)"
+check="$(printf '%s' "$M" | python3 -c '
+import json, sys, hashlib
+m = json.load(sys.stdin); mod = open(sys.argv[2], "rb").read(); man = m["manifest"]
+problems = []
+if m["digest"] != sys.argv[1] or m["header"] != sys.argv[1]: problems.append("manifest digest")
+if m["contentType"] != "application/vnd.oci.image.manifest.v1+json": problems.append("content type")
+if man["config"]["mediaType"] != "application/vnd.wasm.config.v1+json": problems.append("config media type")
+if len(man["layers"]) != 1: problems.append("layer count")
+l = man["layers"][0]
+if l["mediaType"] != "application/vnd.wasm.content.layer.v1+wasm": problems.append("layer media type")
+if l["digest"] != "sha256:" + hashlib.sha256(mod).hexdigest() or l["size"] != len(mod): problems.append("layer digest/size")
+a = man.get("annotations", {})
+if a.get("io.kubewarden.policy.title") != "kritis-attestation-policy": problems.append("title annotation")
+if "io.kubewarden.policy.usage" in a: problems.append("multi-line usage annotation")
+if a.get("org.opencontainers.image.source") != a.get("io.kubewarden.policy.source"): problems.append("source")
+print("; ".join(problems))' "$DIGEST" "$MODULE")"
+[ -z "$check" ] || fail "the manifest is a Kubewarden policy artifact" "$check
+$M"
+ok "manifest: wasm config + one wasm layer (= the module), kwctl's annotations"
+
+C="$GOLDEN/pod-attested-digest"
+for ref in "policies/kritis:v1" "policies/kritis@$DIGEST"; do
+  run_policy "registry://$REG/$ref" "$C/settings.json" "$C/request.json"
+  [ $RC -eq 0 ] && [ "$(field 'r["allowed"]')" = "True" ] \
+    || fail "run pod-attested-digest from registry://$REG/$ref" "$OUT"
+  ok "run pod-attested-digest from registry://$REG/$ref: allowed"
+done
+
+WRONG="sha256:$(printf '0%.0s' $(seq 64))"
+run_policy "registry://$REG/policies/kritis@$WRONG" "$C/settings.json" "$C/request.json"
+[ $RC -ne 0 ] || fail "a wrong pinned digest is refused" "$OUT"
+ok "a module pinned to a digest the registry does not have is refused"
+
+INSPECT="$("$HARNESS" inspect --json "registry://$REG/policies/kritis@$DIGEST")"
+[ "$(printf '%s' "$INSPECT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["protocolVersion"])')" = v1 ] \
+  || fail "inspect the pulled module" "$INSPECT"
+ok "inspect --json of the pulled module shows its metadata (protocolVersion v1)"
+
+# --- live tag resolution --------------------------------------------------------
+APP="$REG/team/app"
+D1="$(oci push-image "$BASE" team/app v1 "first image")"
+ok "push a tiny OCI image to $APP:v1 -> $D1"
+
+"$HARNESS" sign --key "$KEY" --key-id k1 --image "$APP@$D1" >"$WORK/attestation.json"
+oci request "$APP:v1" "$WORK/attestation.json" "$C/request.json" >"$WORK/request.json"
+python3 -c '
+import base64, json, sys
+print(json.dumps({"attestationAuthorities": [{"name": "a", "publicKeyId": "k1",
+    "publicKeyData": base64.b64encode(open(sys.argv[1], "rb").read()).decode()}],
+    "resolveTags": True}))' "$PUB" >"$WORK/settings.json"
+ok "attest $APP@$D1 with the TEST-ONLY key k1"
+
+run_policy "$MODULE" "$WORK/settings.json" "$WORK/request.json"
+[ $RC -eq 0 ] && [ "$(field 'r["allowed"]')" = "False" ] \
+  && [[ "$(field 'r["status"]["message"]')" == *"could not be resolved"* ]] \
+  || fail "without --allow-network the tag is not resolved" "$OUT"
+ok "without --allow-network: rejected, the tag could not be resolved (no fixture)"
+
+run_policy "$MODULE" "$WORK/settings.json" "$WORK/request.json" --allow-network --trace-host-calls
+PATCH="$(field 'json.loads(__import__("base64").b64decode(r["patch"])) if r.get("patch") else None')"
+[ $RC -eq 0 ] && [ "$(field 'r["allowed"]')" = "True" ] \
+  && [ "$PATCH" = "[{'op': 'replace', 'path': '/spec/containers/0/image', 'value': '$APP:v1@$D1'}]" ] \
+  || fail "--allow-network resolves v1 live and pins it" "$OUT"
+[[ "$OUT" == *"live response"* ]] || fail "the trace shows a live answer" "$OUT"
+ok "--allow-network: $APP:v1 resolved live to $D1: allowed, patched to $APP:v1@$D1"
+
+D2="$(oci push-image "$BASE" team/app v1 "second image")"
+[ "$D2" != "$D1" ] || fail "the re-tagged image has another digest" "$D1 $D2"
+ok "re-tag $APP:v1 to another image -> $D2"
+
+run_policy "$MODULE" "$WORK/settings.json" "$WORK/request.json" --allow-network
+[ $RC -eq 0 ] && [ "$(field 'r["allowed"]')" = "False" ] \
+  && [[ "$(field 'r["status"]["message"]')" == *"no attestation for digest $D2"* ]] \
+  || fail "the old attestation no longer admits v1" "$OUT"
+ok "after the re-tag: rejected, no attestation for digest $D2"
+
+printf '[{"namespace":"oci","operation":"v1/manifest_digest","request":"%s","response":{"digest":"%s"}}]\n' \
+  "$APP:v1" "$D1" >"$WORK/fixtures.json"
+run_policy "$MODULE" "$WORK/settings.json" "$WORK/request.json" --allow-network \
+  --host-capabilities "$WORK/fixtures.json"
+[ $RC -eq 0 ] && [ "$(field 'r["allowed"]')" = "True" ] \
+  || fail "a fixture wins over the live registry" "$OUT"
+ok "a host-capabilities fixture still wins over the live registry"
+
+run_policy "registry://$REG/policies/kritis@$DIGEST" "$WORK/settings.json" "$WORK/request.json" --allow-network
+[ $RC -eq 0 ] && [ "$(field 'r["allowed"]')" = "False" ] || fail "pulled module, live resolution" "$OUT"
+ok "the same from the module pulled by digest"
+
+echo "$PASSED passed, $FAILED failed"

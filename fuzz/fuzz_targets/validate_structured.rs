@@ -1,0 +1,87 @@
+//! Never admit by mistake: a Pod in a namespace enforced by the implicit
+//! policy (one RSA authority, key id `k1`, no allowlist, no break-glass, no
+//! tag resolution), whose attestation annotation and container images are
+//! fuzzed. Nobody can forge a signature by that key, so whatever the
+//! annotation says, any Pod with at least one container must be rejected.
+//!
+//! Input layout (0xFF never occurs in UTF-8, so it splits cleanly):
+//! `annotation [0xFF image]…` — the first part is the annotation value
+//! (absent when empty), each following part one container's image (at most
+//! four containers). Parts are read as UTF-8, invalid sequences replaced.
+//!
+//! Do not seed this target with attestations signed by testdata's rsa2048
+//! key (the golden cases are): the fuzzer would only have to rename their
+//! key id to `k1` to present a genuine signature.
+#![no_main]
+
+use kritis_attestation_policy::verdict::Verdict;
+use kritis_attestation_policy::{validate, DigestResolver};
+use libfuzzer_sys::fuzz_target;
+use serde_json::{json, Value};
+
+const PUBLIC_KEY: &str = include_str!("../../testdata/keys/rsa2048.pub.pem");
+const MAX_CONTAINERS: usize = 4;
+
+struct NoHost;
+
+impl DigestResolver for NoHost {
+    fn manifest_digest(&self, image: &str) -> Result<String, String> {
+        panic!("resolveTags is off, yet the host was asked to resolve {image:?}");
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut parts = data.split(|&b| b == 0xFF);
+    let annotation = String::from_utf8_lossy(parts.next().unwrap_or_default());
+    let images: Vec<String> = parts
+        .take(MAX_CONTAINERS)
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+
+    let mut metadata = json!({ "name": "app" });
+    if !annotation.is_empty() {
+        metadata["annotations"] = json!({ "kritis.grafeas.io/attestations": annotation });
+    }
+    let containers: Vec<Value> = images
+        .iter()
+        .enumerate()
+        .map(|(i, image)| json!({ "name": format!("c{i}"), "image": image }))
+        .collect();
+    let payload = json!({
+        "request": {
+            "kind": { "group": "", "version": "v1", "kind": "Pod" },
+            "operation": "CREATE",
+            "namespace": "default",
+            "object": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": metadata,
+                "spec": { "containers": containers }
+            }
+        },
+        "settings": {
+            "attestationAuthorities": [{
+                "name": "a1",
+                "publicKeyId": "k1",
+                "publicKeyData": PUBLIC_KEY
+            }]
+        }
+    });
+    let bytes = serde_json::to_vec(&payload).expect("a json! value serialises");
+
+    let verdict = validate(&bytes, &NoHost);
+    if let Verdict::Admit { .. } = &verdict {
+        assert!(
+            images.is_empty(),
+            "ADMITTED without a valid signature: images {images:?}, annotation {annotation:?}: {verdict:?}"
+        );
+    }
+    if let Verdict::Reject(r) = &verdict {
+        // The settings are fixed and valid: only the images may be at fault.
+        assert!(
+            matches!(r, kritis_attestation_policy::verdict::Rejection::Images(_)),
+            "rejected for another reason than the images: {r}"
+        );
+    }
+    let _ = serde_json::to_vec(&verdict.into_response());
+});
