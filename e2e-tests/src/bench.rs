@@ -63,10 +63,10 @@ pub struct BenchArgs {
     /// Fresh-instance samples per scenario; warm-instance and native
     /// measurements take 5/2 as many. Each measurement stops early once
     /// `--budget-ms` is spent (but takes at least 20 samples).
-    #[arg(long, value_name = "N", default_value_t = 200)]
+    #[arg(long, value_name = "N", default_value_t = 400)]
     pub iterations: usize,
     /// Time budget of one measurement, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
     pub budget_ms: u64,
     /// Folder of the TEST-ONLY keys (`rsa2048.key.pem`, `rsa2048.pub.pem`…).
     #[arg(long, value_name = "DIR", default_value = DEFAULT_KEYS)]
@@ -625,12 +625,27 @@ fn scenarios(keys: &Keys) -> Result<Vec<Scenario>> {
     Ok(out)
 }
 
-/// The scenarios as `(id, settings, validate payload)`, for profiling tools.
-pub fn scenario_payloads(keys_dir: &Path) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>> {
+/// A scenario's bytes, for profiling tools.
+#[derive(Debug, Clone)]
+pub struct ScenarioPayload {
+    /// The id used in the results (`1`, `3a`, `sig-p256-k`…).
+    pub id: String,
+    /// The settings (for `validate_settings`).
+    pub settings: Vec<u8>,
+    /// The `validate` payload.
+    pub payload: Vec<u8>,
+}
+
+/// Every scenario, signed with the keys of `keys_dir`.
+pub fn scenario_payloads(keys_dir: &Path) -> Result<Vec<ScenarioPayload>> {
     let keys = Keys::load(keys_dir)?;
     Ok(scenarios(&keys)?
         .into_iter()
-        .map(|s| (s.id.to_owned(), s.settings, s.payload))
+        .map(|s| ScenarioPayload {
+            id: s.id.to_owned(),
+            settings: s.settings,
+            payload: s.payload,
+        })
         .collect())
 }
 
@@ -1064,6 +1079,63 @@ impl Report<'_> {
         Some(checks)
     }
 
+    /// Differences between scenarios that say where the time goes.
+    fn render_breakdown(&self, w: &mut String) {
+        let mut lines = Vec::new();
+        let warm = |id: &str| self.row(id).map(|r| r.warm.median);
+        if let (Some(s1), Some(w1)) = (self.fresh("1"), warm("1")) {
+            let inst = self.instantiate.median;
+            lines.push(format!(
+                "Fresh instance, fixed cost: instantiate + drop = {} = {:.0}% of scenario 1 \
+                 fresh ({}); scenario 1 fresh − warm = {} (instantiation, plus the first \
+                 touches of a new linear memory).",
+                fmt_time(inst),
+                100.0 * inst / s1,
+                fmt_time(s1),
+                fmt_time(s1 - w1)
+            ));
+            if let Some((rsa, _)) = self.slope("rsa2048") {
+                lines.push(format!(
+                    "Scenario 1 warm − one RSA-2048 verification = {} ({:.0}% of the warm \
+                     call): reading the request and settings, the annotation, base64, SHA-256, \
+                     and decoding the key (PEM, DER, and `R² mod n` for Montgomery \
+                     arithmetic).",
+                    fmt_time(w1 - rsa),
+                    100.0 * (w1 - rsa) / w1
+                ));
+            }
+            if let Some(w5) = warm("5") {
+                lines.push(format!(
+                    "Scenario 5 − scenario 1 (warm) = {}: 99 more authorities ({} each).",
+                    fmt_time(w5 - w1),
+                    fmt_time((w5 - w1) / 99.0)
+                ));
+            }
+            if let Some(w4) = warm("4") {
+                lines.push(format!(
+                    "Scenario 4 − scenario 1 (warm) = {}: {} per additional attested image.",
+                    fmt_time(w4 - w1),
+                    fmt_time((w4 - w1) / 99.0)
+                ));
+            }
+        }
+        if let (Some(a), Some(b)) = (warm("3a"), warm("3b")) {
+            lines.push(format!(
+                "Scenario 3a − 3b (warm) = {}: {} per additional allowlist pattern.",
+                fmt_time(a - b),
+                fmt_time((a - b) / 9999.0)
+            ));
+        }
+        if lines.is_empty() {
+            return;
+        }
+        let _ = writeln!(w, "## Where the time goes (medians)\n");
+        for l in lines {
+            let _ = writeln!(w, "* {l}");
+        }
+        let _ = writeln!(w);
+    }
+
     fn render(&self) -> String {
         let mut o = String::new();
         let w = &mut o;
@@ -1075,8 +1147,8 @@ impl Report<'_> {
              the policy crate and its crypto/JSON dependencies are compiled at opt-level 3 for \
              the native column, see `e2e-tests/Cargo.toml`), then runs \
              `policy-harness bench --module policy.wasm --output bench/results.md`. Options: \
-             `--iterations N` (fresh-instance samples, default 200; warm and native take 5/2 as \
-             many), `--budget-ms MS` (time cap per measurement, default 2000, at least \
+             `--iterations N` (fresh-instance samples, default 400; warm and native take 5/2 as \
+             many), `--budget-ms MS` (time cap per measurement, default 3000, at least \
              {MIN_SAMPLES} samples), `--only ID,…` (some scenarios, for profiling). This file is \
              overwritten by each run; run it on an otherwise idle machine.\n"
         );
@@ -1100,9 +1172,12 @@ impl Report<'_> {
         let _ = writeln!(
             w,
             "| host | policy-harness (wapc 2.2, wasmtime-provider 2.25.0, wasmtime 48), dev \
-             profile; engine as `policy-harness run`: Cranelift `OptLevel::Speed`, wasmtime's \
-             default features (SIMD on), epoch interruption on (2000 ms deadline), 256 MiB \
-             memory limit, on-demand instance allocator |"
+             profile with wasmtime's runtime at opt-level 3 and Cranelift at opt-level 1 \
+             (`e2e-tests/Cargo.toml`); engine as `policy-harness run`: Cranelift \
+             `OptLevel::Speed`, wasmtime's default features (SIMD on), epoch interruption on \
+             (2000 ms deadline), 256 MiB memory limit, on-demand instance allocator; a fresh \
+             instance is `WasmtimeEngineProviderPre::rehydrate` + `WapcHost::new`, what \
+             policy-evaluator does for each request |"
         );
         let _ = writeln!(
             w,
@@ -1222,6 +1297,8 @@ impl Report<'_> {
             let _ = writeln!(w);
         }
 
+        self.render_breakdown(w);
+
         let _ = writeln!(w, "## Method\n");
         let _ = writeln!(
             w,
@@ -1262,12 +1339,14 @@ impl Report<'_> {
         );
         let _ = writeln!(
             w,
-            "* The guest's code runs at the speed Cranelift gives it, whatever the harness's \
-             profile. Host-side work is not: instantiation (store, WASI context, memory) and the \
-             waPC copies run in wasmtime and `wapc` compiled in the dev profile (opt-level 0), \
-             and compilation runs Cranelift built at opt-level 1 (`e2e-tests/Cargo.toml`). \
-             A release-built policy-server is faster on those parts, so the fresh-instance, \
-             instantiate and compile numbers are upper bounds."
+            "* Host build: the guest's own instructions run at the speed Cranelift gives them \
+             whatever the harness's profile, but instantiation (the provider clones its \
+             `Linker` for every instance, builds a WASI context, maps memory), the waPC calls \
+             and the guest's `memory.copy`/`memory.fill` (host libcalls in wasmtime) run host \
+             code, so `e2e-tests/Cargo.toml` builds wasmtime's runtime crates at opt-level 3 \
+             even in the dev profile (at opt-level 0 a fresh instance cost ~6× more). Cranelift \
+             itself stays at opt-level 1: the compile time is an upper bound of a release-built \
+             policy-server's."
         );
         let lines: Vec<&(f64, String)> = [&self.openssl_rsa, &self.openssl_p256]
             .into_iter()
