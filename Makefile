@@ -105,10 +105,11 @@ lint:
 	cd e2e-tests && cargo fmt --all -- --check && cargo clippy --locked --all-targets -- -D warnings
 
 # The benchmark of issue 7 (bench/results.md). The harness is built in its
-# dev profile on purpose (a release wasmtime takes far too long to build; the
-# guest runs at the same speed either way, and e2e-tests/Cargo.toml optimises
-# the policy crate for the native comparison). Needs the `openssl` CLI for
-# the OpenSSL reference; about 2-3 minutes once built.
+# dev profile on purpose (a release wasmtime takes far too long to build);
+# e2e-tests/Cargo.toml optimises wasmtime's runtime (instantiation, host
+# libcalls) and the policy crate (native comparison) even in that profile.
+# Needs the `openssl` CLI for the OpenSSL reference; about a minute once
+# built (2 cores).
 bench: policy.wasm
 	cd e2e-tests && cargo run --locked -- bench --module $(CURDIR)/policy.wasm --output $(CURDIR)/bench/results.md
 

@@ -1172,7 +1172,7 @@ impl Report<'_> {
         let _ = writeln!(
             w,
             "| host | policy-harness (wapc 2.2, wasmtime-provider 2.25.0, wasmtime 48), dev \
-             profile with wasmtime's runtime at opt-level 3 and Cranelift at opt-level 1 \
+             profile with wasmtime's runtime (and `wasmtime-environ`) at opt-level 3 and Cranelift at opt-level 1 \
              (`e2e-tests/Cargo.toml`); engine as `policy-harness run`: Cranelift \
              `OptLevel::Speed`, wasmtime's default features (SIMD on), epoch interruption on \
              (2000 ms deadline), 256 MiB memory limit, on-demand instance allocator; a fresh \
@@ -1344,7 +1344,7 @@ impl Report<'_> {
              `Linker` for every instance, builds a WASI context, maps memory), the waPC calls \
              and the guest's `memory.copy`/`memory.fill` (host libcalls in wasmtime) run host \
              code, so `e2e-tests/Cargo.toml` builds wasmtime's runtime crates at opt-level 3 \
-             even in the dev profile (at opt-level 0 a fresh instance cost ~6× more). Cranelift \
+             even in the dev profile (at opt-level 0 a fresh instance cost ~7× more). Cranelift \
              itself stays at opt-level 1: the compile time is an upper bound of a release-built \
              policy-server's."
         );
