@@ -1,13 +1,18 @@
 //! The decision: which images of an admitted object are attested.
 //!
-//! Everything is computed at most once per request: distinct images are
-//! evaluated once however many containers use them, the annotation is parsed
-//! once, a key is decoded only when a signature on an attestation for an
-//! image under evaluation names it (and then once), and each signature is
-//! verified at most once.
+//! Every piece of work is bounded and done at most once per request:
+//! distinct images are evaluated once however many containers or volumes use
+//! them, and images naming the same (normalised repository, digest) share one
+//! evaluation whatever their tags; the annotation is parsed once and indexed
+//! by digest; a signature's key id is looked up in a hash map, never by
+//! scanning the keys; a key is decoded only when a signature on an
+//! attestation for an image under evaluation names it (and then once); and
+//! each (attestation, signature, key) is verified at most once.
 
+use std::borrow::Cow;
 use std::cell::{Cell, OnceCell, RefCell};
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -17,9 +22,11 @@ use crate::attestation::{self, AnnotationError, Attestation};
 use crate::image::{parse_repository, Digest, ImageRef, Repository};
 use crate::keys::{self, KeyError, VerifyingKey};
 use crate::settings::{AllowlistSpec, Require, Settings, Text};
-use crate::verdict::{Failure, Miss, PolicyMiss, Reason, Rejection, Verdict};
+use crate::verdict::{
+    Failure, Listed, Miss, Place, PolicyMiss, Reason, Rejection, Verdict, VolumeProblem,
+};
 use crate::verify;
-use crate::workload::{self, Shape, TypeMeta};
+use crate::workload::{self, ImageField, Shape, Site, TypeMeta};
 
 /// Largest `validate` payload evaluated. The API server caps requests at
 /// 3 MiB; anything larger is refused before it is parsed.
@@ -30,6 +37,9 @@ pub const MAX_PAYLOAD: usize = 4 * 1024 * 1024;
 pub const MAX_FAILED_VERIFICATIONS: u32 = 64;
 /// Audit annotation (and warning prefix) recording break-glass use.
 pub const BREAKGLASS_AUDIT_KEY: &str = "breakglass";
+/// The prefix of kritis's default (PKIX) key ids: only such an id can name a
+/// key configured without `publicKeyId`.
+const DEFAULT_ID_PREFIX: &str = "ni:///sha-256;";
 
 /// Asks the host for the digest a tag currently points to
 /// (Kubewarden's `oci/v1/manifest_digest`). Production passes the SDK call;
@@ -40,6 +50,18 @@ pub trait DigestResolver {
     /// # Errors
     /// The host's reason, as text.
     fn manifest_digest(&self, image: &str) -> Result<String, String>;
+}
+
+/// How much work one evaluation did: lets tests assert that hostile input
+/// costs work proportional to its size, not to its square.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Work {
+    /// (repository, digest) pairs evaluated against the attestations.
+    pub digest_checks: u32,
+    /// Signature entries looked at (key id looked up).
+    pub signatures_examined: u64,
+    /// Public-key signature verifications run.
+    pub verifications: u32,
 }
 
 // One pass over the payload: the settings are deserialised in place, not
@@ -76,6 +98,17 @@ struct Gvk<'a> {
 /// Evaluates a `validate` payload (`{"request": …, "settings": …}`).
 /// Never panics on input: anything unexpected is a rejection.
 pub fn validate(payload: &[u8], resolver: &dyn DigestResolver) -> Verdict {
+    validate_counting(payload, resolver).0
+}
+
+/// [`validate`], also saying how much work it did.
+pub fn validate_counting(payload: &[u8], resolver: &dyn DigestResolver) -> (Verdict, Work) {
+    let work = Cell::new(Work::default());
+    let verdict = validate_inner(payload, resolver, &work);
+    (verdict, work.get())
+}
+
+fn validate_inner(payload: &[u8], resolver: &dyn DigestResolver, work: &Cell<Work>) -> Verdict {
     let reject = |r| Verdict::Reject(r);
     if payload.len() > MAX_PAYLOAD {
         return reject(Rejection::Request(format!(
@@ -112,7 +145,7 @@ pub fn validate(payload: &[u8], resolver: &dyn DigestResolver) -> Verdict {
     if !errors.is_empty() {
         return reject(Rejection::Settings(errors.join("; ")));
     }
-    evaluate_request(&p.request, &settings, resolver)
+    evaluate_request(&p.request, &settings, resolver, work)
 }
 
 fn admit() -> Verdict {
@@ -127,6 +160,7 @@ fn evaluate_request(
     req: &Request<'_>,
     settings: &Settings<'_>,
     resolver: &dyn DigestResolver,
+    work: &Cell<Work>,
 ) -> Verdict {
     let reject = |e: String| Verdict::Reject(Rejection::Request(e));
     // Deleting or connecting runs no new image.
@@ -161,30 +195,78 @@ fn evaluate_request(
         .filter(|n| !n.is_empty())
         .or(w.namespace.as_deref())
         .unwrap_or("");
-    let engine = Engine::new(settings, namespace, &w.attestations);
+    let engine = Engine::new(settings, namespace, &w.attestations, work);
 
+    let place = |u: &workload::ImageUse<'_>| Place {
+        path: u.site.path(shape),
+        name: u.name.as_deref().map(str::to_owned),
+    };
     let mut failures = Vec::new();
-    let mut pins: Vec<(&str, String)> = Vec::new();
-    let mut seen: HashMap<&str, ()> = HashMap::new();
-    for c in &w.containers {
-        let Some(image) = c.image.as_deref() else {
-            failures.push(Failure::NoImage {
-                list: c.list,
-                index: c.index,
-                name: c.name.as_deref().map(str::to_owned),
-            });
-            continue;
+    let mut pins: HashMap<&str, String> = HashMap::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    // Images naming the same repository and digest share one evaluation,
+    // whatever their tags: `app:t1@D` and `app:t2@D` are the same content.
+    let mut memo: HashMap<(Repository<'_>, Cow<'_, str>), Result<(), Reason>> = HashMap::new();
+    for u in &w.images {
+        let is_volume = matches!(u.site, Site::Volume(_));
+        let image = match &u.image {
+            ImageField::Text(t) if is_volume && t.is_empty() => {
+                failures.push(Failure::VolumeReference {
+                    place: place(u),
+                    problem: VolumeProblem::Empty,
+                });
+                continue;
+            }
+            ImageField::Text(t) => t.as_ref(),
+            ImageField::Missing if is_volume => {
+                failures.push(Failure::VolumeReference {
+                    place: place(u),
+                    problem: VolumeProblem::Missing,
+                });
+                continue;
+            }
+            ImageField::Missing => {
+                failures.push(Failure::NoImage(place(u)));
+                continue;
+            }
+            ImageField::NotText(what) => {
+                failures.push(Failure::VolumeReference {
+                    place: place(u),
+                    problem: VolumeProblem::NotText(what),
+                });
+                continue;
+            }
         };
-        if seen.insert(image, ()).is_some() {
+        if !seen.insert(image) {
             continue;
         }
-        match engine.check_image(image, settings, resolver) {
-            Outcome::Admitted => {}
-            Outcome::Pinned(digest) => pins.push((image, digest)),
-            Outcome::Failed(reason) => failures.push(Failure::Image {
+        let result = match engine.target(image, settings, resolver) {
+            Target::Admitted => Ok(()),
+            Target::Failed(reason) => Err(reason),
+            Target::Verify {
+                repository,
+                digest,
+                resolved,
+            } => {
+                if resolved {
+                    pins.insert(image, digest.to_string());
+                }
+                match memo.entry((repository, digest)) {
+                    Entry::Occupied(e) => e.get().clone(),
+                    Entry::Vacant(e) => {
+                        let (repository, digest) = e.key();
+                        let r = engine.check_digest(repository, digest);
+                        e.insert(r).clone()
+                    }
+                }
+            }
+        };
+        if let Err(reason) = result {
+            failures.push(Failure::Image {
                 image: image.to_owned(),
                 reason,
-            }),
+                volume: is_volume.then(|| place(u)),
+            });
         }
     }
 
@@ -205,7 +287,7 @@ fn evaluate_request(
     }
     let rejection = Rejection::Images(failures);
     if settings.allow_breakglass && w.breakglass {
-        let text = rejection.to_string();
+        let text = rejection.message();
         return Verdict::Admit {
             warnings: vec![format!(
                 "break-glass: admitted without verification (kritis.grafeas.io/breakglass): {text}"
@@ -218,28 +300,24 @@ fn evaluate_request(
 }
 
 /// Pins each resolved image to its digest (`repo:tag@sha256:…`) wherever a
-/// container uses it. Images written with a digest are never touched.
+/// container or image volume uses it. Images written with a digest are never
+/// touched.
 fn pin(
     object: &RawValue,
     shape: Shape,
     w: &workload::Workload<'_>,
-    pins: &[(&str, String)],
+    pins: &HashMap<&str, String>,
 ) -> Result<serde_json::Value, String> {
     let mut value: serde_json::Value = serde_json::from_str(object.get())
         .map_err(|e| format!("the object cannot be re-read ({e})"))?;
-    for c in &w.containers {
-        let Some(image) = c.image.as_deref() else {
+    for u in &w.images {
+        let Some(image) = u.text() else {
             continue;
         };
-        let Some((_, digest)) = pins.iter().find(|(i, _)| *i == image) else {
+        let Some(digest) = pins.get(image) else {
             continue;
         };
-        let pointer = format!(
-            "{}/{}/{}/image",
-            shape.pod_spec_pointer(),
-            c.list.field(),
-            c.index
-        );
+        let pointer = u.site.pointer(shape);
         match value.pointer_mut(&pointer) {
             Some(slot) => *slot = serde_json::Value::String(format!("{image}@{digest}")),
             None => return Err(format!("cannot pin {pointer}")),
@@ -248,10 +326,20 @@ fn pin(
     Ok(value)
 }
 
-enum Outcome {
+/// What remains to do for an image once allowlists, namespaces and tags are
+/// dealt with.
+enum Target<'i> {
+    /// Allowlisted, or not enforced in this namespace.
     Admitted,
-    Pinned(String),
+    /// Refused before any attestation is looked at.
     Failed(Reason),
+    /// Needs attestations for this repository and digest.
+    Verify {
+        repository: Repository<'i>,
+        digest: Cow<'i, str>,
+        /// The digest came from the host (a tag was resolved): pin it.
+        resolved: bool,
+    },
 }
 
 /// An applicable policy: a name (none for the implicit one), its rule and
@@ -273,44 +361,67 @@ struct KeySlot<'s> {
 }
 
 impl KeySlot<'_> {
-    fn is_named(&self, key_id: &str) -> bool {
-        match self.id {
-            Some(id) => id == key_id,
-            // Only an `ni:` id can be a default id: skip the hashing otherwise.
-            None => {
-                key_id.starts_with("ni:///sha-256;")
-                    && self
-                        .default_id
-                        .get_or_init(|| keys::default_key_id(self.data).ok())
-                        .as_deref()
-                        == Some(key_id)
-            }
-        }
+    fn default_id(&self) -> Option<&str> {
+        self.default_id
+            .get_or_init(|| keys::default_key_id(self.data).ok())
+            .as_deref()
     }
 
     fn display_id(&self) -> String {
         match self.id {
             Some(id) => id.to_owned(),
-            None => self
-                .default_id
-                .get_or_init(|| keys::default_key_id(self.data).ok())
-                .clone()
-                .unwrap_or_else(|| "(undecodable key)".to_owned()),
+            None => self.default_id().unwrap_or("(undecodable key)").to_owned(),
         }
     }
 }
 
+/// The parsed annotation, with its attestations indexed by digest.
+struct Parsed {
+    list: Vec<Attestation>,
+    /// Indices into `list`, sorted by digest (then position).
+    by_digest: Vec<usize>,
+}
+
+impl Parsed {
+    fn new(list: Vec<Attestation>) -> Self {
+        let mut by_digest: Vec<usize> = (0..list.len()).collect();
+        by_digest.sort_by(|&a, &b| list[a].claims.digest.cmp(&list[b].claims.digest));
+        Parsed { list, by_digest }
+    }
+
+    /// The attestations whose payload names `digest`, in order.
+    fn for_digest(&self, digest: &str) -> &[usize] {
+        let d = |i: &usize| self.list[*i].claims.digest.as_str();
+        let start = self.by_digest.partition_point(|i| d(i) < digest);
+        let len = self.by_digest[start..].partition_point(|i| d(i) == digest);
+        &self.by_digest[start..start + len]
+    }
+}
+
+/// What a verification proves: (attestation, signature, key slot). The key
+/// is part of it, so a result proven with one authority's key is never
+/// reused for another key that has the same id.
+type Proof = (usize, usize, usize);
+
 struct Engine<'s> {
     authorities: Vec<&'s str>,
     keys: Vec<KeySlot<'s>>,
+    /// Explicit key id → its slots (several only with settings that skipped
+    /// `validate_settings`, which refuses duplicate ids).
+    by_id: HashMap<&'s str, Vec<usize>>,
+    /// Default (PKIX) id → slots of the keys without an explicit id, built
+    /// the first time a signature names an `ni:` id.
+    by_default_id: OnceCell<HashMap<String, Vec<usize>>>,
+    has_default_ids: bool,
     policies: Vec<Policy<'s>>,
     /// Matched straight from the settings: no per-pattern work up front.
     allowlists: &'s [AllowlistSpec<'s>],
     namespace: &'s str,
     annotation_values: &'s [Text<'s>],
-    attestations: OnceCell<Result<Vec<Attestation>, AnnotationError>>,
-    verified: RefCell<HashMap<(usize, usize), Result<(), Miss>>>,
+    attestations: OnceCell<Result<Parsed, AnnotationError>>,
+    verified: RefCell<HashMap<Proof, Result<(), Miss>>>,
     failed: Cell<u32>,
+    work: &'s Cell<Work>,
 }
 
 impl<'s> Engine<'s> {
@@ -318,6 +429,7 @@ impl<'s> Engine<'s> {
         settings: &'s Settings<'s>,
         namespace: &'s str,
         annotation_values: &'s [Text<'s>],
+        work: &'s Cell<Work>,
     ) -> Self {
         let authorities: Vec<&str> = settings
             .attestation_authorities
@@ -325,8 +437,12 @@ impl<'s> Engine<'s> {
             .map(|a| a.name.as_ref())
             .collect();
         let mut keys = Vec::new();
+        let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, a) in settings.attestation_authorities.iter().enumerate() {
             for k in a.keys() {
+                if let Some(id) = k.id {
+                    by_id.entry(id).or_default().push(keys.len());
+                }
                 keys.push(KeySlot {
                     authority: i,
                     id: k.id,
@@ -337,29 +453,43 @@ impl<'s> Engine<'s> {
                 });
             }
         }
+        let has_default_ids = keys.iter().any(|k| k.id.is_none());
         let policies = match &settings.attestation_policies {
             None => vec![Policy {
                 name: None,
                 require: Require::Any,
                 authorities: (0..authorities.len()).collect(),
             }],
-            Some(list) => list
-                .iter()
-                .filter(|p| p.namespace.as_deref().is_none_or(|n| n == namespace))
-                .map(|p| Policy {
-                    name: Some(p.name.as_ref()),
-                    require: p.require,
-                    authorities: p
-                        .attestation_authority_names
-                        .iter()
-                        .filter_map(|n| authorities.iter().position(|a| *a == n.as_ref()))
-                        .collect(),
-                })
-                .collect(),
+            Some(list) => {
+                // Most specific wins: a namespace with policies of its own is
+                // governed by those alone, so they can tighten (or loosen)
+                // the cluster-wide ones; elsewhere the cluster-wide apply.
+                let own = list
+                    .iter()
+                    .any(|p| p.namespace.as_deref() == Some(namespace));
+                list.iter()
+                    .filter(|p| match p.namespace.as_deref() {
+                        Some(n) => own && n == namespace,
+                        None => !own,
+                    })
+                    .map(|p| Policy {
+                        name: Some(p.name.as_ref()),
+                        require: p.require,
+                        authorities: p
+                            .attestation_authority_names
+                            .iter()
+                            .filter_map(|n| authorities.iter().position(|a| *a == n.as_ref()))
+                            .collect(),
+                    })
+                    .collect()
+            }
         };
         Engine {
             authorities,
             keys,
+            by_id,
+            by_default_id: OnceCell::new(),
+            has_default_ids,
             policies,
             allowlists: &settings.admission_allowlists,
             namespace,
@@ -367,73 +497,106 @@ impl<'s> Engine<'s> {
             attestations: OnceCell::new(),
             verified: RefCell::new(HashMap::new()),
             failed: Cell::new(0),
+            work,
         }
     }
 
-    fn check_image(
+    fn count(&self, f: impl FnOnce(&mut Work)) {
+        let mut w = self.work.get();
+        f(&mut w);
+        self.work.set(w);
+    }
+
+    /// The key slots a signature's key id names, of any authority: a hash
+    /// lookup, so thousands of signatures with unknown ids cost thousands of
+    /// lookups, not thousands of scans of the keys.
+    fn keys_named(&self, key_id: &str) -> impl Iterator<Item = usize> + '_ {
+        let explicit = self.by_id.get(key_id).map_or(&[][..], Vec::as_slice);
+        let default = if self.has_default_ids && key_id.starts_with(DEFAULT_ID_PREFIX) {
+            let map = self.by_default_id.get_or_init(|| {
+                let mut map: HashMap<String, Vec<usize>> = HashMap::new();
+                for (i, k) in self.keys.iter().enumerate() {
+                    if k.id.is_none() {
+                        if let Some(id) = k.default_id() {
+                            map.entry(id.to_owned()).or_default().push(i);
+                        }
+                    }
+                }
+                map
+            });
+            map.get(key_id).map_or(&[][..], Vec::as_slice)
+        } else {
+            &[][..]
+        };
+        explicit.iter().chain(default).copied()
+    }
+
+    fn target<'i>(
         &self,
-        image: &str,
+        image: &'i str,
         settings: &Settings<'_>,
         resolver: &dyn DigestResolver,
-    ) -> Outcome {
+    ) -> Target<'i> {
         let allowlisted = self.allowlists.iter().flat_map(|l| &l.patterns).any(|p| {
             p.namespace.as_deref().is_none_or(|n| n == self.namespace)
                 && allowlist::matches(&p.name_pattern, image)
         });
         if allowlisted {
-            return Outcome::Admitted;
+            return Target::Admitted;
         }
         // As in kritis, a namespace no policy covers is not enforced.
         if self.policies.is_empty() {
-            return Outcome::Admitted;
+            return Target::Admitted;
         }
         let reference = match ImageRef::parse(image) {
             Ok(r) => r,
-            Err(e) => return Outcome::Failed(Reason::Reference(e)),
+            Err(e) => return Target::Failed(Reason::Reference(e)),
         };
-        let resolved;
         let digest = match reference.digest {
-            Some(d) => d,
+            Some(d) => Cow::Borrowed(d.as_str()),
             None if settings.resolve_tags => {
-                resolved = match resolver.manifest_digest(image) {
+                let resolved = match resolver.manifest_digest(image) {
                     Ok(d) => d,
-                    Err(e) => return Outcome::Failed(Reason::Resolution(e)),
+                    Err(e) => return Target::Failed(Reason::Resolution(e)),
                 };
-                match Digest::parse(&resolved) {
-                    Ok(d) => d,
-                    Err(_) => return Outcome::Failed(Reason::ResolvedDigest(resolved.clone())),
+                if Digest::parse(&resolved).is_err() {
+                    return Target::Failed(Reason::ResolvedDigest(resolved));
                 }
+                Cow::Owned(resolved)
             }
             None => {
-                return Outcome::Failed(Reason::Tag {
+                return Target::Failed(Reason::Tag {
                     tag: reference.tag.map(str::to_owned),
                     name: reference.name.to_owned(),
                 })
             }
         };
-        match self.check_digest(&reference.repository, digest.as_str()) {
-            Err(reason) => Outcome::Failed(reason),
-            Ok(()) if reference.digest.is_none() => Outcome::Pinned(digest.as_str().to_owned()),
-            Ok(()) => Outcome::Admitted,
+        Target::Verify {
+            repository: reference.repository,
+            digest,
+            resolved: reference.digest.is_none(),
         }
     }
 
-    fn attestations(&self) -> &Result<Vec<Attestation>, AnnotationError> {
+    fn attestations(&self) -> &Result<Parsed, AnnotationError> {
         self.attestations.get_or_init(|| {
             attestation::parse_all(self.annotation_values.iter().map(AsRef::as_ref))
+                .map(Parsed::new)
         })
     }
 
     /// Admitted when at least one applicable policy is satisfied.
     fn check_digest(&self, repository: &Repository<'_>, digest: &str) -> Result<(), Reason> {
-        let attestations = match self.attestations() {
+        self.count(|w| w.digest_checks += 1);
+        let parsed = match self.attestations() {
             Ok(a) => a,
             Err(e) => return Err(Reason::Annotation(e.clone())),
         };
-        if !attestations.iter().any(|a| a.claims.digest == digest) {
+        let candidates = parsed.for_digest(digest);
+        if candidates.is_empty() {
             return Err(Reason::NoAttestation {
                 digest: digest.to_owned(),
-                carried: attestations.len(),
+                carried: parsed.list.len(),
             });
         }
         let mut memo: Vec<Option<Result<(), Miss>>> = vec![None; self.authorities.len()];
@@ -444,7 +607,7 @@ impl<'s> Engine<'s> {
             for &a in &policy.authorities {
                 let result = memo[a]
                     .get_or_insert_with(|| {
-                        self.check_authority(a, attestations, repository, digest)
+                        self.check_authority(a, &parsed.list, candidates, repository)
                     })
                     .clone();
                 match result {
@@ -468,14 +631,15 @@ impl<'s> Engine<'s> {
         Err(Reason::Unsatisfied(misses))
     }
 
-    /// Does authority `a` attest `repository@digest`? On failure, the most
-    /// telling reason found.
+    /// Does authority `a` attest `repository` in one of the `candidates`
+    /// (the attestations naming the digest)? On failure, the most telling
+    /// reason found.
     fn check_authority(
         &self,
         a: usize,
         attestations: &[Attestation],
+        candidates: &[usize],
         repository: &Repository<'_>,
-        digest: &str,
     ) -> Result<(), Miss> {
         let mut best: Option<Miss> = None;
         let mut note = |m: Miss| {
@@ -483,11 +647,10 @@ impl<'s> Engine<'s> {
                 best = Some(m);
             }
         };
-        let mut signed_by: Vec<(String, bool)> = Vec::new();
-        for (ai, att) in attestations.iter().enumerate() {
-            if att.claims.digest != digest {
-                continue;
-            }
+        let mut signed_by: Listed<(String, bool)> = Listed::default();
+        let mut seen_ids: HashSet<&str> = HashSet::new();
+        for &ai in candidates {
+            let att = &attestations[ai];
             match parse_repository(&att.claims.docker_reference) {
                 Ok(r) if r.same_as(repository) => {}
                 _ => {
@@ -498,21 +661,23 @@ impl<'s> Engine<'s> {
                     continue;
                 }
             }
+            self.count(|w| w.signatures_examined += att.signatures.len() as u64);
             for (si, sig) in att.signatures.iter().enumerate() {
-                let Some(k) = self
-                    .keys
-                    .iter()
-                    .position(|k| k.authority == a && k.is_named(&sig.key_id))
-                else {
-                    if !signed_by.iter().any(|(id, _)| *id == sig.key_id) {
-                        let known = self.keys.iter().any(|k| k.is_named(&sig.key_id));
-                        signed_by.push((sig.key_id.clone(), known));
+                let mut known = false;
+                let mut ours = false;
+                for k in self.keys_named(&sig.key_id) {
+                    known = true;
+                    if self.keys[k].authority != a {
+                        continue;
                     }
-                    continue;
-                };
-                match self.verify(ai, si, att, k) {
-                    Ok(()) => return Ok(()),
-                    Err(m) => note(m),
+                    ours = true;
+                    match self.verify(ai, si, att, k) {
+                        Ok(()) => return Ok(()),
+                        Err(m) => note(m),
+                    }
+                }
+                if !ours && seen_ids.insert(&sig.key_id) {
+                    signed_by.push_with(|| (sig.key_id.clone(), known));
                 }
             }
         }
@@ -527,8 +692,9 @@ impl<'s> Engine<'s> {
         }))
     }
 
+    /// Verifies signature `si` of attestation `ai` with key slot `k`.
     fn verify(&self, ai: usize, si: usize, att: &Attestation, k: usize) -> Result<(), Miss> {
-        if let Some(r) = self.verified.borrow().get(&(ai, si)) {
+        if let Some(r) = self.verified.borrow().get(&(ai, si, k)) {
             return r.clone();
         }
         let slot = &self.keys[k];
@@ -544,6 +710,7 @@ impl<'s> Engine<'s> {
                     error: e.clone(),
                 }),
                 Ok(key) => {
+                    self.count(|w| w.verifications += 1);
                     let sig = &att.signatures[si];
                     verify::verify(key, &att.payload, &att.payload_sha256, &sig.bytes)
                         .map(|_| ())
@@ -557,7 +724,9 @@ impl<'s> Engine<'s> {
                 }
             }
         };
-        self.verified.borrow_mut().insert((ai, si), result.clone());
+        self.verified
+            .borrow_mut()
+            .insert((ai, si, k), result.clone());
         result
     }
 }

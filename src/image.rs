@@ -61,7 +61,11 @@ impl<'a> Digest<'a> {
 
 /// A repository name split into its registry and path, with Docker's implied
 /// parts remembered instead of allocated: `alpine` is `docker.io/library/alpine`.
-#[derive(Debug, Clone, Copy)]
+/// Equality and hashing are those of the normalised name (as [`same_as`]), so
+/// a repository can key the per-request memo of verified digests.
+///
+/// [`same_as`]: Repository::same_as
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Repository<'a> {
     /// The registry host as written, or `docker.io` when none is written.
     domain: &'a str,

@@ -111,11 +111,12 @@ fn admitted(v: Verdict) {
     }
 }
 
+/// The rejection message exactly as the API server receives it (bounded).
 #[track_caller]
 fn rejected(v: Verdict) -> String {
     match v {
         Verdict::Admit { .. } => panic!("admitted"),
-        Verdict::Reject(r) => r.to_string(),
+        Verdict::Reject(r) => r.message(),
     }
 }
 
@@ -729,3 +730,4 @@ fn validate_only_tag_resolution() {
 }
 
 mod adversarial;
+mod holes;

@@ -1,5 +1,10 @@
 //! The outcome of an evaluation, and the one place it becomes Kubewarden's
 //! `ValidationResponse`.
+//!
+//! Messages are bounded: every list in them shows at most a few items and
+//! says how many more there are, and the whole message is cut below
+//! [`MAX_MESSAGE`] bytes whatever the input, because the API server copies it
+//! into events and audit logs.
 
 use core::fmt;
 use std::collections::HashMap;
@@ -12,7 +17,18 @@ use crate::keys::KeyError;
 use crate::settings::Require;
 use crate::text::Quoted;
 use crate::verify::VerifyError;
-use crate::workload::ContainerList;
+
+/// Longest rejection message, in bytes (exclusive bound): the API server
+/// stores the message in events and audit logs, so a hostile object must not
+/// be able to make it large.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+/// Items shown of a list inside a reason (key ids, signers, authorities,
+/// policies); the rest are counted (`… and N more`).
+pub const MAX_LISTED: usize = 8;
+/// Failing images and containers shown in one rejection; the rest are counted.
+pub const MAX_LISTED_FAILURES: usize = 100;
+/// Appended when a message had to be cut at [`MAX_MESSAGE`].
+const CUT_NOTE: &str = " … (message cut at 64 KiB)";
 
 /// The decision.
 #[derive(Debug)]
@@ -41,7 +57,7 @@ pub enum Rejection {
     Images(Vec<Failure>),
 }
 
-/// One failing image or container.
+/// One failing image, container or image volume.
 #[derive(Debug)]
 pub enum Failure {
     /// An image that is not attested, and why.
@@ -50,20 +66,129 @@ pub enum Failure {
         image: String,
         /// Why.
         reason: Reason,
+        /// The image volume that mounts it, when that is where the image
+        /// first appears (a container image needs no pointer: it is the
+        /// image everyone looks for).
+        volume: Option<Place>,
     },
     /// A container without an image.
-    NoImage {
-        /// Its list.
-        list: ContainerList,
-        /// Its index.
-        index: usize,
-        /// Its name.
-        name: Option<String>,
+    NoImage(Place),
+    /// An image volume whose `image.reference` cannot be read as an image.
+    VolumeReference {
+        /// The volume.
+        place: Place,
+        /// What is wrong with its reference.
+        problem: VolumeProblem,
     },
 }
 
+/// A container or volume of the object, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// Its field path from the object's root, e.g. `spec.volumes[0]`.
+    pub path: String,
+    /// Its name, if it has one.
+    pub name: Option<String>,
+}
+
+/// Why an image volume's reference is unusable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeProblem {
+    /// `image.reference` is absent or `null`.
+    Missing,
+    /// `image.reference` is the empty string.
+    Empty,
+    /// `image.reference` is not a string; what it is instead.
+    NotText(&'static str),
+}
+
+/// At most [`MAX_LISTED`] items of a list, and how many more there were: a
+/// hostile attestation can make a list as long as the request allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed<T> {
+    /// The first items.
+    pub shown: Vec<T>,
+    /// How many more were not kept.
+    pub more: usize,
+}
+
+impl<T> Default for Listed<T> {
+    fn default() -> Self {
+        Listed {
+            shown: Vec::new(),
+            more: 0,
+        }
+    }
+}
+
+impl<T> Listed<T> {
+    /// Keeps `item` if there is room, else counts it.
+    pub fn push(&mut self, item: T) {
+        if self.shown.len() < MAX_LISTED {
+            self.shown.push(item);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// Keeps the item `make` builds if there is room, else only counts it
+    /// (nothing is built for items that would not be shown).
+    pub fn push_with(&mut self, make: impl FnOnce() -> T) {
+        if self.shown.len() < MAX_LISTED {
+            self.shown.push(make());
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// True when nothing was pushed.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.shown.is_empty() && self.more == 0
+    }
+}
+
+impl<T> FromIterator<T> for Listed<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut l = Listed::default();
+        for item in iter {
+            l.push(item);
+        }
+        l
+    }
+}
+
+/// Writes at most `cap` of `items` separated by `sep`, then
+/// `{sep}… and N more{noun}` for the `items.len() - cap + extra` left out.
+fn capped<T>(
+    f: &mut fmt::Formatter<'_>,
+    items: &[T],
+    extra: usize,
+    cap: usize,
+    sep: &str,
+    noun: &str,
+    mut each: impl FnMut(&mut fmt::Formatter<'_>, &T) -> fmt::Result,
+) -> fmt::Result {
+    for (i, item) in items.iter().take(cap).enumerate() {
+        if i > 0 {
+            f.write_str(sep)?;
+        }
+        each(f, item)?;
+    }
+    let more = items.len().saturating_sub(cap) + extra;
+    if more > 0 {
+        if items.is_empty() {
+            write!(f, "{more} {}", noun.trim_start())
+        } else {
+            write!(f, "{sep}… and {more} more{noun}")
+        }
+    } else {
+        Ok(())
+    }
+}
+
 /// Why an image is not attested.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Reason {
     /// Referenced by tag (or by nothing), and tags are not resolved.
     Tag {
@@ -92,7 +217,7 @@ pub enum Reason {
 }
 
 /// A policy that an image does not satisfy.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PolicyMiss {
     /// The policy's name; `None` for the implicit any-authority policy.
     pub policy: Option<String>,
@@ -108,10 +233,10 @@ pub enum Miss {
     /// No signature by any of its keys on an attestation for this digest.
     NoSignature {
         /// The authority's key ids.
-        key_ids: Vec<String>,
-        /// Key ids that signed attestations for this digest, and whether
-        /// they belong to any authority at all.
-        signed_by: Vec<(String, bool)>,
+        key_ids: Listed<String>,
+        /// Distinct key ids that signed attestations for this digest, and
+        /// whether they belong to any authority at all.
+        signed_by: Listed<(String, bool)>,
     },
     /// The attestation for this digest names another repository.
     OtherRepository {
@@ -156,19 +281,34 @@ impl fmt::Display for Miss {
         match self {
             Miss::NoSignature { key_ids, signed_by } => {
                 f.write_str("no valid signature by its keys (")?;
-                list(f, key_ids)?;
+                capped(
+                    f,
+                    &key_ids.shown,
+                    key_ids.more,
+                    MAX_LISTED,
+                    ", ",
+                    "",
+                    |f, id| write!(f, "{}", Quoted(id)),
+                )?;
                 f.write_str(")")?;
                 if !signed_by.is_empty() {
                     f.write_str("; the attestations for this digest are signed by ")?;
-                    for (i, (id, known)) in signed_by.iter().enumerate() {
-                        if i > 0 {
-                            f.write_str(", ")?;
-                        }
-                        write!(f, "{}", Quoted(id))?;
-                        if !known {
-                            f.write_str(" (unknown key id)")?;
-                        }
-                    }
+                    capped(
+                        f,
+                        &signed_by.shown,
+                        signed_by.more,
+                        MAX_LISTED,
+                        ", ",
+                        " key ids",
+                        |f, (id, known)| {
+                            write!(f, "{}", Quoted(id))?;
+                            if *known {
+                                Ok(())
+                            } else {
+                                f.write_str(" (unknown key id)")
+                            }
+                        },
+                    )?;
                 }
                 Ok(())
             }
@@ -191,33 +331,25 @@ impl fmt::Display for Miss {
     }
 }
 
-fn list(f: &mut fmt::Formatter<'_>, items: &[String]) -> fmt::Result {
-    for (i, s) in items.iter().enumerate() {
-        if i > 0 {
-            f.write_str(", ")?;
-        }
-        write!(f, "{}", Quoted(s))?;
-    }
-    Ok(())
-}
-
 impl fmt::Display for PolicyMiss {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.policy, self.require, self.missing.as_slice()) {
-            (Some(p), Require::All, missing) => {
-                for (i, (authority, why)) in missing.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str("; ")?;
-                    }
+            (Some(p), Require::All, missing) => capped(
+                f,
+                missing,
+                0,
+                MAX_LISTED,
+                "; ",
+                " missing authorities",
+                |f, (authority, why)| {
                     write!(
                         f,
                         "policy {} requires authority {}: {why}",
                         Quoted(p),
                         Quoted(authority)
-                    )?;
-                }
-                Ok(())
-            }
+                    )
+                },
+            ),
             (Some(p), Require::Any, [(authority, why)]) => {
                 write!(
                     f,
@@ -235,13 +367,15 @@ impl fmt::Display for PolicyMiss {
                     )?,
                     None => f.write_str("no trusted authority attests it: ")?,
                 }
-                for (i, (authority, why)) in missing.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str("; ")?;
-                    }
-                    write!(f, "authority {}: {why}", Quoted(authority))?;
-                }
-                Ok(())
+                capped(
+                    f,
+                    missing,
+                    0,
+                    MAX_LISTED,
+                    "; ",
+                    " authorities",
+                    |f, (authority, why)| write!(f, "authority {}: {why}", Quoted(authority)),
+                )
             }
         }
     }
@@ -274,15 +408,15 @@ impl fmt::Display for Reason {
                 }
                 Ok(())
             }
-            Reason::Unsatisfied(misses) => {
-                for (i, m) in misses.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str("; ")?;
-                    }
-                    m.fmt(f)?;
-                }
-                Ok(())
-            }
+            Reason::Unsatisfied(misses) => capped(
+                f,
+                misses,
+                0,
+                MAX_LISTED,
+                "; ",
+                " unsatisfied policies",
+                |f, m| m.fmt(f),
+            ),
         }
     }
 }
@@ -290,17 +424,40 @@ impl fmt::Display for Reason {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Image { image, reason } => {
-                write!(f, "image {} is not attested: {reason}", Quoted(image))
-            }
-            Failure::NoImage { list, index, name } => {
-                write!(f, "container ")?;
-                if let Some(n) = name {
-                    write!(f, "{} ", Quoted(n))?;
+            Failure::Image {
+                image,
+                reason,
+                volume,
+            } => {
+                write!(f, "image {} is not attested: ", Quoted(image))?;
+                if let Some(place) = volume {
+                    write!(f, "image volume {place}: ")?;
                 }
-                write!(f, "(spec.{}[{index}]) has no image", list.field())
+                reason.fmt(f)
+            }
+            Failure::NoImage(place) => write!(f, "container {place} has no image"),
+            Failure::VolumeReference { place, problem } => {
+                write!(f, "image volume {place} has ")?;
+                match problem {
+                    VolumeProblem::Missing => f.write_str("no image.reference")?,
+                    VolumeProblem::Empty => f.write_str("an empty image.reference")?,
+                    VolumeProblem::NotText(what) => {
+                        write!(f, "an image.reference that is not a string ({what})")?
+                    }
+                }
+                f.write_str(", so the image it mounts cannot be verified")
             }
         }
+    }
+}
+
+impl fmt::Display for Place {
+    /// `tools (spec.volumes[0])`, or `(spec.volumes[0])` without a name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(n) = &self.name {
+            write!(f, "{} ", Quoted(n))?;
+        }
+        write!(f, "({})", self.path)
     }
 }
 
@@ -309,16 +466,60 @@ impl fmt::Display for Rejection {
         match self {
             Rejection::Request(e) => write!(f, "cannot evaluate the request: {e}"),
             Rejection::Settings(e) => write!(f, "the policy settings are not valid: {e}"),
-            Rejection::Images(failures) => {
-                for (i, failure) in failures.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str("; ")?;
-                    }
-                    failure.fmt(f)?;
-                }
-                Ok(())
-            }
+            Rejection::Images(failures) => capped(
+                f,
+                failures,
+                0,
+                MAX_LISTED_FAILURES,
+                "; ",
+                " failing images",
+                |f, failure| failure.fmt(f),
+            ),
         }
+    }
+}
+
+/// A `String` that refuses to grow past its limit: formatting stops at the
+/// first write that does not fit, so a huge message is never even built.
+struct Bounded {
+    buf: String,
+    limit: usize,
+    cut: bool,
+}
+
+impl fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = self.limit.saturating_sub(self.buf.len());
+        if s.len() <= room {
+            self.buf.push_str(s);
+            return Ok(());
+        }
+        let mut end = room;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.buf.push_str(&s[..end]);
+        self.cut = true;
+        Err(fmt::Error)
+    }
+}
+
+impl Rejection {
+    /// The message sent to the API server: the `Display` text, cut (with a
+    /// note saying so) so that it is always shorter than [`MAX_MESSAGE`]
+    /// bytes.
+    #[must_use]
+    pub fn message(&self) -> String {
+        let mut w = Bounded {
+            buf: String::new(),
+            limit: MAX_MESSAGE - 1 - CUT_NOTE.len(),
+            cut: false,
+        };
+        if fmt::write(&mut w, format_args!("{self}")).is_err() {
+            // Only the limit makes a write fail; say the message was cut.
+            w.buf.push_str(CUT_NOTE);
+        }
+        w.buf
     }
 }
 
@@ -347,12 +548,72 @@ impl Verdict {
             },
             Verdict::Reject(rejection) => ValidationResponse {
                 accepted: false,
-                message: Some(rejection.to_string()),
+                message: Some(rejection.message()),
                 code: None,
                 mutated_object: None,
                 audit_annotations: None,
                 warnings: None,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag_failure(image: String) -> Failure {
+        Failure::Image {
+            reason: Reason::Tag {
+                tag: Some("1".to_owned()),
+                name: image.clone(),
+            },
+            image,
+            volume: None,
+        }
+    }
+
+    #[test]
+    fn lists_are_capped_and_counted() {
+        let l: Listed<u32> = (0..20).collect();
+        assert_eq!((l.shown.len(), l.more), (MAX_LISTED, 12));
+        let miss = Miss::NoSignature {
+            key_ids: ["k1".to_owned()].into_iter().collect(),
+            signed_by: (0..10).map(|i| (format!("s{i}"), i % 2 == 0)).collect(),
+        };
+        assert_eq!(
+            miss.to_string(),
+            "no valid signature by its keys (k1); the attestations for this digest are signed by s0, s1 (unknown key id), s2, s3 (unknown key id), s4, s5 (unknown key id), s6, s7 (unknown key id), … and 2 more key ids"
+        );
+        let p = PolicyMiss {
+            policy: Some("p".to_owned()),
+            require: Require::All,
+            missing: (0..10).map(|i| (format!("a{i}"), Miss::Budget)).collect(),
+        };
+        let text = p.to_string();
+        assert_eq!(
+            text.matches("policy p requires authority").count(),
+            MAX_LISTED
+        );
+        assert!(
+            text.ends_with("; … and 2 more missing authorities"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_message_is_cut_on_a_character_boundary_below_the_limit() {
+        // Multi-byte characters everywhere, so the cut lands inside one.
+        let failures: Vec<Failure> = (0..MAX_LISTED_FAILURES)
+            .map(|i| tag_failure(format!("{}{i}", "é".repeat(199))))
+            .collect();
+        let r = Rejection::Images(failures);
+        assert!(r.to_string().len() > MAX_MESSAGE);
+        let m = r.message();
+        assert!(m.len() < MAX_MESSAGE);
+        assert!(m.ends_with(CUT_NOTE));
+        // Short messages are untouched.
+        let r = Rejection::Images(vec![tag_failure("a".to_owned())]);
+        assert_eq!(r.message(), r.to_string());
     }
 }

@@ -1,5 +1,6 @@
-//! The admitted object, seen only through what the policy needs: its
-//! containers' images, its attestation annotations and its break-glass mark.
+//! The admitted object, seen only through what the policy needs: the images
+//! it makes the kubelet pull (every container list and every image volume),
+//! its attestation annotations and its break-glass mark.
 //!
 //! A narrow borrowed view rather than the full `k8s-openapi` types: the
 //! policy runs in a fresh instance for every admission, and deserialising a
@@ -7,13 +8,16 @@
 //! evaluation allocating fields nobody reads. Fields that are read are typed
 //! strictly, so a malformed object is refused, never half-read.
 
-use serde::de::IgnoredAny;
-use serde::Deserialize;
+use core::fmt;
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use crate::settings::Text;
 
-/// How a kind embeds its pod spec.
+/// How a kind embeds its pod spec (or, for the old ephemeral-containers
+/// subresource, its container list).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
     /// `spec` is the PodSpec.
@@ -23,6 +27,11 @@ pub enum Shape {
     Template,
     /// `spec.jobTemplate.spec.template` is a PodTemplateSpec.
     CronJob,
+    /// `pods/ephemeralcontainers` as Kubernetes 1.16–1.21 sent it: kind
+    /// `EphemeralContainers`, the list `ephemeralContainers` at the top level
+    /// next to the Pod's metadata. Ignoring it would let `kubectl debug` add
+    /// an unverified image to a running Pod on those clusters.
+    EphemeralContainers,
 }
 
 impl Shape {
@@ -31,6 +40,7 @@ impl Shape {
     pub fn of(group: &str, kind: &str) -> Option<Shape> {
         match (group, kind) {
             ("", "Pod") => Some(Shape::Pod),
+            ("", "EphemeralContainers") => Some(Shape::EphemeralContainers),
             ("", "ReplicationController")
             | ("apps" | "extensions", "Deployment" | "ReplicaSet" | "DaemonSet")
             | ("apps", "StatefulSet")
@@ -40,13 +50,26 @@ impl Shape {
         }
     }
 
-    /// JSON pointer of the pod spec inside the object.
+    /// JSON pointer of the pod spec inside the object (empty: the object
+    /// itself holds the container list).
     #[must_use]
     pub fn pod_spec_pointer(self) -> &'static str {
         match self {
             Shape::Pod => "/spec",
             Shape::Template => "/spec/template/spec",
             Shape::CronJob => "/spec/jobTemplate/spec/template/spec",
+            Shape::EphemeralContainers => "",
+        }
+    }
+
+    /// The same place as a field path for messages, with its trailing dot.
+    #[must_use]
+    pub fn pod_spec_path(self) -> &'static str {
+        match self {
+            Shape::Pod => "spec.",
+            Shape::Template => "spec.template.spec.",
+            Shape::CronJob => "spec.jobTemplate.spec.template.spec.",
+            Shape::EphemeralContainers => "",
         }
     }
 }
@@ -74,24 +97,77 @@ impl ContainerList {
     }
 }
 
-/// One container's image, with where it was found.
+/// Where an image is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Site {
+    /// `<list>[index].image`.
+    Container(ContainerList, usize),
+    /// `volumes[index].image.reference` (an ImageVolume, KEP-4639: the
+    /// kubelet pulls it like a container image).
+    Volume(usize),
+}
+
+impl Site {
+    /// JSON pointer of the image string inside the object.
+    #[must_use]
+    pub fn pointer(self, shape: Shape) -> String {
+        let base = shape.pod_spec_pointer();
+        match self {
+            Site::Container(list, i) => format!("{base}/{}/{i}/image", list.field()),
+            Site::Volume(i) => format!("{base}/volumes/{i}/image/reference"),
+        }
+    }
+
+    /// Field path of the container or volume, for messages
+    /// (`spec.template.spec.volumes[0]`).
+    #[must_use]
+    pub fn path(self, shape: Shape) -> String {
+        let base = shape.pod_spec_path();
+        match self {
+            Site::Container(list, i) => format!("{base}{}[{i}]", list.field()),
+            Site::Volume(i) => format!("{base}volumes[{i}]"),
+        }
+    }
+}
+
+/// An image field as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageField<'a> {
+    /// A string (possibly empty).
+    Text(Text<'a>),
+    /// Absent or `null`.
+    Missing,
+    /// Not a string: what it is instead (`a number`, `an object`…).
+    NotText(&'static str),
+}
+
+/// One image the object makes the kubelet pull, with where it was found.
 #[derive(Debug)]
-pub struct ContainerImage<'a> {
-    /// Which list.
-    pub list: ContainerList,
-    /// Its index in the list.
-    pub index: usize,
-    /// The container's name.
+pub struct ImageUse<'a> {
+    /// The container or volume.
+    pub site: Site,
+    /// The container's or volume's name.
     pub name: Option<Text<'a>>,
-    /// The image as written; `None` when the container has none.
-    pub image: Option<Text<'a>>,
+    /// The image as written.
+    pub image: ImageField<'a>,
+}
+
+impl ImageUse<'_> {
+    /// The image, when it is a string.
+    #[must_use]
+    pub fn text(&self) -> Option<&str> {
+        match &self.image {
+            ImageField::Text(t) => Some(t),
+            _ => None,
+        }
+    }
 }
 
 /// What the policy reads of an object.
 #[derive(Debug, Default)]
 pub struct Workload<'a> {
-    /// Every container of every list, in order.
-    pub containers: Vec<ContainerImage<'a>>,
+    /// Every container of every list, in order, then every image volume.
+    pub images: Vec<ImageUse<'a>>,
     /// Values of the attestation annotation: the object's, then its template's.
     pub attestations: Vec<Text<'a>>,
     /// The object's own metadata carries `kritis.grafeas.io/breakglass`.
@@ -125,6 +201,8 @@ struct PodSpec<'a> {
     init_containers: Option<Vec<Container<'a>>>,
     #[serde(borrow, default)]
     ephemeral_containers: Option<Vec<Container<'a>>>,
+    #[serde(borrow, default)]
+    volumes: Option<Vec<Volume<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -133,6 +211,73 @@ struct Container<'a> {
     name: Option<Text<'a>>,
     #[serde(borrow, default)]
     image: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Volume<'a> {
+    #[serde(borrow, default)]
+    name: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    image: Option<ImageVolumeSource<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ImageVolumeSource<'a> {
+    // Read leniently: a reference that is not a string is reported as such,
+    // naming the volume, instead of failing the whole object anonymously.
+    #[serde(borrow, default)]
+    reference: Option<Reference<'a>>,
+}
+
+/// `volumes[].image.reference`: a string, or what it is instead.
+struct Reference<'a>(ImageField<'a>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Reference<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ReferenceVisitor).map(Reference)
+    }
+}
+
+struct ReferenceVisitor;
+
+impl<'de> Visitor<'de> for ReferenceVisitor {
+    type Value = ImageField<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(ImageField::Text(Text::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(ImageField::Text(Text::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(ImageField::Text(Text::Owned(v)))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(ImageField::NotText("a boolean"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(ImageField::NotText("a number"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(ImageField::NotText("a number"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(ImageField::NotText("a number"))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(ImageField::Missing)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(ImageField::NotText("an array"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(ImageField::NotText("an object"))
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -149,6 +294,16 @@ struct PodObject<'a> {
     metadata: Option<Metadata<'a>>,
     #[serde(borrow, default)]
     spec: Option<PodSpec<'a>>,
+}
+
+/// The pre-1.22 `EphemeralContainers` object: metadata and the list.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EphemeralContainersObject<'a> {
+    #[serde(borrow, default)]
+    metadata: Option<Metadata<'a>>,
+    #[serde(borrow, default)]
+    ephemeral_containers: Option<Vec<Container<'a>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -209,6 +364,14 @@ pub fn read<'a>(object: &'a RawValue, shape: Shape) -> Result<Workload<'a>, serd
             let o: PodObject<'a> = serde_json::from_str(json)?;
             (o.metadata, None, o.spec)
         }
+        Shape::EphemeralContainers => {
+            let o: EphemeralContainersObject<'a> = serde_json::from_str(json)?;
+            let spec = PodSpec {
+                ephemeral_containers: o.ephemeral_containers,
+                ..PodSpec::default()
+            };
+            (o.metadata, None, Some(spec))
+        }
         Shape::Template => {
             let o: TemplateObject<'a> = serde_json::from_str(json)?;
             let t = o.spec.and_then(|s| s.template).unwrap_or_default();
@@ -246,13 +409,21 @@ pub fn read<'a>(object: &'a RawValue, shape: Shape) -> Result<Workload<'a>, serd
         ),
     ] {
         for (index, c) in containers.unwrap_or_default().into_iter().enumerate() {
-            w.containers.push(ContainerImage {
-                list,
-                index,
+            w.images.push(ImageUse {
+                site: Site::Container(list, index),
                 name: c.name,
-                image: c.image,
+                image: c.image.map_or(ImageField::Missing, ImageField::Text),
             });
         }
+    }
+    for (index, v) in spec.volumes.unwrap_or_default().into_iter().enumerate() {
+        // Only image volumes pull an image; other sources are not read.
+        let Some(source) = v.image else { continue };
+        w.images.push(ImageUse {
+            site: Site::Volume(index),
+            name: v.name,
+            image: source.reference.map_or(ImageField::Missing, |r| r.0),
+        });
     }
     Ok(w)
 }
@@ -266,16 +437,10 @@ mod tests {
         RawValue::from_string(v.to_string()).unwrap()
     }
 
-    fn images(w: &Workload<'_>) -> Vec<(String, usize, String)> {
-        w.containers
+    fn images(w: &Workload<'_>, shape: Shape) -> Vec<(String, String)> {
+        w.images
             .iter()
-            .map(|c| {
-                (
-                    c.list.field().to_owned(),
-                    c.index,
-                    c.image.as_deref().unwrap_or("-").to_owned(),
-                )
-            })
+            .map(|u| (u.site.path(shape), u.text().unwrap_or("-").to_owned()))
             .collect()
     }
 
@@ -283,18 +448,24 @@ mod tests {
         json!({
             "containers": [{"name": "a", "image": "img-a"}, {"name": "b", "image": "img-b"}],
             "initContainers": [{"name": "i", "image": "img-i"}],
-            "ephemeralContainers": [{"name": "e", "image": "img-e"}]
+            "ephemeralContainers": [{"name": "e", "image": "img-e"}],
+            "volumes": [
+                {"name": "cfg", "configMap": {"name": "x"}},
+                {"name": "tools", "image": {"reference": "img-v", "pullPolicy": "IfNotPresent"}}
+            ]
         })
     }
 
-    fn expected() -> Vec<(String, usize, String)> {
+    fn expected(shape: Shape) -> Vec<(String, String)> {
+        let base = shape.pod_spec_path();
         [
-            ("containers", 0, "img-a"),
-            ("containers", 1, "img-b"),
-            ("initContainers", 0, "img-i"),
-            ("ephemeralContainers", 0, "img-e"),
+            ("containers[0]", "img-a"),
+            ("containers[1]", "img-b"),
+            ("initContainers[0]", "img-i"),
+            ("ephemeralContainers[0]", "img-e"),
+            ("volumes[1]", "img-v"),
         ]
-        .map(|(l, i, s)| (l.to_owned(), i, s.to_owned()))
+        .map(|(p, s)| (format!("{base}{p}"), s.to_owned()))
         .to_vec()
     }
 
@@ -323,14 +494,98 @@ mod tests {
         for (shape, object, n) in objects {
             let r = raw(object);
             let w = read(&r, shape).unwrap();
-            assert_eq!(images(&w), expected(), "{shape:?}");
+            assert_eq!(images(&w, shape), expected(shape), "{shape:?}");
             assert_eq!(w.attestations.len(), n);
             assert!(w.breakglass);
         }
     }
 
     #[test]
+    fn image_volume_pointers_and_paths() {
+        assert_eq!(
+            Site::Volume(2).pointer(Shape::Template),
+            "/spec/template/spec/volumes/2/image/reference"
+        );
+        assert_eq!(
+            Site::Volume(0).path(Shape::CronJob),
+            "spec.jobTemplate.spec.template.spec.volumes[0]"
+        );
+        assert_eq!(
+            Site::Container(ContainerList::EphemeralContainers, 1)
+                .pointer(Shape::EphemeralContainers),
+            "/ephemeralContainers/1/image"
+        );
+    }
+
+    #[test]
+    fn image_volume_references_of_every_kind() {
+        let r = raw(json!({"spec": {"volumes": [
+            {"name": "a", "image": {}},
+            {"name": "b", "image": {"reference": null}},
+            {"name": "c", "image": {"reference": ""}},
+            {"name": "d", "image": {"reference": 5}},
+            {"name": "e", "image": {"reference": ["x"]}},
+            {"name": "f", "image": {"reference": {"x": 1}}},
+            {"name": "g", "image": {"reference": true}},
+            {"name": "h", "image": null},
+            {"name": "i", "image": {"reference": "plain"}}
+        ]}}));
+        let w = read(&r, Shape::Pod).unwrap();
+        let got: Vec<(Site, ImageField<'_>)> =
+            w.images.iter().map(|u| (u.site, u.image.clone())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Site::Volume(0), ImageField::Missing),
+                (Site::Volume(1), ImageField::Missing),
+                (Site::Volume(2), ImageField::Text("".into())),
+                (Site::Volume(3), ImageField::NotText("a number")),
+                (Site::Volume(4), ImageField::NotText("an array")),
+                (Site::Volume(5), ImageField::NotText("an object")),
+                (Site::Volume(6), ImageField::NotText("a boolean")),
+                (Site::Volume(8), ImageField::Text("plain".into())),
+            ]
+        );
+        // An escaped string is read too (owned, not borrowed).
+        let esc = RawValue::from_string(
+            r#"{"spec":{"volumes":[{"image":{"reference":"esc\u0061ped"}}]}}"#.into(),
+        )
+        .unwrap();
+        let w = read(&esc, Shape::Pod).unwrap();
+        assert_eq!(w.images[0].text(), Some("escaped"));
+        // A source that is not an object, or a doubled reference, is refused.
+        assert!(read(
+            &raw(json!({"spec": {"volumes": [{"image": "x"}]}})),
+            Shape::Pod
+        )
+        .is_err());
+        let dup = RawValue::from_string(
+            r#"{"spec":{"volumes":[{"image":{"reference":"a","reference":"b"}}]}}"#.into(),
+        )
+        .unwrap();
+        assert!(read(&dup, Shape::Pod).is_err());
+    }
+
+    #[test]
+    fn old_ephemeral_containers_object() {
+        let r = raw(json!({"apiVersion": "v1", "kind": "EphemeralContainers",
+            "metadata": {"name": "p", "namespace": "ns", "annotations": {"kritis.grafeas.io/attestations": "[]"}},
+            "ephemeralContainers": [{"name": "debugger", "image": "busybox:1"}]}));
+        let w = read(&r, Shape::EphemeralContainers).unwrap();
+        assert_eq!(
+            images(&w, Shape::EphemeralContainers),
+            vec![("ephemeralContainers[0]".to_owned(), "busybox:1".to_owned())]
+        );
+        assert_eq!(w.attestations.len(), 1);
+        assert_eq!(w.namespace.as_deref(), Some("ns"));
+    }
+
+    #[test]
     fn kinds() {
+        assert_eq!(
+            Shape::of("", "EphemeralContainers"),
+            Some(Shape::EphemeralContainers)
+        );
         assert_eq!(Shape::of("", "Pod"), Some(Shape::Pod));
         assert_eq!(Shape::of("apps", "StatefulSet"), Some(Shape::Template));
         assert_eq!(Shape::of("batch", "CronJob"), Some(Shape::CronJob));
@@ -342,9 +597,9 @@ mod tests {
     fn nulls_and_absences_are_empty() {
         let r = raw(json!({"metadata": {"annotations": null}, "spec": {"containers": null}}));
         let w = read(&r, Shape::Pod).unwrap();
-        assert!(w.containers.is_empty() && w.attestations.is_empty() && !w.breakglass);
+        assert!(w.images.is_empty() && w.attestations.is_empty() && !w.breakglass);
         let r = raw(json!({"spec": {"template": null}}));
-        assert!(read(&r, Shape::Template).unwrap().containers.is_empty());
+        assert!(read(&r, Shape::Template).unwrap().images.is_empty());
     }
 
     #[test]
@@ -367,7 +622,7 @@ mod tests {
     fn container_without_image_is_kept() {
         let r = raw(json!({"spec": {"containers": [{"name": "x"}]}}));
         let w = read(&r, Shape::Pod).unwrap();
-        assert_eq!(w.containers.len(), 1);
-        assert!(w.containers[0].image.is_none());
+        assert_eq!(w.images.len(), 1);
+        assert_eq!(w.images[0].image, ImageField::Missing);
     }
 }
