@@ -1,13 +1,16 @@
 //! Never admit by mistake: a Pod in a namespace enforced by the implicit
 //! policy (one RSA authority, key id `k1`, no allowlist, no break-glass, no
-//! tag resolution), whose attestation annotation and container images are
-//! fuzzed. Nobody can forge a signature by that key, so whatever the
-//! annotation says, any Pod with at least one container must be rejected.
+//! tag resolution), whose attestation annotation, container images and image
+//! volumes are fuzzed. Nobody can forge a signature by that key, so whatever
+//! the annotation says, any Pod with at least one container or image volume
+//! must be rejected.
 //!
-//! Input layout (0xFF never occurs in UTF-8, so it splits cleanly):
+//! Input layout (0xFF and 0xFE never occur in UTF-8, so they split cleanly):
 //! `annotation [0xFF image]…` — the first part is the annotation value
-//! (absent when empty), each following part one container's image (at most
-//! four containers). Parts are read as UTF-8, invalid sequences replaced.
+//! (absent when empty), each following part one container's image, or, when
+//! the part starts with 0xFE, an image volume (`volumes[].image.reference`
+//! is the rest of the part; a second 0xFE leaves the reference out). At most
+//! four parts are used. Parts are read as UTF-8, invalid sequences replaced.
 //!
 //! Do not seed this target with attestations signed by testdata's rsa2048
 //! key (the golden cases are): the fuzzer would only have to rename their
@@ -33,10 +36,16 @@ impl DigestResolver for NoHost {
 fuzz_target!(|data: &[u8]| {
     let mut parts = data.split(|&b| b == 0xFF);
     let annotation = String::from_utf8_lossy(parts.next().unwrap_or_default());
-    let images: Vec<String> = parts
-        .take(MAX_CONTAINERS)
-        .map(|p| String::from_utf8_lossy(p).into_owned())
-        .collect();
+    let mut images: Vec<String> = Vec::new();
+    // `None`: an image volume without `reference`.
+    let mut volumes: Vec<Option<String>> = Vec::new();
+    for p in parts.take(MAX_CONTAINERS) {
+        match p {
+            [0xFE, 0xFE, ..] => volumes.push(None),
+            [0xFE, rest @ ..] => volumes.push(Some(String::from_utf8_lossy(rest).into_owned())),
+            _ => images.push(String::from_utf8_lossy(p).into_owned()),
+        }
+    }
 
     let mut metadata = json!({ "name": "app" });
     if !annotation.is_empty() {
@@ -47,6 +56,14 @@ fuzz_target!(|data: &[u8]| {
         .enumerate()
         .map(|(i, image)| json!({ "name": format!("c{i}"), "image": image }))
         .collect();
+    let volumes_json: Vec<Value> = volumes
+        .iter()
+        .enumerate()
+        .map(|(i, reference)| match reference {
+            Some(r) => json!({ "name": format!("v{i}"), "image": { "reference": r } }),
+            None => json!({ "name": format!("v{i}"), "image": { "pullPolicy": "Always" } }),
+        })
+        .collect();
     let payload = json!({
         "request": {
             "kind": { "group": "", "version": "v1", "kind": "Pod" },
@@ -56,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
                 "apiVersion": "v1",
                 "kind": "Pod",
                 "metadata": metadata,
-                "spec": { "containers": containers }
+                "spec": { "containers": containers, "volumes": volumes_json }
             }
         },
         "settings": {
@@ -72,8 +89,8 @@ fuzz_target!(|data: &[u8]| {
     let verdict = validate(&bytes, &NoHost);
     if let Verdict::Admit { .. } = &verdict {
         assert!(
-            images.is_empty(),
-            "ADMITTED without a valid signature: images {images:?}, annotation {annotation:?}: {verdict:?}"
+            images.is_empty() && volumes.is_empty(),
+            "ADMITTED without a valid signature: images {images:?}, image volumes {volumes:?}, annotation {annotation:?}: {verdict:?}"
         );
     }
     if let Verdict::Reject(r) = &verdict {
