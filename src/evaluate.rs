@@ -4,7 +4,7 @@
 //! distinct images are evaluated once however many containers or volumes use
 //! them, and images naming the same (normalised repository, digest) share one
 //! evaluation whatever their tags; the annotation is parsed once and indexed
-//! by digest; a signature's key id is looked up in a hash map, never by
+//! by (digest, repository); a signature's key id is looked up in a hash map, never by
 //! scanning the keys; a key is decoded only when a signature on an
 //! attestation for an image under evaluation names it (and then once); and
 //! each (attestation, signature, key) is verified at most once.
@@ -58,6 +58,9 @@ pub trait DigestResolver {
 pub struct Work {
     /// (repository, digest) pairs evaluated against the attestations.
     pub digest_checks: u32,
+    /// Attestations looked at for an image (they name its digest and its
+    /// repository).
+    pub attestations_examined: u64,
     /// Signature entries looked at (key id looked up).
     pub signatures_examined: u64,
     /// Public-key signature verifications run.
@@ -375,26 +378,69 @@ impl KeySlot<'_> {
     }
 }
 
-/// The parsed annotation, with its attestations indexed by digest.
+/// The parsed annotation, with its attestations indexed by (digest,
+/// normalised repository): finding the attestations for an image is a binary
+/// search, so many images naming one digest under many repositories cannot
+/// make every image scan every attestation.
 struct Parsed {
     list: Vec<Attestation>,
-    /// Indices into `list`, sorted by digest (then position).
-    by_digest: Vec<usize>,
+    /// The normalised repository each payload names (`None`: not a valid
+    /// repository, which no image can match).
+    repositories: Vec<Option<String>>,
+    /// Indices into `list`, sorted by digest, then repository, then position.
+    index: Vec<usize>,
+}
+
+/// The attestations naming an image's digest.
+struct Candidates<'p> {
+    /// Those that also name its repository, in order.
+    matching: &'p [usize],
+    /// One that names the digest for another repository, if any.
+    other: Option<usize>,
 }
 
 impl Parsed {
     fn new(list: Vec<Attestation>) -> Self {
-        let mut by_digest: Vec<usize> = (0..list.len()).collect();
-        by_digest.sort_by(|&a, &b| list[a].claims.digest.cmp(&list[b].claims.digest));
-        Parsed { list, by_digest }
+        let repositories: Vec<Option<String>> = list
+            .iter()
+            .map(|a| {
+                parse_repository(&a.claims.docker_reference)
+                    .ok()
+                    .map(|r| r.to_string())
+            })
+            .collect();
+        let mut index: Vec<usize> = (0..list.len()).collect();
+        index.sort_by(|&a, &b| {
+            (list[a].claims.digest.as_str(), repositories[a].as_deref())
+                .cmp(&(list[b].claims.digest.as_str(), repositories[b].as_deref()))
+        });
+        Parsed {
+            list,
+            repositories,
+            index,
+        }
     }
 
-    /// The attestations whose payload names `digest`, in order.
-    fn for_digest(&self, digest: &str) -> &[usize] {
+    /// The attestations naming `digest`, split by whether they name
+    /// `repository` (normalised). `None` when no attestation names `digest`.
+    fn candidates(&self, digest: &str, repository: &str) -> Option<Candidates<'_>> {
         let d = |i: &usize| self.list[*i].claims.digest.as_str();
-        let start = self.by_digest.partition_point(|i| d(i) < digest);
-        let len = self.by_digest[start..].partition_point(|i| d(i) == digest);
-        &self.by_digest[start..start + len]
+        let start = self.index.partition_point(|i| d(i) < digest);
+        let len = self.index[start..].partition_point(|i| d(i) == digest);
+        let same_digest = &self.index[start..start + len];
+        let first = *same_digest.first()?;
+        let r = |i: &usize| self.repositories[*i].as_deref();
+        let from = same_digest.partition_point(|i| r(i) < Some(repository));
+        let to = from + same_digest[from..].partition_point(|i| r(i) == Some(repository));
+        let other = if from > 0 {
+            Some(first)
+        } else {
+            same_digest.get(to).copied()
+        };
+        Some(Candidates {
+            matching: &same_digest[from..to],
+            other,
+        })
     }
 }
 
@@ -592,13 +638,12 @@ impl<'s> Engine<'s> {
             Ok(a) => a,
             Err(e) => return Err(Reason::Annotation(e.clone())),
         };
-        let candidates = parsed.for_digest(digest);
-        if candidates.is_empty() {
+        let Some(candidates) = parsed.candidates(digest, &repository.to_string()) else {
             return Err(Reason::NoAttestation {
                 digest: digest.to_owned(),
                 carried: parsed.list.len(),
             });
-        }
+        };
         let mut memo: Vec<Option<Result<(), Miss>>> = vec![None; self.authorities.len()];
         let mut misses = Vec::new();
         for policy in &self.policies {
@@ -607,7 +652,7 @@ impl<'s> Engine<'s> {
             for &a in &policy.authorities {
                 let result = memo[a]
                     .get_or_insert_with(|| {
-                        self.check_authority(a, &parsed.list, candidates, repository)
+                        self.check_authority(a, &parsed.list, &candidates, repository)
                     })
                     .clone();
                 match result {
@@ -638,7 +683,7 @@ impl<'s> Engine<'s> {
         &self,
         a: usize,
         attestations: &[Attestation],
-        candidates: &[usize],
+        candidates: &Candidates<'_>,
         repository: &Repository<'_>,
     ) -> Result<(), Miss> {
         let mut best: Option<Miss> = None;
@@ -649,19 +694,18 @@ impl<'s> Engine<'s> {
         };
         let mut signed_by: Listed<(String, bool)> = Listed::default();
         let mut seen_ids: HashSet<&str> = HashSet::new();
-        for &ai in candidates {
+        if let Some(other) = candidates.other {
+            note(Miss::OtherRepository {
+                named: attestations[other].claims.docker_reference.clone(),
+                expected: repository.to_string(),
+            });
+        }
+        for &ai in candidates.matching {
             let att = &attestations[ai];
-            match parse_repository(&att.claims.docker_reference) {
-                Ok(r) if r.same_as(repository) => {}
-                _ => {
-                    note(Miss::OtherRepository {
-                        named: att.claims.docker_reference.clone(),
-                        expected: repository.to_string(),
-                    });
-                    continue;
-                }
-            }
-            self.count(|w| w.signatures_examined += att.signatures.len() as u64);
+            self.count(|w| {
+                w.attestations_examined += 1;
+                w.signatures_examined += att.signatures.len() as u64;
+            });
             for (si, sig) in att.signatures.iter().enumerate() {
                 let mut known = false;
                 let mut ours = false;

@@ -296,6 +296,7 @@ fn unknown_signers_on_one_digest_under_many_tags_cost_linear_work() {
             work,
             Work {
                 digest_checks: 1,
+                attestations_examined: 1,
                 signatures_examined: 6000,
                 verifications: 0
             },
@@ -418,4 +419,41 @@ fn hostile_image_volumes_never_pass() {
         Verdict::Reject(r) => assert!(r.to_string().contains("duplicate field `reference`"), "{r}"),
         Verdict::Admit { .. } => panic!("admitted"),
     }
+}
+
+#[test]
+fn one_digest_under_many_repositories_does_not_scan_every_attestation_per_image() {
+    use crate::evaluate::{validate_counting, Work};
+    // 300 attestations for D, each for another repository, and 300 images
+    // naming D in 300 repositories none of them attests: finding an image's
+    // attestations is a lookup, not a scan of the 300.
+    let atts: Vec<Value> = (0..300)
+        .map(|i| {
+            json!({"serializedPayload": b64(&payload(&format!("registry.example.com/team/other{i}"), DIGEST)),
+                   "signatures": [{"publicKeyId": "key-1", "signature": "AA"}]})
+        })
+        .collect();
+    let images: Vec<String> = (0..300)
+        .map(|i| format!("registry.example.com/team/app{i}@{DIGEST}"))
+        .collect();
+    let refs: Vec<&str> = images.iter().map(String::as_str).collect();
+    let payload = serde_json::to_vec(
+        &json!({"request": request("", "Pod", pod(&refs, &atts)), "settings": settings()}),
+    )
+    .unwrap();
+    let (verdict, work) = validate_counting(&payload, &Resolver::none());
+    assert_eq!(
+        work,
+        Work {
+            digest_checks: 300,
+            attestations_examined: 0,
+            signatures_examined: 0,
+            verifications: 0
+        }
+    );
+    let m = rejected(verdict);
+    assert!(m.starts_with(&format!(
+        "image registry.example.com/team/app0@{DIGEST} is not attested: no trusted authority attests it: authority demo-aa: the attestation for this digest names repository registry.example.com/team/other0, not registry.example.com/team/app0; "
+    )), "{m}");
+    assert!(m.ends_with("; … and 200 more failing images"), "{m}");
 }
