@@ -5,7 +5,7 @@ SHELL := bash
 
 WASM_TARGET := wasm32-wasip1
 MODULE      := target/$(WASM_TARGET)/release/kritis_attestation_policy.wasm
-HARNESS     := e2e-tests/target/debug/policy-harness
+HARNESS     := harness/target/debug/policy-harness
 GOLDEN      := e2e-tests/golden
 
 .PHONY: all setup harness policy.wasm annotated-policy.wasm example test unit-tests \
@@ -17,10 +17,20 @@ all: policy.wasm
 setup:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 
+# Debian packages the tests need. As root they are installed; otherwise the
+# target stops with the exact command to run.
+APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
+define need-deb
+	@command -v $(1) >/dev/null || [ -x /usr/bin/$(1) ] || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "missing '$(1)': run  sudo apt-get update && sudo apt-get install -y $(2)  and retry" >&2; exit 1; \
+	  fi; \
+	  echo "installing $(2) (Debian package)"; \
+	  (apt-get update -qq || true) && RUNLEVEL=1 $(APT_INSTALL) $(2) >/dev/null; }
+endef
+
 setup-bats:
-	@command -v bats >/dev/null || { \
-	  echo "installing bats (Debian package)"; \
-	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bats >/dev/null; }
+	$(call need-deb,bats,bats)
 
 # The release module, copied to the root as Kubewarden's policies do.
 policy.wasm: setup
@@ -29,7 +39,7 @@ policy.wasm: setup
 	@echo "policy.wasm: $$(stat -c %s policy.wasm) bytes"
 
 harness:
-	cd e2e-tests && cargo build --locked
+	cd harness && cargo build --locked
 
 # The metadata embedded the way `kwctl annotate` does it.
 annotated-policy.wasm: policy.wasm harness
@@ -54,7 +64,7 @@ unit-tests:
 	cargo test --locked
 
 harness-tests: policy.wasm
-	cd e2e-tests && POLICY_WASM=$(CURDIR)/policy.wasm cargo test --locked
+	cd harness && POLICY_WASM=$(CURDIR)/policy.wasm cargo test --locked
 
 e2e-tests: policy.wasm harness setup-bats
 	POLICY_WASM=$(CURDIR)/policy.wasm bats e2e-tests/*.bats
@@ -62,10 +72,7 @@ e2e-tests: policy.wasm harness setup-bats
 # Debian's docker-registry (the CNCF distribution server) for e2e-registry.
 # RUNLEVEL=1: the package's init script must not start its own daemon.
 setup-registry:
-	@command -v docker-registry >/dev/null || [ -x /usr/bin/docker-registry ] || { \
-	  echo "installing docker-registry (Debian package)"; \
-	  (apt-get update -qq || true) && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq --no-install-recommends docker-registry >/dev/null; }
+	$(call need-deb,docker-registry,docker-registry)
 
 # A real OCI registry on 127.0.0.1 (free port, temporary storage, always
 # stopped): push annotated-policy.wasm, pull it by tag and by digest and run
@@ -88,30 +95,35 @@ push: annotated-policy.wasm
 	  $(HARNESS) push annotated-policy.wasm "registry://$$ref"; \
 	fi
 
-# Everything: unit tests, the harness's tests (golden cases on the compiled
-# module) and the bats end-to-end tests.
-test: unit-tests harness-tests e2e-tests e2e-registry check-versions
+# Everything CI checks: lint, unit tests, the harness's tests (golden cases on
+# the compiled module), the bats end-to-end tests and the real-registry test.
+test: lint unit-tests harness-tests e2e-tests e2e-registry check-versions
 
 golden:
 	python3 e2e-tests/fixtures/generate.py
 
+# Every crate: the policy, the harness, the benchmark, the test kit. The
+# benchmark is checked in the harness's target dir (same dependency
+# versions, dev profile): no second check of wasmtime.
+CRATES := . harness bench testkit
+
 fmt:
-	cargo fmt --all
-	cd e2e-tests && cargo fmt --all
+	for c in $(CRATES) fuzz; do (cd $$c && cargo fmt --all); done
 
 lint:
-	cargo fmt --all -- --check
+	for c in $(CRATES) fuzz; do (cd $$c && cargo fmt --all -- --check); done
 	cargo clippy --locked --all-targets -- -D warnings
-	cd e2e-tests && cargo fmt --all -- --check && cargo clippy --locked --all-targets -- -D warnings
+	cd harness && cargo clippy --locked --all-targets -- -D warnings
+	cd bench && CARGO_TARGET_DIR=$(CURDIR)/harness/target cargo clippy --locked --all-targets -- -D warnings
+	cd testkit && CARGO_TARGET_DIR=$(CURDIR)/target cargo clippy --locked --all-targets -- -D warnings
 
-# The benchmark of issue 7 (bench/results.md). The harness is built in its
-# dev profile on purpose (a release wasmtime takes far too long to build);
-# e2e-tests/Cargo.toml optimises wasmtime's runtime (instantiation, host
-# libcalls) and the policy crate (native comparison) even in that profile.
-# Needs the `openssl` CLI for the OpenSSL reference; about a minute once
-# built (2 cores).
+# The benchmark (bench/results.md): the `bench/` crate in its own
+# `bench-release` profile (release, no LTO), so the host, wasmtime and the
+# native policy are optimised as policy-server is. The first build takes
+# ~15-20 minutes on 2 cores; a run about two minutes. Needs the `openssl`
+# CLI for the OpenSSL reference. Never part of `make test`.
 bench: policy.wasm
-	cd e2e-tests && cargo run --locked -- bench --module $(CURDIR)/policy.wasm --output $(CURDIR)/bench/results.md
+	cd bench && cargo run --locked --profile bench-release -- --module $(CURDIR)/policy.wasm --output $(CURDIR)/bench/results.md
 
 check-versions:
 	@v=$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1); \
@@ -121,6 +133,5 @@ check-versions:
 	echo "versions agree: $$v"
 
 clean:
-	cargo clean
-	cd e2e-tests && cargo clean
+	for c in $(CRATES) fuzz; do (cd $$c && cargo clean); done
 	rm -f policy.wasm annotated-policy.wasm

@@ -10,7 +10,7 @@ setup() {
     RUNNER=(kwctl run)
     MODULE="${POLICY_MODULE:-$ROOT/annotated-policy.wasm}"
   else
-    RUNNER=("$ROOT/e2e-tests/target/debug/policy-harness" run)
+    RUNNER=("$ROOT/harness/target/debug/policy-harness" run)
     MODULE="${POLICY_WASM:-$ROOT/policy.wasm}"
   fi
 }

@@ -11,12 +11,12 @@
 #                longer admits it; a fixture still wins over the registry.
 #
 # Needs: python3, docker-registry (`make e2e-registry` installs it), the
-# harness (e2e-tests/target/debug/policy-harness) and annotated-policy.wasm.
+# harness (harness/target/debug/policy-harness) and annotated-policy.wasm.
 # Overrides: HARNESS, ANNOTATED_WASM, REGISTRY_BIN.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-HARNESS="${HARNESS:-$ROOT/e2e-tests/target/debug/policy-harness}"
+HARNESS="${HARNESS:-$ROOT/harness/target/debug/policy-harness}"
 MODULE="${ANNOTATED_WASM:-$ROOT/annotated-policy.wasm}"
 REGISTRY_BIN="${REGISTRY_BIN:-$(command -v docker-registry || echo /usr/bin/docker-registry)}"
 GOLDEN="$ROOT/e2e-tests/golden"

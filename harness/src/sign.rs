@@ -45,14 +45,14 @@ pub const PSS_SALT_LEN: usize = 32;
 
 /// A parsed `REPO@sha256:HEX` image reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef {
+pub struct DigestReference {
     /// Everything before `@`, as written.
     pub name: String,
     /// `sha256:<64 lowercase hex>`.
     pub digest: String,
 }
 
-impl ImageRef {
+impl DigestReference {
     /// Parses `REPO@sha256:HEX`.
     pub fn parse(image: &str) -> Result<Self> {
         let (name, digest) = image
@@ -117,7 +117,7 @@ struct Image<'a> {
 
 /// The exact payload bytes (compact JSON, fixed key order) for `image`,
 /// with `identity` as docker-reference (default: the image's repository).
-pub fn payload_for(image: &ImageRef, identity: Option<&str>) -> Result<Vec<u8>> {
+pub fn payload_for(image: &DigestReference, identity: Option<&str>) -> Result<Vec<u8>> {
     let payload = Payload {
         critical: Critical {
             identity: Identity {
@@ -294,7 +294,7 @@ fn reject_scheme(scheme: Option<RsaScheme>, key: &str) -> Result<()> {
 
 /// One signature of an attestation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AttestationSignature {
+pub struct KeySignature {
     /// The key id the policy's settings know the key by.
     #[serde(rename = "publicKeyId")]
     pub public_key_id: String,
@@ -304,7 +304,7 @@ pub struct AttestationSignature {
 
 /// An attestation, in the JSON format the policy reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Attestation {
+pub struct SignedAttestation {
     /// Always `SIMPLE_SIGNING_JSON`.
     #[serde(rename = "contentType")]
     pub content_type: String,
@@ -312,7 +312,7 @@ pub struct Attestation {
     #[serde(rename = "serializedPayload")]
     pub serialized_payload: String,
     /// The signatures.
-    pub signatures: Vec<AttestationSignature>,
+    pub signatures: Vec<KeySignature>,
 }
 
 /// Signs `payload` with `key` and wraps it as an attestation.
@@ -321,13 +321,13 @@ pub fn attest(
     key_id: &str,
     payload: &[u8],
     scheme: Option<RsaScheme>,
-) -> Result<Attestation> {
+) -> Result<SignedAttestation> {
     let signature = key.sign(payload, scheme)?;
     let b64 = base64::engine::general_purpose::STANDARD;
-    Ok(Attestation {
+    Ok(SignedAttestation {
         content_type: "SIMPLE_SIGNING_JSON".to_owned(),
         serialized_payload: b64.encode(payload),
-        signatures: vec![AttestationSignature {
+        signatures: vec![KeySignature {
             public_key_id: key_id.to_owned(),
             signature: b64.encode(signature),
         }],
@@ -349,7 +349,7 @@ mod tests {
             ("localhost:5000/app:v1@sha256:", "localhost:5000/app"),
             ("busybox:latest@sha256:", "busybox"),
         ] {
-            let parsed = ImageRef::parse(&format!("{image}{HEX}")).expect(image);
+            let parsed = DigestReference::parse(&format!("{image}{HEX}")).expect(image);
             assert_eq!(parsed.repository(), repo, "{image}");
             assert_eq!(parsed.digest, format!("sha256:{HEX}"));
         }
@@ -360,13 +360,14 @@ mod tests {
             "a@sha256:abc".to_owned(),
             format!("a@sha256:{}", HEX.to_uppercase()),
         ] {
-            assert!(ImageRef::parse(&bad).is_err(), "{bad}");
+            assert!(DigestReference::parse(&bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn payload_is_exact() {
-        let image = ImageRef::parse(&format!("ghcr.io/org/app:1@sha256:{HEX}")).expect("image");
+        let image =
+            DigestReference::parse(&format!("ghcr.io/org/app:1@sha256:{HEX}")).expect("image");
         let payload = payload_for(&image, None).expect("payload");
         assert_eq!(
             String::from_utf8(payload).expect("utf8"),

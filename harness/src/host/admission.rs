@@ -7,16 +7,18 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 
-use crate::capabilities::HostEnvironment;
-use crate::response::{AdmissionResponse, PolicyValidationResponse, SettingsValidationResponse};
-use crate::runtime::Policy;
+use crate::host::capabilities::HostEnvironment;
+use crate::host::response::{
+    AdmissionResponse, PolicyValidationResponse, SettingsValidationResponse,
+};
+use crate::host::runtime::PolicyModule;
 
 /// The only protocol version Kubewarden hosts speak.
 pub const SUPPORTED_PROTOCOL_VERSION: &str = "v1";
 
 /// What the policy decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Outcome {
     /// `validate_settings` rejected the settings; `validate` was not called.
     SettingsInvalid {
         /// The policy's message.
@@ -32,7 +34,7 @@ pub struct Evaluation {
     /// Answer of `protocol_version`.
     pub protocol_version: String,
     /// The decision.
-    pub verdict: Verdict,
+    pub outcome: Outcome,
 }
 
 /// Reads a JSON file.
@@ -60,7 +62,7 @@ pub fn admission_request(document: Value) -> Result<Value> {
 
 /// Runs the three waPC calls on a fresh instance of `policy`.
 pub fn evaluate(
-    policy: &Policy,
+    policy: &PolicyModule,
     env: Arc<HostEnvironment>,
     settings: &Value,
     request: &Value,
@@ -99,7 +101,7 @@ pub fn evaluate(
     if !settings_response.valid {
         return Ok(Evaluation {
             protocol_version,
-            verdict: Verdict::SettingsInvalid {
+            outcome: Outcome::SettingsInvalid {
                 message: settings_response.message,
             },
         });
@@ -126,7 +128,7 @@ pub fn evaluate(
     };
     Ok(Evaluation {
         protocol_version,
-        verdict: Verdict::Response(response),
+        outcome: Outcome::Response(response),
     })
 }
 

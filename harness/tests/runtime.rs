@@ -6,16 +6,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{pod_review, Behavior, Guest, TempDir};
-use policy_harness::cache::CacheMode;
-use policy_harness::evaluate::admission_request;
+use policy_harness::host::admission::admission_request;
+use policy_harness::host::cache::CacheMode;
 use policy_harness::{
-    evaluate, AdmissionResponse, Evaluation, HostCapabilities, HostEnvironment, Limits, Policy,
-    Verdict,
+    evaluate, AdmissionResponse, Evaluation, HostCapabilities, HostEnvironment, Limits, Outcome,
+    PolicyModule,
 };
 use serde_json::{json, Value};
 
-fn load(guest: &Guest, limits: Limits) -> anyhow::Result<Policy> {
-    Policy::from_bytes(&guest.wasm(), limits, &CacheMode::Disabled)
+fn load(guest: &Guest, limits: Limits) -> anyhow::Result<PolicyModule> {
+    PolicyModule::from_bytes(&guest.wasm(), limits, &CacheMode::Disabled)
 }
 
 fn run_with(
@@ -44,8 +44,8 @@ fn run(guest: &Guest) -> anyhow::Result<Evaluation> {
 }
 
 fn response(guest: &Guest) -> AdmissionResponse {
-    match run(guest).expect("evaluation succeeds").verdict {
-        Verdict::Response(r) => r,
+    match run(guest).expect("evaluation succeeds").outcome {
+        Outcome::Response(r) => r,
         other => panic!("expected a response, got {other:?}"),
     }
 }
@@ -108,8 +108,8 @@ fn invalid_settings_stop_before_validate() {
     let evaluation = run(&guest).expect("evaluation succeeds");
     assert_eq!(evaluation.protocol_version, "v1");
     assert_eq!(
-        evaluation.verdict,
-        Verdict::SettingsInvalid {
+        evaluation.outcome,
+        Outcome::SettingsInvalid {
             message: Some("trustedAuthorities is empty".to_owned())
         }
     );
@@ -204,7 +204,7 @@ fn missing_guest_call_export_is_an_error() {
 
 #[test]
 fn invalid_wasm_is_an_error() {
-    let err = Policy::from_bytes(
+    let err = PolicyModule::from_bytes(
         b"\0asm\x01\0\0\0garbage",
         Limits::default(),
         &CacheMode::Disabled,
@@ -217,7 +217,7 @@ fn invalid_wasm_is_an_error() {
 fn unknown_import_is_an_error() {
     let wat = r#"(module (import "env" "surprise" (func)) (memory (export "memory") 1)
                  (func (export "__guest_call") (param i32 i32) (result i32) (i32.const 0)))"#;
-    let err = Policy::from_bytes(wat.as_bytes(), Limits::default(), &CacheMode::Disabled)
+    let err = PolicyModule::from_bytes(wat.as_bytes(), Limits::default(), &CacheMode::Disabled)
         .expect_err("unknown import");
     assert!(format!("{err:#}").contains("surprise"), "{err:#}");
 }
@@ -261,7 +261,7 @@ fn host_call_is_served_from_fixtures_and_recorded() {
     )
     .expect("fixtures");
     let (result, env) = run_with(&guest, Limits::default(), caps, json!({}));
-    let Verdict::Response(r) = result.expect("evaluation").verdict else {
+    let Outcome::Response(r) = result.expect("evaluation").outcome else {
         panic!("expected a response")
     };
     assert_eq!(r.message(), Some("from the fixture"));
@@ -285,7 +285,7 @@ fn unexpected_host_call_fails_without_guessing() {
         HostCapabilities::none(),
         json!({}),
     );
-    let Verdict::Response(r) = result.expect("evaluation").verdict else {
+    let Outcome::Response(r) = result.expect("evaluation").outcome else {
         panic!("expected a response")
     };
     // The guest turned the host error into a guest error: a 500 rejection.
@@ -316,7 +316,7 @@ fn fixture_error_reaches_the_guest() {
     )
     .expect("fixtures");
     let (result, _) = run_with(&guest, Limits::default(), caps, json!({}));
-    let Verdict::Response(r) = result.expect("evaluation").verdict else {
+    let Outcome::Response(r) = result.expect("evaluation").outcome else {
         panic!("expected a response")
     };
     assert!(r
@@ -341,7 +341,7 @@ fn validate_receives_request_and_settings() {
     )
     .expect("fixtures");
     let (result, env) = run_with(&guest, Limits::default(), caps, settings.clone());
-    let Verdict::Response(r) = result.expect("evaluation").verdict else {
+    let Outcome::Response(r) = result.expect("evaluation").outcome else {
         panic!("expected a response")
     };
     assert!(r.allowed, "{r:?} / {:?}", env.calls());
@@ -369,8 +369,8 @@ fn validate_settings_receives_the_settings() {
     .expect("fixtures");
     let (result, _) = run_with(&guest, Limits::default(), caps, settings);
     assert_eq!(
-        result.expect("evaluation").verdict,
-        Verdict::SettingsInvalid {
+        result.expect("evaluation").outcome,
+        Outcome::SettingsInvalid {
             message: Some("seen".to_owned())
         }
     );
@@ -419,7 +419,7 @@ fn compiled_modules_are_cached() {
     let dir = TempDir::new("cache");
     let mode = CacheMode::Dir(dir.path().join("c"));
     let wasm = validate(Behavior::respond(r#"{"accepted":true,"message":"cached"}"#)).wasm();
-    let first = Policy::from_bytes(&wasm, Limits::default(), &mode).expect("compile");
+    let first = PolicyModule::from_bytes(&wasm, Limits::default(), &mode).expect("compile");
     drop(first);
     let entries: Vec<_> = std::fs::read_dir(dir.path().join("c"))
         .expect("cache dir")
@@ -429,7 +429,7 @@ fn compiled_modules_are_cached() {
     assert!(entries[0].to_string_lossy().ends_with(".cwasm"));
 
     // Loaded from the cache, it still works.
-    let policy = Policy::from_bytes(&wasm, Limits::default(), &mode).expect("from cache");
+    let policy = PolicyModule::from_bytes(&wasm, Limits::default(), &mode).expect("from cache");
     let request = admission_request(pod_review("u", "i")).expect("request");
     let evaluation = evaluate(
         &policy,
@@ -439,12 +439,12 @@ fn compiled_modules_are_cached() {
     )
     .expect("eval");
     assert!(
-        matches!(evaluation.verdict, Verdict::Response(ref r) if r.message() == Some("cached"))
+        matches!(evaluation.outcome, Outcome::Response(ref r) if r.message() == Some("cached"))
     );
 
     // A corrupt entry is ignored and replaced.
     std::fs::write(&entries[0], b"corrupt").expect("corrupt the entry");
-    let policy = Policy::from_bytes(&wasm, Limits::default(), &mode).expect("recompiles");
+    let policy = PolicyModule::from_bytes(&wasm, Limits::default(), &mode).expect("recompiles");
     drop(policy);
     assert_ne!(std::fs::read(&entries[0]).expect("entry"), b"corrupt");
 
@@ -453,7 +453,7 @@ fn compiled_modules_are_cached() {
         timeout_ms: 0,
         ..Limits::default()
     };
-    Policy::from_bytes(&wasm, no_deadline, &mode).expect("compile");
+    PolicyModule::from_bytes(&wasm, no_deadline, &mode).expect("compile");
     assert_eq!(
         std::fs::read_dir(dir.path().join("c"))
             .expect("cache dir")
@@ -478,8 +478,8 @@ fn one_policy_serves_many_evaluations() {
             &request,
         )
         .expect("evaluation");
-        match evaluation.verdict {
-            Verdict::Response(r) => assert_eq!(r.uid, format!("u{i}")),
+        match evaluation.outcome {
+            Outcome::Response(r) => assert_eq!(r.uid, format!("u{i}")),
             other => panic!("{other:?}"),
         }
     }

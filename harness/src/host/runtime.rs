@@ -8,7 +8,7 @@
 //!   backtraces off so that trap messages stay readable),
 //! * runs an epoch ticker thread that enforces the evaluation deadline,
 //! * sets a linear-memory limit through the provider's `ResourceLimits`,
-//! * caches compiled modules on disk (see [`crate::cache`]),
+//! * caches compiled modules on disk (see [`crate::host::cache`]),
 //! * tells apart a waPC *guest error* (the policy reported an error) from a
 //!   *trap*, an *exit* or a *deadline* (the policy crashed or was stopped).
 
@@ -25,8 +25,8 @@ use wasmtime_provider::wasmtime;
 use wasmtime_provider::{EpochDeadlines, ResourceLimits, WasmtimeEngineProviderBuilder};
 use wasmtime_provider::{WasmtimeEngineProvider, WasmtimeEngineProviderPre};
 
-use crate::cache::{self, CacheMode};
-use crate::capabilities::HostEnvironment;
+use crate::host::cache::{self, CacheMode};
+use crate::host::capabilities::HostEnvironment;
 
 /// Length of one epoch tick. The deadline is expressed in ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -130,24 +130,24 @@ impl Drop for EpochTicker {
 
 /// A compiled policy module, ready to be instantiated many times.
 ///
-/// Compile once (per process) with [`Policy::load`], then create one
-/// [`PolicyInstance`] per evaluation with [`Policy::instantiate`].
-pub struct Policy {
+/// Compile once (per process) with [`PolicyModule::load`], then create one
+/// [`PolicyInstance`] per evaluation with [`PolicyModule::instantiate`].
+pub struct PolicyModule {
     pre: WasmtimeEngineProviderPre,
     limits: Limits,
     // Declared last: dropped after the instances' engine users.
     _ticker: Option<EpochTicker>,
 }
 
-impl fmt::Debug for Policy {
+impl fmt::Debug for PolicyModule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Policy")
+        f.debug_struct("PolicyModule")
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
 
-impl Policy {
+impl PolicyModule {
     /// Reads and compiles the module at `path`.
     pub fn load(path: &Path, limits: Limits, cache: &CacheMode) -> Result<Self> {
         let bytes = std::fs::read(path)

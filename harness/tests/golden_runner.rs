@@ -5,20 +5,21 @@
 mod common;
 
 use common::{pod_review, Behavior, Guest, TempDir};
-use policy_harness::cache::CacheMode;
 use policy_harness::golden::{discover, run_dir};
-use policy_harness::{Limits, Policy};
+use policy_harness::host::cache::CacheMode;
+use policy_harness::{Limits, PolicyModule};
 use serde_json::json;
 
 /// Guest: validate asks the host for the digest of a fixed image and returns
 /// the host's answer; settings with `"bad": true` … are not inspected, so
 /// settings validity is driven by a second guest.
-fn host_driven_policy() -> Policy {
+fn host_driven_policy() -> PolicyModule {
     let guest = Guest {
         validate: Behavior::host_call("oci", "v1/manifest_digest", r#""ghcr.io/org/app:1""#),
         ..Guest::default()
     };
-    Policy::from_bytes(&guest.wasm(), Limits::default(), &CacheMode::Disabled).expect("policy")
+    PolicyModule::from_bytes(&guest.wasm(), Limits::default(), &CacheMode::Disabled)
+        .expect("policy")
 }
 
 fn write_case(
@@ -168,8 +169,8 @@ fn settings_invalid_cases() {
         validate_settings: Behavior::respond(r#"{"valid":false,"message":"no trusted authority"}"#),
         ..Guest::default()
     };
-    let policy =
-        Policy::from_bytes(&guest.wasm(), Limits::default(), &CacheMode::Disabled).expect("policy");
+    let policy = PolicyModule::from_bytes(&guest.wasm(), Limits::default(), &CacheMode::Disabled)
+        .expect("policy");
     let root = TempDir::new("golden-settings");
     write_case(
         &root,
@@ -208,8 +209,8 @@ fn evaluation_errors_are_case_failures() {
         validate: Behavior::Trap,
         ..Guest::default()
     };
-    let policy =
-        Policy::from_bytes(&guest.wasm(), Limits::default(), &CacheMode::Disabled).expect("policy");
+    let policy = PolicyModule::from_bytes(&guest.wasm(), Limits::default(), &CacheMode::Disabled)
+        .expect("policy");
     let root = TempDir::new("golden-trap");
     write_case(
         &root,

@@ -8,8 +8,8 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use common::{pod_review, Behavior, Guest, TempDir};
-use policy_harness::capabilities::{HostCallOutcome, LiveAnswer, LiveCapabilities};
-use policy_harness::metadata::{custom_sections, read_metadata, METADATA_SECTION};
+use policy_harness::host::capabilities::{HostCallOutcome, LiveAnswer, LiveCapabilities};
+use policy_harness::oci::metadata::{custom_sections, read_metadata, METADATA_SECTION};
 use policy_harness::{HostCapabilities, HostEnvironment};
 use serde_json::{json, Value};
 

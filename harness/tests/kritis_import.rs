@@ -8,7 +8,10 @@ use std::process::Command;
 use serde_json::Value;
 
 fn dir() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/kritis-import"))
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/kritis-import"
+    ))
 }
 
 fn import(extra: &[&str]) -> (Value, String) {
@@ -63,8 +66,8 @@ fn imported_settings_are_valid_for_the_policy_and_admit_an_attested_pod() {
     let settings_file =
         std::env::temp_dir().join(format!("kritis-import-{}.json", std::process::id()));
     std::fs::write(&settings_file, settings.to_string()).expect("write settings");
-    let golden =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/pod-attested-digest/request.json");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../e2e-tests/golden/pod-attested-digest/request.json");
     let out = Command::new(env!("CARGO_BIN_EXE_policy-harness"))
         .args(["run", "--settings-path"])
         .arg(&settings_file)

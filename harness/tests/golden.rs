@@ -8,19 +8,19 @@
 
 use std::path::Path;
 
-use policy_harness::cache::CacheMode;
 use policy_harness::golden::{discover, policy_module, run_dir};
-use policy_harness::{Limits, Policy};
+use policy_harness::host::cache::CacheMode;
+use policy_harness::{Limits, PolicyModule};
 
 #[test]
 fn golden_cases() {
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e-tests/golden");
     // Fail (not skip) before building anything when there is no case.
     let cases = discover(&golden).unwrap_or_else(|e| panic!("{e:#}"));
     eprintln!("golden: {} case(s) in {}", cases.len(), golden.display());
 
     let module = policy_module().unwrap_or_else(|e| panic!("{e:#}"));
-    let policy = Policy::load(&module, Limits::default(), &CacheMode::from_env())
+    let policy = PolicyModule::load(&module, Limits::default(), &CacheMode::from_env())
         .unwrap_or_else(|e| panic!("{e:#}"));
     let report = run_dir(&policy, &golden).unwrap_or_else(|e| panic!("{e:#}"));
     eprintln!("{}", report.render());

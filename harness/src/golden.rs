@@ -10,9 +10,9 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::capabilities::{HostCapabilities, HostEnvironment};
-use crate::evaluate::{admission_request, evaluate, read_json_file, Verdict};
-use crate::runtime::Policy;
+use crate::host::admission::{admission_request, evaluate, read_json_file, Outcome};
+use crate::host::capabilities::{HostCapabilities, HostEnvironment};
+use crate::host::runtime::PolicyModule;
 
 fn present<'de, D: Deserializer<'de>>(
     deserializer: D,
@@ -160,7 +160,7 @@ pub fn discover(dir: &Path) -> Result<Vec<GoldenCase>> {
 }
 
 /// Runs every case of `dir` with `policy`.
-pub fn run_dir(policy: &Policy, dir: &Path) -> Result<GoldenReport> {
+pub fn run_dir(policy: &PolicyModule, dir: &Path) -> Result<GoldenReport> {
     let cases = discover(dir)?;
     let mut report = GoldenReport {
         total: cases.len(),
@@ -175,7 +175,7 @@ pub fn run_dir(policy: &Policy, dir: &Path) -> Result<GoldenReport> {
 }
 
 /// Runs one case; `None` when it passed.
-pub fn run_case(policy: &Policy, case: &GoldenCase) -> Option<CaseFailure> {
+pub fn run_case(policy: &PolicyModule, case: &GoldenCase) -> Option<CaseFailure> {
     match check_case(policy, case) {
         Ok((problems, _)) if problems.is_empty() => None,
         Ok((problems, actual)) => Some(CaseFailure {
@@ -191,7 +191,7 @@ pub fn run_case(policy: &Policy, case: &GoldenCase) -> Option<CaseFailure> {
     }
 }
 
-fn check_case(policy: &Policy, case: &GoldenCase) -> Result<(Vec<String>, String)> {
+fn check_case(policy: &PolicyModule, case: &GoldenCase) -> Result<(Vec<String>, String)> {
     let dir = &case.dir;
     let expected_value = read_json_file(&dir.join("expected.json"), "expected")?;
     let expected: Expected =
@@ -230,8 +230,8 @@ fn check_case(policy: &Policy, case: &GoldenCase) -> Result<(Vec<String>, String
 
     let mut problems = Vec::new();
     let actual;
-    match &evaluation.verdict {
-        Verdict::SettingsInvalid { message } => {
+    match &evaluation.outcome {
+        Outcome::SettingsInvalid { message } => {
             actual = format!("settings rejected: {message:?}");
             if expected.settings_valid != Some(false) {
                 problems.push(format!(
@@ -241,7 +241,7 @@ fn check_case(policy: &Policy, case: &GoldenCase) -> Result<(Vec<String>, String
                 check_message(&expected, message.as_deref(), &mut problems);
             }
         }
-        Verdict::Response(response) => {
+        Outcome::Response(response) => {
             actual = serde_json::to_string_pretty(response)
                 .unwrap_or_else(|e| format!("{response:?} ({e})"));
             if expected.settings_valid == Some(false) {
@@ -352,7 +352,7 @@ pub fn policy_module() -> Result<PathBuf> {
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let Some(parent) = manifest.parent() else {
-        bail!("e2e-tests has no parent directory");
+        bail!("harness has no parent directory");
     };
     let module = parent.join("target/wasm32-wasip1/release/kritis_attestation_policy.wasm");
     if !module.is_file() {

@@ -15,25 +15,23 @@
 //! every other one over HTTPS.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Once;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use clap::Args;
 use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
 use oci_client::manifest::{OciImageManifest, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_MEDIA_TYPE};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
-use crate::cache::CacheMode;
-use crate::capabilities::{LiveAnswer, LiveCapabilities, KUBEWARDEN_BINDING};
-use crate::metadata::{read_metadata, SOURCE_ANNOTATION};
-use crate::runtime::{Limits, Policy};
+use crate::host::cache::CacheMode;
+use crate::host::capabilities::{LiveAnswer, LiveCapabilities, KUBEWARDEN_BINDING};
+use crate::host::runtime::{Limits, PolicyModule};
+use crate::oci::metadata::SOURCE_ANNOTATION;
+use crate::oci::sha256_digest;
 
 pub use oci_client::manifest::{WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};
 
@@ -129,17 +127,6 @@ pub fn parse_reference(text: &str) -> Result<Reference> {
     image
         .parse::<Reference>()
         .map_err(|e| anyhow!("invalid image reference {image:?}: {e}"))
-}
-
-/// `sha256:<hex>` of `bytes`.
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
-    let mut out = String::with_capacity(71);
-    out.push_str("sha256:");
-    for b in hash.iter() {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
 }
 
 /// `HOST/REPO` of a reference (no tag, no digest).
@@ -258,13 +245,13 @@ pub fn load_policy(
     options: &RegistryOptions,
     limits: Limits,
     cache: &CacheMode,
-) -> Result<Policy> {
+) -> Result<PolicyModule> {
     if is_registry_reference(module) {
         let bytes = read_module(module, options)?;
-        Policy::from_bytes(&bytes, limits, cache)
+        PolicyModule::from_bytes(&bytes, limits, cache)
             .with_context(|| format!("cannot load policy module {}", module.display()))
     } else {
-        Policy::load(module, limits, cache)
+        PolicyModule::load(module, limits, cache)
     }
 }
 
@@ -360,60 +347,6 @@ fn is_sha256_digest(text: &str) -> bool {
     text.strip_prefix("sha256:").is_some_and(|hex| {
         hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     })
-}
-
-/// `policy-harness push`.
-#[derive(Debug, Args)]
-pub struct PushArgs {
-    /// Push a module that has no Kubewarden metadata (like `kwctl push --force`).
-    #[arg(long)]
-    pub force: bool,
-    /// Plain HTTP instead of HTTPS (loopback registries always use it).
-    #[arg(long, alias = "insecure")]
-    pub plain_http: bool,
-    /// The (annotated) policy module.
-    #[arg(value_name = "MODULE.wasm")]
-    pub module: PathBuf,
-    /// Where to publish it.
-    #[arg(value_name = "registry://HOST[:PORT]/REPO[:TAG]")]
-    pub destination: String,
-}
-
-/// `policy-harness push`: prints the manifest digest on stdout.
-pub fn push_command(args: &PushArgs) -> Result<()> {
-    let module = std::fs::read(&args.module)
-        .with_context(|| format!("cannot read policy module {}", args.module.display()))?;
-    ensure!(
-        module.starts_with(b"\0asm"),
-        "{} is not a wasm binary",
-        args.module.display()
-    );
-    let metadata = read_metadata(&module)
-        .with_context(|| format!("cannot read the metadata of {}", args.module.display()))?;
-    let annotations = match &metadata {
-        Some(m) => Some(oci_annotations(m)),
-        None if args.force => {
-            eprintln!("policy-harness: warning: pushing a module without Kubewarden metadata");
-            None
-        }
-        None => bail!(
-            "{} has no Kubewarden metadata: annotate it first (`policy-harness annotate`), or \
-             use --force",
-            args.module.display()
-        ),
-    };
-    let options = RegistryOptions {
-        plain_http: args.plain_http,
-        insecure_registries: Vec::new(),
-    };
-    let pushed = push_module(&module, &args.destination, annotations, &options)?;
-    eprintln!(
-        "policy-harness: pushed {} as {}",
-        args.module.display(),
-        pushed.immutable_ref
-    );
-    println!("{}", pushed.digest);
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------

@@ -17,18 +17,17 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+
 use std::sync::Arc;
 
+use crate::oci::sha256_digest;
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use clap::Args;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use wasmparser::{Encoding, Parser, Payload};
 
-use crate::cache::CacheMode;
-use crate::capabilities::{HostCapabilities, HostEnvironment};
-use crate::runtime::{Limits, Policy};
+use crate::host::cache::CacheMode;
+use crate::host::capabilities::{HostCapabilities, HostEnvironment};
+use crate::host::runtime::{Limits, PolicyModule};
 
 /// Name of the custom section (policy-evaluator's
 /// `KUBEWARDEN_CUSTOM_SECTION_METADATA`).
@@ -43,37 +42,6 @@ pub const EXECUTION_MODE_WAPC: &str = "kubewarden-wapc";
 const EXECUTION_MODES: [&str; 4] = ["kubewarden-wapc", "opa", "gatekeeper", "wasi"];
 const POLICY_TYPES: [&str; 2] = ["kubernetes", "raw"];
 const OPERATIONS: [&str; 5] = ["CREATE", "UPDATE", "DELETE", "CONNECT", "*"];
-
-/// `policy-harness annotate`.
-#[derive(Debug, Args)]
-pub struct AnnotateArgs {
-    /// Policy metadata (YAML), e.g. policy-metadata.yml.
-    #[arg(long, short = 'm', value_name = "FILE")]
-    pub metadata_path: PathBuf,
-    /// Text stored as the `io.kubewarden.policy.usage` annotation (e.g. README.md).
-    #[arg(long, short = 'u', value_name = "FILE")]
-    pub usage_path: Option<PathBuf>,
-    /// Where to write the annotated module.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output_path: PathBuf,
-    /// The policy module (wasm binary).
-    #[arg(value_name = "MODULE.wasm")]
-    pub module: PathBuf,
-}
-
-/// `policy-harness inspect`.
-#[derive(Debug, Args)]
-pub struct InspectArgs {
-    /// Print the embedded metadata as JSON (exactly the section's content).
-    #[arg(long)]
-    pub json: bool,
-    /// Registries (HOST:PORT) reached over plain HTTP (loopback ones always are).
-    #[arg(long, value_name = "HOST:PORT")]
-    pub insecure_registry: Vec<String>,
-    /// The module: a file, or `registry://HOST/REPO:TAG` / `registry://HOST/REPO@sha256:…`.
-    #[arg(value_name = "MODULE.wasm")]
-    pub module: PathBuf,
-}
 
 // ---------------------------------------------------------------------------
 // Custom sections
@@ -307,7 +275,7 @@ pub fn build_metadata(yaml: &str, usage: Option<&str>, protocol_version: &str) -
 /// Asks the module for its waPC protocol version (what `kwctl annotate`
 /// does for a `kubewarden-wapc` policy).
 pub fn module_protocol_version(module: &[u8]) -> Result<String> {
-    let policy = Policy::from_bytes(module, Limits::default(), &CacheMode::from_env())?;
+    let policy = PolicyModule::from_bytes(module, Limits::default(), &CacheMode::from_env())?;
     let instance = policy.instantiate(Arc::new(HostEnvironment::new(HostCapabilities::none())))?;
     let bytes = instance
         .call("protocol_version", &[])?
@@ -326,60 +294,8 @@ pub fn annotate_module(module: &[u8], metadata: &Value) -> Result<Vec<u8>> {
     replace_custom_section(module, METADATA_SECTION, &json)
 }
 
-fn read_text(path: &Path, what: &str) -> Result<String> {
-    std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {what} file {}", path.display()))
-}
-
-/// `policy-harness annotate`.
-pub fn annotate_command(args: &AnnotateArgs) -> Result<()> {
-    let module = std::fs::read(&args.module)
-        .with_context(|| format!("cannot read policy module {}", args.module.display()))?;
-    let yaml = read_text(&args.metadata_path, "metadata")?;
-    let usage = args
-        .usage_path
-        .as_deref()
-        .map(|p| read_text(p, "usage"))
-        .transpose()?;
-    // Parse first so that a metadata error is reported before compiling.
-    let draft = build_metadata(&yaml, usage.as_deref(), "v1")
-        .with_context(|| format!("invalid metadata {}", args.metadata_path.display()))?;
-    let mode = draft["executionMode"]
-        .as_str()
-        .unwrap_or(EXECUTION_MODE_WAPC);
-    ensure!(
-        mode == EXECUTION_MODE_WAPC,
-        "executionMode {mode:?}: policy-harness annotates kubewarden-wapc policies only"
-    );
-    let protocol_version = module_protocol_version(&module).with_context(|| {
-        format!(
-            "cannot get the protocol version of {}",
-            args.module.display()
-        )
-    })?;
-    ensure!(
-        protocol_version == "v1",
-        "the module answers protocol version {protocol_version:?}; Kubewarden knows only \"v1\""
-    );
-    let metadata = build_metadata(&yaml, usage.as_deref(), &protocol_version)?;
-    let annotated = annotate_module(&module, &metadata)?;
-    std::fs::write(&args.output_path, &annotated)
-        .with_context(|| format!("cannot write {}", args.output_path.display()))?;
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------
 // Inspecting
-
-fn sha256_digest(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(71);
-    hex.push_str("sha256:");
-    for b in hash.iter() {
-        let _ = write!(hex, "{b:02x}");
-    }
-    hex
-}
 
 fn field_text(metadata: &Value, field: &str) -> String {
     match metadata.get(field) {
@@ -480,32 +396,6 @@ pub fn render_inspection(module: &[u8], metadata: &Value, sections: usize) -> Re
         }
     }
     Ok(out)
-}
-
-/// `policy-harness inspect`.
-pub fn inspect_command(args: &InspectArgs) -> Result<()> {
-    let options = crate::registry::RegistryOptions {
-        plain_http: false,
-        insecure_registries: args.insecure_registry.clone(),
-    };
-    let module = crate::registry::read_module(&args.module, &options)?;
-    let name = args.module.display();
-    let sections = custom_sections(&module, METADATA_SECTION)
-        .with_context(|| format!("cannot read {name}"))?;
-    let metadata = read_metadata(&module)
-        .with_context(|| format!("cannot read the metadata of {name}"))?
-        .ok_or_else(|| {
-            anyhow!(
-                "no Kubewarden metadata ({METADATA_SECTION} section) in {name}: annotate it with \
-                 `policy-harness annotate` or `kwctl annotate`"
-            )
-        })?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&metadata)?);
-    } else {
-        print!("{}", render_inspection(&module, &metadata, sections.len())?);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,113 @@
+//! `policy-harness run`: one admission through a policy module, printed as
+//! `kwctl run` prints it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::Value;
+
+use crate::host::admission::{admission_request, evaluate, read_json_file, Outcome};
+use crate::host::cache::CacheMode;
+use crate::host::capabilities::{HostCapabilities, HostEnvironment};
+use crate::host::runtime::{Limits, DEFAULT_MAX_MEMORY_MB, DEFAULT_TIMEOUT_MS};
+use crate::oci::registry::{load_policy, LiveRegistry, RegistryOptions};
+
+/// `policy-harness run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Policy settings as inline JSON (default `{}`).
+    #[arg(long, value_name = "JSON", conflicts_with = "settings_path")]
+    pub settings_json: Option<String>,
+    /// Policy settings from a JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub settings_path: Option<PathBuf>,
+    /// AdmissionReview or bare AdmissionRequest (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub request_path: PathBuf,
+    /// Host-call fixtures (JSON list); without it every host call fails.
+    #[arg(long, value_name = "FILE")]
+    pub host_capabilities: Option<PathBuf>,
+    /// Print every host call (and guest log event) to stderr.
+    #[arg(long)]
+    pub trace_host_calls: bool,
+    /// Deadline of each waPC call, in milliseconds (0: none).
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_TIMEOUT_MS)]
+    pub timeout_ms: u64,
+    /// Limit of the guest's linear memory, in MiB (0: none).
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MAX_MEMORY_MB)]
+    pub max_memory_mb: u64,
+    /// Do not use the compiled-module cache (also: POLICY_HARNESS_NO_CACHE=1).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Answer `oci`/`v1/manifest_digest` from the registry when no fixture matches.
+    #[arg(long)]
+    pub allow_network: bool,
+    /// Registry (HOST:PORT) reached over plain HTTP; loopback ones always are.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub insecure_registry: Vec<String>,
+    /// The policy module (wasm32-wasip1 binary, or WAT text), or
+    /// `registry://HOST/REPO:TAG` / `registry://HOST/REPO@sha256:HEX`.
+    #[arg(value_name = "MODULE.wasm")]
+    pub module: PathBuf,
+}
+
+fn load_settings(args: &RunArgs) -> Result<Value> {
+    match (&args.settings_json, &args.settings_path) {
+        (Some(json), _) => serde_json::from_str(json).context("--settings-json is not valid JSON"),
+        (None, Some(path)) => read_json_file(path, "settings"),
+        (None, None) => Ok(Value::Object(serde_json::Map::new())),
+    }
+}
+
+/// `policy-harness run`: prints the AdmissionResponse on stdout.
+pub fn handle(args: &RunArgs) -> Result<ExitCode> {
+    let settings = load_settings(args)?;
+    let request = admission_request(read_json_file(&args.request_path, "request")?)
+        .with_context(|| format!("invalid request file {}", args.request_path.display()))?;
+    let capabilities = match &args.host_capabilities {
+        Some(path) => HostCapabilities::from_file(path)?,
+        None => HostCapabilities::none(),
+    };
+    let limits = Limits {
+        timeout_ms: args.timeout_ms,
+        max_memory_mb: args.max_memory_mb,
+    };
+    let cache = if args.no_cache {
+        CacheMode::Disabled
+    } else {
+        CacheMode::from_env()
+    };
+    let registry_options = RegistryOptions {
+        plain_http: false,
+        insecure_registries: args.insecure_registry.clone(),
+    };
+    let policy = load_policy(&args.module, &registry_options, limits, &cache)?;
+
+    let mut env = HostEnvironment::new(capabilities);
+    if args.allow_network {
+        env = env.with_live(Arc::new(LiveRegistry::new(registry_options)));
+    }
+    let env = Arc::new(env);
+    let evaluation = evaluate(&policy, Arc::clone(&env), &settings, &request);
+    if args.trace_host_calls {
+        eprint!("{}", env.trace());
+    }
+    match evaluation?.outcome {
+        Outcome::SettingsInvalid { message } => {
+            eprintln!(
+                "Provided settings are not valid: {}",
+                message.as_deref().unwrap_or("(no message)")
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Outcome::Response(response) => {
+            let line = serde_json::to_string(&response)
+                .context("cannot serialize the AdmissionResponse")?;
+            println!("{line}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

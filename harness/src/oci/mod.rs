@@ -1,0 +1,22 @@
+//! OCI artifacts: the Kubewarden metadata inside a module (`metadata`, a
+//! leaf) and registries (`registry`, which reads the metadata when it pushes
+//! or pulls). Dependencies run one way: `registry` → `metadata`.
+
+pub mod metadata;
+pub mod registry;
+
+use std::fmt::Write as _;
+
+use sha2::{Digest as _, Sha256};
+
+/// `sha256:<hex>` of `bytes`, as OCI descriptors and `kwctl inspect` write it.
+#[must_use]
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    let hash = Sha256::digest(bytes);
+    let mut out = String::with_capacity(71);
+    out.push_str("sha256:");
+    for b in hash.iter() {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
