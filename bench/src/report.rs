@@ -1,0 +1,449 @@
+//! The results as Markdown (`bench/results.md`): how to reproduce, the
+//! machine, the results table, the targets, where the time goes, and the
+//! method.
+
+use std::fmt::{self, Write as _};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use policy_harness::host::runtime::Limits;
+
+use crate::machine::{openssl_algorithm, Machine};
+use crate::runner::{Measurements, Row};
+use crate::scenarios::{Scheme, EXTRA_SIGNATURES};
+use crate::stats::{fmt_ratio, fmt_time, MIN_SAMPLES};
+use crate::targets;
+
+/// Everything the report says.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The module measured.
+    pub module: PathBuf,
+    /// The timings.
+    pub measurements: Measurements,
+    /// The machine and tools.
+    pub machine: Machine,
+    /// The limits the module ran under.
+    pub limits: Limits,
+    /// 1-minute load average when the run started.
+    pub load_average: String,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// `--budget-ms`.
+    pub budget_ms: u64,
+}
+
+impl Report {
+    /// The whole report.
+    ///
+    /// # Errors
+    ///
+    /// Never in practice: writing to a `String` does not fail.
+    pub fn render(&self) -> Result<String, fmt::Error> {
+        let mut w = String::new();
+        header(&mut w)?;
+        self.machine_table(&mut w)?;
+        self.results_table(&mut w)?;
+        self.targets(&mut w)?;
+        self.breakdown(&mut w)?;
+        self.method(&mut w)?;
+        Ok(w)
+    }
+
+    fn machine_table(&self, w: &mut String) -> fmt::Result {
+        let m = &self.machine;
+        writeln!(w, "## Machine and build\n")?;
+        writeln!(w, "| | |\n|---|---|")?;
+        writeln!(w, "| date | {} |", m.date)?;
+        writeln!(w, "| CPU | {} |", m.cpu)?;
+        writeln!(w, "| `nproc` | {} |", m.nproc)?;
+        writeln!(
+            w,
+            "| load average (1 min) at start | {} |",
+            self.load_average
+        )?;
+        writeln!(w, "| rustc | {} |", m.rustc)?;
+        writeln!(w, "| kernel | {} |", m.kernel)?;
+        writeln!(
+            w,
+            "| host | `kritis-bench` on policy-harness's host (wapc 2.2, wasmtime-provider 2.25.0, \
+             wasmtime 48), built in the `bench-release` profile (release, no LTO); engine as \
+             `policy-harness run`: Cranelift `OptLevel::Speed`, wasmtime's default features \
+             (SIMD on), epoch interruption on ({} ms deadline), {} MiB memory limit, on-demand \
+             instance allocator; a fresh instance is `WasmtimeEngineProviderPre::rehydrate` + \
+             `WapcHost::new`, what policy-evaluator does for each request |",
+            self.limits.timeout_ms, self.limits.max_memory_mb
+        )?;
+        writeln!(
+            w,
+            "| module | `{}`, {} bytes; wasm features (rustc's for wasm32-wasip1, no `simd128`): {} |",
+            self.module.display(),
+            self.measurements.module_size,
+            m.wasm_features
+        )?;
+        writeln!(w, "| OpenSSL | {} |", m.openssl)?;
+        writeln!(w, "| run time | {:.0} s |\n", self.elapsed.as_secs_f64())
+    }
+
+    fn results_table(&self, w: &mut String) -> fmt::Result {
+        writeln!(w, "## Results\n")?;
+        writeln!(
+            w,
+            "Time of one `validate` call. **fresh**: instantiate the pre-compiled module \
+             (`InstancePre`, `_start`/`wapc_init`), `validate`, drop the store, as policy-server \
+             does for each request. **warm**: `validate` repeated on one instance. **native**: \
+             the same crate called in-process on the same bytes (`validate` + response \
+             encoding). Ratios are wasm median / native median. n = samples \
+             (fresh/warm/native).\n"
+        )?;
+        writeln!(
+            w,
+            "| # | scenario | payload | fresh median | fresh p99 | warm median | warm p99 | native median | native p99 | fresh/native | warm/native | n |"
+        )?;
+        writeln!(
+            w,
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        )?;
+        for r in &self.measurements.rows {
+            scenario_row(w, r)?;
+        }
+        self.reference_rows(w)?;
+        writeln!(w)
+    }
+
+    /// The rows after the scenarios: one verification (slopes, OpenSSL),
+    /// instantiation alone, compilation.
+    fn reference_rows(&self, w: &mut String) -> fmt::Result {
+        let m = &self.measurements;
+        for scheme in Scheme::ALL {
+            if let Some((wasm, native)) = m.slope(scheme) {
+                writeln!(
+                    w,
+                    "| | **{} verify, one signature** (slope, see method) | | | | {} | | {} | | | {} | |",
+                    scheme.label(),
+                    fmt_time(wasm),
+                    fmt_time(native),
+                    fmt_ratio(wasm / native)
+                )?;
+            }
+        }
+        if let Some(openssl) = &m.openssl {
+            for scheme in Scheme::ALL {
+                let cell = match openssl.get(scheme) {
+                    Ok(speed) => fmt_time(1.0 / speed.verify_per_s),
+                    Err(_) => "n/a".to_owned(),
+                };
+                writeln!(
+                    w,
+                    "| | OpenSSL {} verify (`openssl speed -seconds 1 {}`) | | | | | | {cell} | | | | |",
+                    scheme.label(),
+                    openssl_algorithm(scheme)
+                )?;
+            }
+        }
+        writeln!(
+            w,
+            "| | instantiate + drop only (no call) | | {} | {} | | | | | | | {}/-/- |",
+            fmt_time(m.instantiate.median),
+            fmt_time(m.instantiate.p99),
+            m.instantiate.n
+        )?;
+        if let Some(compile) = m.compile {
+            writeln!(
+                w,
+                "| | compile, uncached `Module::new` (median) | {:.1} KiB | {} | | | | | | | | {}/-/- |",
+                m.module_size as f64 / 1024.0,
+                fmt_time(compile.median),
+                compile.n
+            )?;
+        }
+        Ok(())
+    }
+
+    fn targets(&self, w: &mut String) -> fmt::Result {
+        let Some(checks) = targets::evaluate(&self.measurements) else {
+            return Ok(());
+        };
+        writeln!(w, "## Targets\n")?;
+        writeln!(w, "| target | measured | |\n|---|---|---|")?;
+        for c in checks {
+            let verdict = match c.met {
+                Some(true) => "met",
+                Some(false) => "**not met**",
+                None => "not measured",
+            };
+            writeln!(
+                w,
+                "| {} | {} | {verdict} |",
+                c.target.description, c.measured
+            )?;
+        }
+        writeln!(w)
+    }
+
+    /// Differences between scenarios that say where the time goes.
+    fn breakdown(&self, w: &mut String) -> fmt::Result {
+        let lines = breakdown_lines(&self.measurements);
+        if lines.is_empty() {
+            return Ok(());
+        }
+        writeln!(w, "## Where the time goes (medians)\n")?;
+        for l in lines {
+            writeln!(w, "* {l}")?;
+        }
+        writeln!(w)
+    }
+
+    fn method(&self, w: &mut String) -> fmt::Result {
+        writeln!(w, "## Method\n")?;
+        writeln!(
+            w,
+            "* Scenarios are generated in-process: TEST-ONLY keys of `testdata/keys/` \
+             (`rsa2048`, `rsa2048b`, `rsa4096`, `p256`), simple-signing payloads and \
+             signatures made by `policy-harness`'s signer (`rsa` PKCS#1 v1.5, `p256` ECDSA), \
+             requests shaped like the API server's (`testkit::objects`: defaulted container \
+             fields, userInfo…). Before timing, each scenario's settings pass \
+             `validate_settings`, and the module's answer is checked: the expected verdict, \
+             byte-for-byte equal to the native answer."
+        )?;
+        writeln!(
+            w,
+            "* Scenario 5 reuses the two RSA-2048 keys alternately under 100 distinct key ids \
+             (the policy decodes only the key a signature names); scenario 6's object carries an \
+             attestation for another image."
+        )?;
+        slope_method(w)?;
+        writeln!(
+            w,
+            "* Percentiles: median, and p99 by nearest rank (with n < 100 it is the maximum). \
+             Each measurement runs 3 untimed warm-up calls, then up to n samples, stopping after \
+             {} ms once {MIN_SAMPLES} samples are taken.",
+            self.budget_ms
+        )?;
+        writeln!(
+            w,
+            "* Host build: `bench/` is built in its `bench-release` profile (release, \
+             opt-level 3, no LTO), as policy-server is built for release: instantiation (the \
+             provider clones its `Linker` for every instance, builds a WASI context, maps \
+             memory), the waPC calls and the guest's `memory.copy`/`memory.fill` (host libcalls \
+             in wasmtime) run optimised host code, and the native column is the policy crate \
+             optimised. The guest's own instructions run at the speed Cranelift gives them \
+             whatever the host's profile; the compile time is measured with a release-built \
+             Cranelift, as policy-server pays it."
+        )?;
+        self.openssl_lines(w)
+    }
+
+    /// The raw `openssl speed` lines, if any.
+    fn openssl_lines(&self, w: &mut String) -> fmt::Result {
+        let Some(openssl) = &self.measurements.openssl else {
+            return Ok(());
+        };
+        let lines: Vec<&str> = Scheme::ALL
+            .into_iter()
+            .filter_map(|s| openssl.get(s).as_ref().ok())
+            .map(|speed| speed.line.as_str())
+            .collect();
+        if !lines.is_empty() {
+            writeln!(w, "\nRaw `openssl speed` lines:\n")?;
+            for line in lines {
+                writeln!(w, "    {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn header(w: &mut String) -> fmt::Result {
+    writeln!(w, "# Benchmark\n")?;
+    writeln!(
+        w,
+        "**Reproduce:** `make bench` on a fresh machine (Rust toolchain and the `openssl` \
+         CLI): it builds the release module (`policy.wasm`), then, in `bench/`, runs \
+         `cargo run --locked --profile bench-release -- --module ../policy.wasm --output \
+         results.md`, which builds the benchmark in its `bench-release` profile (release \
+         without LTO: the host, wasmtime and the native policy optimised as a release-built \
+         policy-server is; the first build takes ~15-20 minutes on 2 cores). Options: \
+         `--iterations N` (fresh-instance samples, default 400; warm and native take 5/2 as \
+         many), `--budget-ms MS` (time cap per measurement, default 3000, at least \
+         {MIN_SAMPLES} samples), `--only ID,…` (some scenarios, for profiling). This file is \
+         overwritten by each run; run it on an otherwise idle machine.\n"
+    )
+}
+
+fn scenario_row(w: &mut String, r: &Row) -> fmt::Result {
+    let kib = r.payload_len as f64 / 1024.0;
+    let (fresh_median, fresh_p99, fresh_ratio, fresh_n) = match r.fresh {
+        Some(f) => (
+            fmt_time(f.median),
+            fmt_time(f.p99),
+            fmt_ratio(f.median / r.native.median),
+            f.n.to_string(),
+        ),
+        None => (String::new(), String::new(), String::new(), "-".to_owned()),
+    };
+    writeln!(
+        w,
+        "| {} | {} | {kib:.1} KiB | {fresh_median} | {fresh_p99} | {} | {} | {} | {} | {fresh_ratio} | {} | {fresh_n}/{}/{} |",
+        r.id,
+        r.title,
+        fmt_time(r.warm.median),
+        fmt_time(r.warm.p99),
+        fmt_time(r.native.median),
+        fmt_time(r.native.p99),
+        fmt_ratio(r.warm.median / r.native.median),
+        r.warm.n,
+        r.native.n
+    )
+}
+
+/// The per-signature method bullet.
+fn slope_method(w: &mut String) -> fmt::Result {
+    writeln!(
+        w,
+        "* **Per-signature cost**: one image whose attestation carries 1 signature (rows \
+         `sig-*-1`) or {k1} signatures (`sig-*-k`), all naming the authority's key: the first \
+         {EXTRA_SIGNATURES} are genuine signatures by that key over another image's payload, \
+         so each costs a complete verification that fails, and only the last verifies. The \
+         authority is pinned to one scheme (`RSA_PKCS1_SHA_256` / `ECDSA_SHA_256`) so a \
+         failed RSA check does not retry PSS. Cost of one verification = (median(k) − \
+         median(1)) / {EXTRA_SIGNATURES}, on a warm instance (and natively). The \
+         difference also carries the base64 decoding of {EXTRA_SIGNATURES} signatures, \
+         which is negligible next to a public-key operation. This is the \"bare signature \
+         check\" scenario 1 is compared with; OpenSSL's is 1 / (verify/s) of `openssl speed`, \
+         same machine, same run.",
+        k1 = EXTRA_SIGNATURES + 1
+    )
+}
+
+/// The "where the time goes" bullets that the run's scenarios allow.
+fn breakdown_lines(m: &Measurements) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let (Some(s1), Some(w1)) = (m.fresh("1"), m.warm("1")) {
+        let inst = m.instantiate.median;
+        lines.push(format!(
+            "Fresh instance, fixed cost: instantiate + drop = {} = {:.0}% of scenario 1 \
+             fresh ({}); scenario 1 fresh − warm = {} (instantiation, plus the first \
+             touches of a new linear memory).",
+            fmt_time(inst),
+            100.0 * inst / s1,
+            fmt_time(s1),
+            fmt_time(s1 - w1)
+        ));
+        if let Some((rsa, _)) = m.slope(Scheme::Rsa2048) {
+            lines.push(format!(
+                "Scenario 1 warm − one RSA-2048 verification = {} ({:.0}% of the warm \
+                 call): reading the request and settings, the annotation, base64, SHA-256, \
+                 and decoding the key (PEM, DER, and `R² mod n` for Montgomery \
+                 arithmetic).",
+                fmt_time(w1 - rsa),
+                100.0 * (w1 - rsa) / w1
+            ));
+        }
+        if let Some(w5) = m.warm("5") {
+            lines.push(format!(
+                "Scenario 5 − scenario 1 (warm) = {}: 99 more authorities ({} each).",
+                fmt_time(w5 - w1),
+                fmt_time((w5 - w1) / 99.0)
+            ));
+        }
+        if let Some(w4) = m.warm("4") {
+            lines.push(format!(
+                "Scenario 4 − scenario 1 (warm) = {}: {} per additional attested image.",
+                fmt_time(w4 - w1),
+                fmt_time((w4 - w1) / 99.0)
+            ));
+        }
+    }
+    if let (Some(a), Some(b)) = (m.warm("3a"), m.warm("3b")) {
+        lines.push(format!(
+            "Scenario 3a − 3b (warm) = {}: {} per additional allowlist pattern.",
+            fmt_time(a - b),
+            fmt_time((a - b) / 9999.0)
+        ));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::fixture;
+
+    fn report() -> Report {
+        Report {
+            module: PathBuf::from("policy.wasm"),
+            measurements: fixture::measurements(),
+            machine: Machine {
+                date: "2026-01-01 00:00 UTC".to_owned(),
+                cpu: "Test CPU".to_owned(),
+                nproc: "2".to_owned(),
+                rustc: "rustc 1.95.0".to_owned(),
+                kernel: "Linux 6.0".to_owned(),
+                openssl: "OpenSSL 3.0.13".to_owned(),
+                wasm_features: "bulk-memory, mutable-globals".to_owned(),
+            },
+            limits: Limits::default(),
+            load_average: "0.10".to_owned(),
+            elapsed: Duration::from_secs(120),
+            budget_ms: 3000,
+        }
+    }
+
+    fn sections(text: &str) -> Vec<&str> {
+        text.lines().filter(|l| l.starts_with('#')).collect()
+    }
+
+    #[test]
+    fn a_full_run_has_every_section() {
+        let text = report().render().unwrap();
+        assert_eq!(
+            sections(&text),
+            [
+                "# Benchmark",
+                "## Machine and build",
+                "## Results",
+                "## Targets",
+                "## Where the time goes (medians)",
+                "## Method"
+            ]
+        );
+        assert!(text.contains("| 1 | scenario 1 | 10.0 KiB | 100.0 µs | 200.0 µs | 80.0 µs | 160.0 µs | 40.0 µs | 80.0 µs | 2.50× | 2.00× | 400/1000/1000 |\n"), "{text}");
+        assert!(text.contains("| | **P-256 verify, one signature** (slope, see method) | | | | 150.0 µs | | 60.0 µs | | | 2.50× | |\n"), "{text}");
+        assert!(text.contains("| | OpenSSL RSA-2048 verify (`openssl speed -seconds 1 rsa2048`) | | | | | | 20.0 µs | | | | |\n"), "{text}");
+        assert!(text.contains("| Scenario 1 fresh-instance validate ≤ 1.3× the bare RSA-2048 signature check | 100.0 µs vs 50.0 µs = 2.00× | **not met** |\n"), "{text}");
+        assert!(text.contains("epoch interruption on (2000 ms deadline), 256 MiB memory limit"));
+        assert!(
+            text.ends_with("\n    verify/s 50000\n    verify/s 20000\n"),
+            "{text}"
+        );
+        assert!(!text.contains("e2e-tests"), "{text}");
+    }
+
+    #[test]
+    fn a_partial_run_has_no_targets() {
+        let mut r = report();
+        r.measurements
+            .rows
+            .retain(|row| row.id == "3a" || row.id == "3b");
+        r.measurements.compile = None;
+        r.measurements.openssl = None;
+        let text = r.render().unwrap();
+        assert_eq!(
+            sections(&text),
+            [
+                "# Benchmark",
+                "## Machine and build",
+                "## Results",
+                "## Where the time goes (medians)",
+                "## Method"
+            ]
+        );
+        assert!(
+            text.contains("* Scenario 3a − 3b (warm) = 300.0 µs: 0.03 µs per additional"),
+            "{text}"
+        );
+        assert!(!text.contains("OpenSSL RSA-2048 verify"), "{text}");
+        assert!(!text.contains("Raw `openssl speed` lines"), "{text}");
+    }
+}

@@ -1,0 +1,363 @@
+//! Timing: each scenario's `validate` in the module (fresh instance, warm
+//! instance) and natively, the module's compilation and instantiation, and
+//! what the measurements say once gathered.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use policy_harness::host::capabilities::HostEnvironment;
+use policy_harness::host::runtime::{PolicyInstance, PolicyModule};
+use serde_json::Value;
+use wasmtime_provider::wasmtime;
+
+use crate::machine::{self, OpenSsl};
+use crate::scenarios::{Group, Scenario, Scheme, EXTRA_SIGNATURES};
+use crate::stats::{measure, Stats};
+
+/// Uncached compilations timed.
+pub const COMPILE_RUNS: usize = 3;
+/// Untimed calls before each measurement.
+const WARMUP: usize = 3;
+
+/// The timings of one scenario.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The scenario's id.
+    pub id: &'static str,
+    /// The scenario's title.
+    pub title: String,
+    /// Bytes of the `validate` payload.
+    pub payload_len: usize,
+    /// New instance per call; `None` for the slope scenarios.
+    pub fresh: Option<Stats>,
+    /// One instance, called again and again.
+    pub warm: Stats,
+    /// The same crate, in-process.
+    pub native: Stats,
+}
+
+/// Everything measured in one run.
+#[derive(Debug, Clone)]
+pub struct Measurements {
+    /// Bytes of the module.
+    pub module_size: usize,
+    /// Uncached compilation; `None` in a partial run (`--only`).
+    pub compile: Option<Stats>,
+    /// Instantiate + drop, no call.
+    pub instantiate: Stats,
+    /// One per scenario run, in order.
+    pub rows: Vec<Row>,
+    /// OpenSSL on the same machine; `None` in a partial run.
+    pub openssl: Option<OpenSsl>,
+}
+
+impl Measurements {
+    /// The row of scenario `id`, if it ran.
+    #[must_use]
+    pub fn row(&self, id: &str) -> Option<&Row> {
+        self.rows.iter().find(|r| r.id == id)
+    }
+
+    /// Fresh-instance median of scenario `id`.
+    #[must_use]
+    pub fn fresh(&self, id: &str) -> Option<f64> {
+        self.row(id).and_then(|r| r.fresh).map(|s| s.median)
+    }
+
+    /// Warm-instance median of scenario `id`.
+    #[must_use]
+    pub fn warm(&self, id: &str) -> Option<f64> {
+        self.row(id).map(|r| r.warm.median)
+    }
+
+    /// Cost of one verification of `scheme` (wasm warm, native), from the
+    /// slope scenarios.
+    #[must_use]
+    pub fn slope(&self, scheme: Scheme) -> Option<(f64, f64)> {
+        let (id1, idk) = scheme.slope_ids();
+        let one = self.row(id1)?;
+        let many = self.row(idk)?;
+        let k = EXTRA_SIGNATURES as f64;
+        Some((
+            (many.warm.median - one.warm.median) / k,
+            (many.native.median - one.native.median) / k,
+        ))
+    }
+}
+
+struct NoResolver;
+
+impl kritis_attestation_policy::DigestResolver for NoResolver {
+    fn manifest_digest(&self, _image: &str) -> std::result::Result<String, String> {
+        Err("no tag resolution in the benchmark".to_owned())
+    }
+}
+
+/// What the waPC glue of the policy does natively: decide, encode.
+fn native_validate(payload: &[u8]) -> Result<Vec<u8>> {
+    let response = kritis_attestation_policy::validate(payload, &NoResolver).into_response();
+    Ok(serde_json::to_vec(&response)?)
+}
+
+/// The `accepted` field of a `validate` answer.
+fn accepted(response: &[u8]) -> Result<bool> {
+    let v: Value = serde_json::from_slice(response).context("validate answered no JSON")?;
+    v.get("accepted")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| anyhow!("validate answered no `accepted`: {v}"))
+}
+
+fn call(instance: &PolicyInstance, op: &str, payload: &[u8]) -> Result<Vec<u8>> {
+    instance
+        .call(op, payload)?
+        .map_err(|e| anyhow!("the policy returned an error from `{op}`: {e}"))
+}
+
+/// Times `validate` in the module and natively.
+pub struct Runner<'a> {
+    module: &'a PolicyModule,
+    env: Arc<HostEnvironment>,
+    fresh_n: usize,
+    warm_n: usize,
+    budget: Duration,
+}
+
+impl<'a> Runner<'a> {
+    /// `fresh_n` fresh-instance samples per scenario, 5/2 as many warm and
+    /// native ones, each measurement capped at `budget`.
+    #[must_use]
+    pub fn new(
+        module: &'a PolicyModule,
+        env: Arc<HostEnvironment>,
+        fresh_n: usize,
+        budget: Duration,
+    ) -> Self {
+        Self {
+            module,
+            env,
+            fresh_n,
+            warm_n: fresh_n.saturating_mul(5) / 2,
+            budget,
+        }
+    }
+
+    fn instantiate(&self) -> Result<PolicyInstance> {
+        self.module.instantiate(Arc::clone(&self.env))
+    }
+
+    /// Instantiate + drop, no call.
+    ///
+    /// # Errors
+    ///
+    /// Instantiation failed.
+    pub fn time_instantiation(&self) -> Result<Stats> {
+        measure(self.warm_n, self.budget, WARMUP, || {
+            self.instantiate().map(drop)
+        })
+    }
+
+    /// Checks the scenario's answers, then times it.
+    ///
+    /// # Errors
+    ///
+    /// The module fails, rejects the settings, answers another verdict than
+    /// expected, or answers differently from the native build.
+    pub fn run(&self, s: &Scenario) -> Result<Row> {
+        self.check(s)?;
+        let fresh = if s.group == Group::Main {
+            Some(measure(self.fresh_n, self.budget, WARMUP, || {
+                let instance = self.instantiate()?;
+                call(&instance, "validate", &s.payload)?;
+                Ok(())
+            })?)
+        } else {
+            None
+        };
+        let instance = self.instantiate()?;
+        let warm = measure(self.warm_n, self.budget, WARMUP, || {
+            call(&instance, "validate", &s.payload).map(drop)
+        })?;
+        drop(instance);
+        let native = measure(self.warm_n, self.budget, WARMUP, || {
+            native_validate(&s.payload).map(drop)
+        })?;
+        Ok(Row {
+            id: s.id,
+            title: s.title.clone(),
+            payload_len: s.payload.len(),
+            fresh,
+            warm,
+            native,
+        })
+    }
+
+    /// Correctness first: the settings pass, the verdict is the expected
+    /// one, and the module answers exactly what the same code answers
+    /// natively.
+    fn check(&self, s: &Scenario) -> Result<()> {
+        // As policy-server does once when it loads the policy.
+        let instance = self.instantiate()?;
+        let answer = call(&instance, "validate_settings", &s.settings)?;
+        let v: Value = serde_json::from_slice(&answer)?;
+        if v.get("valid") != Some(&Value::Bool(true)) {
+            bail!("scenario {}: settings rejected: {v}", s.id);
+        }
+        let wasm_answer = call(&instance, "validate", &s.payload)?;
+        let native_answer = native_validate(&s.payload)?;
+        if accepted(&wasm_answer)? != s.expect_allowed {
+            bail!(
+                "scenario {}: expected accepted={}, the module answered {}",
+                s.id,
+                s.expect_allowed,
+                String::from_utf8_lossy(&wasm_answer)
+            );
+        }
+        if wasm_answer != native_answer {
+            bail!(
+                "scenario {}: the module and the native build answer differently:\n  wasm:   {}\n  native: {}",
+                s.id,
+                String::from_utf8_lossy(&wasm_answer),
+                String::from_utf8_lossy(&native_answer)
+            );
+        }
+        Ok(())
+    }
+
+    /// The benchmark's policy needs no host capability.
+    ///
+    /// # Errors
+    ///
+    /// The module made host calls.
+    pub fn ensure_no_host_calls(&self) -> Result<()> {
+        let calls = self.env.calls();
+        if !calls.is_empty() {
+            bail!(
+                "the policy made {} host call(s); none was expected",
+                calls.len()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// [`COMPILE_RUNS`] uncached compilations of `bytes`, with an engine
+/// configured as the harness's runtime.
+///
+/// # Errors
+///
+/// The engine cannot be created or the module does not compile.
+pub fn time_compilation(bytes: &[u8]) -> Result<Stats> {
+    let engine = machine::engine_like_runtime()?;
+    let mut samples = Vec::new();
+    for _ in 0..COMPILE_RUNS {
+        let t = Instant::now();
+        wasmtime::Module::new(&engine, bytes).map_err(|e| anyhow!("compilation failed: {e}"))?;
+        samples.push(t.elapsed().as_secs_f64());
+    }
+    Ok(Stats::of(samples))
+}
+
+/// Made-up measurements of a full run, for the tests of the report.
+#[cfg(test)]
+pub mod fixture {
+    use super::{Measurements, Row};
+    use crate::machine::{OpenSsl, OpenSslSpeed};
+    use crate::stats::Stats;
+
+    /// Stats of `n` samples with this median and p99.
+    pub fn stats(n: usize, median: f64, p99: f64) -> Stats {
+        Stats { n, median, p99 }
+    }
+
+    /// A row: fresh (if any), warm and native medians, p99 = 2 × median.
+    pub fn row(id: &'static str, fresh: Option<f64>, warm: f64, native: f64) -> Row {
+        Row {
+            id,
+            title: format!("scenario {id}"),
+            payload_len: 10_240,
+            fresh: fresh.map(|f| stats(400, f, 2.0 * f)),
+            warm: stats(1000, warm, 2.0 * warm),
+            native: stats(1000, native, 2.0 * native),
+        }
+    }
+
+    /// Every scenario of a full run, OpenSSL and the compilation included.
+    pub fn measurements() -> Measurements {
+        let k = crate::scenarios::EXTRA_SIGNATURES as f64;
+        let speed = |verify_per_s: f64| {
+            Ok(OpenSslSpeed {
+                verify_per_s,
+                line: format!("verify/s {verify_per_s}"),
+            })
+        };
+        Measurements {
+            module_size: 300 * 1024,
+            compile: Some(stats(3, 0.120, 0.130)),
+            instantiate: stats(1000, 20e-6, 40e-6),
+            rows: vec![
+                row("1", Some(100e-6), 80e-6, 40e-6),
+                row("2", Some(1.5e-3), 1.4e-3, 1.0e-3),
+                row("3a", Some(400e-6), 380e-6, 200e-6),
+                row("3b", Some(100e-6), 80e-6, 40e-6),
+                row("4", Some(5e-3), 4.9e-3, 3e-3),
+                row("5", Some(120e-6), 99e-6, 50e-6),
+                row("6", Some(90e-6), 70e-6, 35e-6),
+                row("sig-rsa2048-1", None, 80e-6, 40e-6),
+                row("sig-rsa2048-k", None, 80e-6 + k * 50e-6, 40e-6 + k * 25e-6),
+                row("sig-p256-1", None, 200e-6, 100e-6),
+                row("sig-p256-k", None, 200e-6 + k * 150e-6, 100e-6 + k * 60e-6),
+            ],
+            openssl: Some(OpenSsl::from_parts(speed(50_000.0), speed(20_000.0))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(median: f64) -> Stats {
+        Stats {
+            n: 1,
+            median,
+            p99: median,
+        }
+    }
+
+    fn row(id: &'static str, warm: f64, native: f64) -> Row {
+        Row {
+            id,
+            title: id.to_owned(),
+            payload_len: 0,
+            fresh: None,
+            warm: stats(warm),
+            native: stats(native),
+        }
+    }
+
+    #[test]
+    fn slope_is_the_cost_of_one_extra_signature() {
+        let k = EXTRA_SIGNATURES as f64;
+        let m = Measurements {
+            module_size: 0,
+            compile: None,
+            instantiate: stats(0.0),
+            rows: vec![
+                row("sig-p256-1", 1.0, 0.5),
+                row("sig-p256-k", 1.0 + 2.0 * k, 0.5 + k),
+            ],
+            openssl: None,
+        };
+        assert_eq!(m.slope(Scheme::P256), Some((2.0, 1.0)));
+        assert_eq!(m.slope(Scheme::Rsa2048), None);
+        assert_eq!(m.warm("sig-p256-1"), Some(1.0));
+        assert_eq!(m.fresh("sig-p256-1"), None);
+    }
+
+    #[test]
+    fn native_answer_is_a_validation_response() {
+        let answer = native_validate(b"not json").unwrap();
+        assert!(!accepted(&answer).unwrap());
+    }
+}

@@ -1,0 +1,256 @@
+//! The performance targets, as data: what each compares, and the most it
+//! may be. [`evaluate`] checks them all against a run's measurements.
+
+use crate::runner::Measurements;
+use crate::scenarios::Scheme;
+use crate::stats::{fmt_ratio, fmt_time};
+
+/// What a target measures, and in which unit its threshold is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Ratio: one verification in the module (warm slope) over OpenSSL's
+    /// (1 / verify/s) on the same machine.
+    VerifyVsOpenSsl(Scheme),
+    /// Ratio: a scenario's fresh-instance median over one RSA-2048
+    /// verification in the module (warm slope).
+    FreshOverRsaVerify(&'static str),
+    /// Ratio: the fresh-instance medians of two scenarios.
+    FreshRatio(&'static str, &'static str),
+    /// Ratio: a scenario's fresh-instance median over its native median.
+    FreshOverNative(&'static str),
+    /// KiB: the module's size.
+    ModuleSize,
+    /// Seconds: the median uncached compilation.
+    CompileTime,
+}
+
+/// A target: the measured value must be at most `threshold`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Target {
+    /// Short name (stderr summary, tests).
+    pub id: &'static str,
+    /// The target as the report states it.
+    pub description: &'static str,
+    /// What is measured.
+    pub metric: Metric,
+    /// The most the measured value may be, in the metric's unit.
+    pub threshold: f64,
+}
+
+/// The targets, in the order of the report.
+pub const TARGETS: &[Target] = &[
+    Target {
+        id: "rsa2048-vs-openssl",
+        description: "RSA-2048 verify in the module ≤ 8× OpenSSL",
+        metric: Metric::VerifyVsOpenSsl(Scheme::Rsa2048),
+        threshold: 8.0,
+    },
+    Target {
+        id: "p256-vs-openssl",
+        description: "P-256 verify in the module ≤ 8× OpenSSL",
+        metric: Metric::VerifyVsOpenSsl(Scheme::P256),
+        threshold: 8.0,
+    },
+    Target {
+        id: "scenario-1-vs-verify",
+        description: "Scenario 1 fresh-instance validate ≤ 1.3× the bare RSA-2048 signature check",
+        metric: Metric::FreshOverRsaVerify("1"),
+        threshold: 1.3,
+    },
+    Target {
+        id: "scenario-5-vs-1",
+        description: "Scenario 5 (100 authorities) ≤ 1.5× scenario 1, fresh instance",
+        metric: Metric::FreshRatio("5", "1"),
+        threshold: 1.5,
+    },
+    Target {
+        id: "scenario-3a-vs-3b",
+        description: "Scenario 3a (10,000 patterns) ≤ 5× 3b (1 pattern), fresh instance",
+        metric: Metric::FreshRatio("3a", "3b"),
+        threshold: 5.0,
+    },
+    Target {
+        id: "scenario-2-vs-native",
+        description: "Scenario 2 wasm/native ≤ 2× (fresh instance; warm in brackets)",
+        metric: Metric::FreshOverNative("2"),
+        threshold: 2.0,
+    },
+    Target {
+        id: "module-size",
+        description: "Module ≤ 400 KiB",
+        metric: Metric::ModuleSize,
+        threshold: 400.0,
+    },
+    Target {
+        id: "compile-time",
+        description: "Compile (uncached `Module::new`) ≤ 150 ms",
+        metric: Metric::CompileTime,
+        threshold: 0.150,
+    },
+];
+
+/// A target and how the run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// The target.
+    pub target: &'static Target,
+    /// The measured values, as the report writes them.
+    pub measured: String,
+    /// `None`: a reference (OpenSSL) could not be measured.
+    pub met: Option<bool>,
+}
+
+/// Every target of [`TARGETS`] checked against `m`; `None` when a partial
+/// run (`--only`) lacks what a target needs.
+#[must_use]
+pub fn evaluate(m: &Measurements) -> Option<Vec<Check>> {
+    TARGETS.iter().map(|t| check(t, m)).collect()
+}
+
+/// One target against `m`: the measured value, its text, and the verdict.
+fn check(target: &'static Target, m: &Measurements) -> Option<Check> {
+    let ratio = |a: f64, b: f64| {
+        let r = a / b;
+        (
+            r,
+            format!("{} vs {} = {}", fmt_time(a), fmt_time(b), fmt_ratio(r)),
+        )
+    };
+    let (value, measured) = match target.metric {
+        Metric::VerifyVsOpenSsl(scheme) => {
+            let (wasm, _) = m.slope(scheme)?;
+            match m.openssl.as_ref()?.get(scheme) {
+                Ok(speed) => {
+                    let r = wasm * speed.verify_per_s;
+                    let openssl = fmt_time(1.0 / speed.verify_per_s);
+                    (
+                        r,
+                        format!("{} vs {openssl} = {}", fmt_time(wasm), fmt_ratio(r)),
+                    )
+                }
+                Err(e) => {
+                    return Some(Check {
+                        target,
+                        measured: format!("{} (OpenSSL not measured: {e})", fmt_time(wasm)),
+                        met: None,
+                    })
+                }
+            }
+        }
+        Metric::FreshOverRsaVerify(id) => ratio(m.fresh(id)?, m.slope(Scheme::Rsa2048)?.0),
+        Metric::FreshRatio(a, b) => ratio(m.fresh(a)?, m.fresh(b)?),
+        Metric::FreshOverNative(id) => {
+            let native = m.row(id)?.native.median;
+            let warm = m.warm(id)?;
+            let (r, text) = ratio(m.fresh(id)?, native);
+            let warm_text = format!("(warm {} = {})", fmt_time(warm), fmt_ratio(warm / native));
+            (r, format!("{text} {warm_text}"))
+        }
+        Metric::ModuleSize => {
+            let kib = m.module_size as f64 / 1024.0;
+            (kib, format!("{kib:.1} KiB ({} bytes)", m.module_size))
+        }
+        Metric::CompileTime => {
+            let median = m.compile?.median;
+            (median, fmt_time(median))
+        }
+    };
+    Some(Check {
+        target,
+        measured,
+        met: Some(value <= target.threshold),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The threshold as the description writes it.
+    fn stated(t: &Target) -> String {
+        match t.metric {
+            Metric::ModuleSize => format!("≤ {} KiB", t.threshold),
+            Metric::CompileTime => format!("≤ {} ms", t.threshold * 1000.0),
+            _ => format!("≤ {}×", t.threshold),
+        }
+    }
+
+    #[test]
+    fn descriptions_state_the_thresholds() {
+        for t in TARGETS {
+            assert!(
+                t.description.contains(&stated(t)),
+                "{}: {}",
+                t.id,
+                stated(t)
+            );
+        }
+    }
+
+    #[test]
+    fn a_full_run_checks_every_target() {
+        let checks = evaluate(&crate::runner::fixture::measurements()).unwrap();
+        let summary: Vec<(&str, &str, Option<bool>)> = checks
+            .iter()
+            .map(|c| (c.target.id, c.measured.as_str(), c.met))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "rsa2048-vs-openssl",
+                    "50.0 µs vs 20.0 µs = 2.50×",
+                    Some(true)
+                ),
+                ("p256-vs-openssl", "150.0 µs vs 50.0 µs = 3.00×", Some(true)),
+                (
+                    "scenario-1-vs-verify",
+                    "100.0 µs vs 50.0 µs = 2.00×",
+                    Some(false)
+                ),
+                (
+                    "scenario-5-vs-1",
+                    "120.0 µs vs 100.0 µs = 1.20×",
+                    Some(true)
+                ),
+                (
+                    "scenario-3a-vs-3b",
+                    "400.0 µs vs 100.0 µs = 4.00×",
+                    Some(true)
+                ),
+                (
+                    "scenario-2-vs-native",
+                    "1.50 ms vs 1.00 ms = 1.50× (warm 1.40 ms = 1.40×)",
+                    Some(true)
+                ),
+                ("module-size", "300.0 KiB (307200 bytes)", Some(true)),
+                ("compile-time", "120.0 ms", Some(true)),
+            ]
+        );
+    }
+
+    #[test]
+    fn openssl_failure_is_not_measured_and_partial_runs_check_nothing() {
+        let mut m = crate::runner::fixture::measurements();
+        let ok = m.openssl.as_ref().unwrap().get(Scheme::P256).clone();
+        m.openssl = Some(crate::machine::OpenSsl::from_parts(
+            Err("cannot run `openssl speed`".to_owned()),
+            ok,
+        ));
+        let checks = evaluate(&m).unwrap();
+        assert_eq!(checks[0].met, None);
+        assert_eq!(
+            checks[0].measured,
+            "50.0 µs (OpenSSL not measured: cannot run `openssl speed`)"
+        );
+        m.compile = None;
+        assert_eq!(evaluate(&m), None);
+    }
+
+    #[test]
+    fn ids_are_unique() {
+        for (i, t) in TARGETS.iter().enumerate() {
+            assert!(TARGETS[..i].iter().all(|u| u.id != t.id), "{}", t.id);
+        }
+    }
+}
