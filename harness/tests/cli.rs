@@ -82,7 +82,8 @@ fn accepted_request_prints_one_admission_response() {
     assert!(output.status.success(), "stderr: {}", text(&output.stderr));
     assert_eq!(
         stdout_json(&output),
-        json!({"uid": "uid-7", "allowed": true, "status": {"message": "hello"}})
+        json!({"uid": "uid-7", "allowed": true, "status": {"message": "hello"},
+               "auditAnnotations": null, "warnings": null})
     );
     // Second run: loaded from the module cache, same answer.
     let again = case.run(&[]);
@@ -107,7 +108,8 @@ fn rejection_exits_zero() {
     assert!(output.status.success(), "stderr: {}", text(&output.stderr));
     assert_eq!(
         stdout_json(&output),
-        json!({"uid": "uid-7", "allowed": false, "status": {"message": "no", "code": 403}})
+        json!({"uid": "uid-7", "allowed": false, "status": {"message": "no", "code": 403},
+               "auditAnnotations": null, "warnings": null})
     );
 }
 
@@ -128,7 +130,7 @@ fn bare_admission_request_is_accepted() {
     assert!(output.status.success(), "stderr: {}", text(&output.stderr));
     assert_eq!(
         stdout_json(&output),
-        json!({"uid": "bare-uid", "allowed": true})
+        json!({"uid": "bare-uid", "allowed": true, "auditAnnotations": null, "warnings": null})
     );
 }
 
@@ -359,5 +361,39 @@ fn no_host_call_is_traced_as_zero() {
         text(&output.stderr).contains("0 host call(s)"),
         "{}",
         text(&output.stderr)
+    );
+}
+
+#[test]
+fn kwctl_command_line_yaml_settings_and_sources_file() {
+    // `kwctl run -s S -r R --sources-path F file://MODULE`, settings in YAML.
+    let case = Case::new(&validate(Behavior::respond(r#"{"accepted":true}"#)));
+    let settings = case.dir.write("settings.yaml", "a: 1\nb: [x, y]\n");
+    let sources = case
+        .dir
+        .write("sources.yaml", "insecure_sources: [\"127.0.0.1:5000\"]\n");
+    let request = case.dir.path().join("request.json");
+    let module = format!("file://{}", case.module);
+    let output = harness(
+        &[
+            "run",
+            "-s",
+            &settings.display().to_string(),
+            "-r",
+            &request.display().to_string(),
+            "--sources-path",
+            &sources.display().to_string(),
+            "--disable-wasmtime-cache",
+            "--allow-context-aware",
+            "-e",
+            "kubewarden",
+            &module,
+        ],
+        &case.dir.path().join("cache"),
+    );
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        "{\"uid\":\"uid-7\",\"allowed\":true,\"auditAnnotations\":null,\"warnings\":null}\n"
     );
 }

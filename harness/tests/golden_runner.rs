@@ -85,7 +85,7 @@ fn passing_and_failing_cases_are_all_reported() {
         "no-fixture-is-500",
         "settings.json",
         None,
-        json!({"allowed": false, "code": 500, "messageContains": ["unexpected host call"], "hostCalls": 1}),
+        json!({"allowed": false, "code": 500, "messageContains": ["no matching fixture for host call"], "hostCalls": 1}),
     );
     // Failing cases.
     write_case(

@@ -293,7 +293,7 @@ fn unexpected_host_call_fails_without_guessing() {
     assert_eq!(r.code(), Some(500));
     let message = r.message().expect("message");
     for needle in [
-        "unexpected host call",
+        "no matching fixture for host call",
         "kubewarden",
         "oci",
         "v1/manifest_digest",

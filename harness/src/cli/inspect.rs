@@ -27,6 +27,7 @@ pub fn handle(args: &InspectArgs) -> Result<()> {
     let options = RegistryOptions {
         plain_http: false,
         insecure_registries: args.insecure_registry.clone(),
+        extra_roots: Default::default(),
     };
     let module = read_module(&args.module, &options)?;
     let name = args.module.display();

@@ -51,6 +51,7 @@ pub fn handle(args: &PushArgs) -> Result<()> {
     let options = RegistryOptions {
         plain_http: args.plain_http,
         insecure_registries: Vec::new(),
+        extra_roots: Default::default(),
     };
     let pushed = push_module(&module, &args.destination, annotations, &options)?;
     eprintln!(

@@ -9,11 +9,14 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::Value;
 
-use crate::host::admission::{admission_request, evaluate, read_json_file, Outcome};
+use crate::host::admission::{
+    admission_request, evaluate, read_json_file, read_yaml_file, Outcome,
+};
 use crate::host::cache::CacheMode;
 use crate::host::capabilities::{HostCapabilities, HostEnvironment};
 use crate::host::runtime::{Limits, DEFAULT_MAX_MEMORY_MB, DEFAULT_TIMEOUT_MS};
 use crate::oci::registry::{load_policy, LiveRegistry, RegistryOptions};
+use crate::oci::sources::apply_sources_file;
 
 /// `policy-harness run`.
 #[derive(Debug, Args)]
@@ -21,11 +24,11 @@ pub struct RunArgs {
     /// Policy settings as inline JSON (default `{}`).
     #[arg(long, value_name = "JSON", conflicts_with = "settings_path")]
     pub settings_json: Option<String>,
-    /// Policy settings from a JSON file.
-    #[arg(long, value_name = "FILE")]
+    /// Policy settings from a YAML or JSON file (as `kwctl run -s`).
+    #[arg(long, short = 's', value_name = "FILE")]
     pub settings_path: Option<PathBuf>,
-    /// AdmissionReview or bare AdmissionRequest (JSON).
-    #[arg(long, value_name = "FILE")]
+    /// AdmissionReview or bare AdmissionRequest, JSON (as `kwctl run -r`).
+    #[arg(long, short = 'r', value_name = "FILE")]
     pub request_path: PathBuf,
     /// Host-call fixtures (JSON list); without it every host call fails.
     #[arg(long, value_name = "FILE")]
@@ -39,15 +42,27 @@ pub struct RunArgs {
     /// Limit of the guest's linear memory, in MiB (0: none).
     #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MAX_MEMORY_MB)]
     pub max_memory_mb: u64,
-    /// Do not use the compiled-module cache (also: POLICY_HARNESS_NO_CACHE=1).
-    #[arg(long)]
+    /// Do not use the compiled-module cache (also: POLICY_HARNESS_NO_CACHE=1;
+    /// kwctl's `--disable-wasmtime-cache` is the same flag).
+    #[arg(long, alias = "disable-wasmtime-cache")]
     pub no_cache: bool,
+    /// kwctl's runtime selector: only `kubewarden` (waPC) is run here.
+    #[arg(long, short = 'e', value_name = "MODE", value_parser = ["kubewarden"])]
+    pub execution_mode: Option<String>,
+    /// Accepted for kwctl compatibility; this host serves no Kubernetes
+    /// resources (the policy is not context-aware).
+    #[arg(long)]
+    pub allow_context_aware: bool,
     /// Answer `oci`/`v1/manifest_digest` from the registry when no fixture matches.
     #[arg(long)]
     pub allow_network: bool,
     /// Registry (HOST:PORT) reached over plain HTTP; loopback ones always are.
     #[arg(long, value_name = "HOST:PORT")]
     pub insecure_registry: Vec<String>,
+    /// kwctl's sources file: `insecure_sources` (plain HTTP) and
+    /// `source_authorities` (extra CA certificates per registry).
+    #[arg(long, value_name = "FILE")]
+    pub sources_path: Option<PathBuf>,
     /// The policy module (wasm32-wasip1 binary, or WAT text), or
     /// `registry://HOST/REPO:TAG` / `registry://HOST/REPO@sha256:HEX`.
     #[arg(value_name = "MODULE.wasm")]
@@ -57,7 +72,7 @@ pub struct RunArgs {
 fn load_settings(args: &RunArgs) -> Result<Value> {
     match (&args.settings_json, &args.settings_path) {
         (Some(json), _) => serde_json::from_str(json).context("--settings-json is not valid JSON"),
-        (None, Some(path)) => read_json_file(path, "settings"),
+        (None, Some(path)) => read_yaml_file(path, "settings"),
         (None, None) => Ok(Value::Object(serde_json::Map::new())),
     }
 }
@@ -80,10 +95,14 @@ pub fn handle(args: &RunArgs) -> Result<ExitCode> {
     } else {
         CacheMode::from_env()
     };
-    let registry_options = RegistryOptions {
+    let mut registry_options = RegistryOptions {
         plain_http: false,
         insecure_registries: args.insecure_registry.clone(),
+        extra_roots: Default::default(),
     };
+    if let Some(path) = &args.sources_path {
+        apply_sources_file(path, &mut registry_options)?;
+    }
     let policy = load_policy(&args.module, &registry_options, limits, &cache)?;
 
     let mut env = HostEnvironment::new(capabilities);

@@ -45,6 +45,28 @@ pub fn read_json_file(path: &Path, what: &str) -> Result<Value> {
         .with_context(|| format!("{what} file {} is not valid JSON", path.display()))
 }
 
+/// Reads a YAML file (JSON is YAML too) as JSON, as `kwctl run` reads
+/// settings: one document; an empty file is `{}`.
+pub fn read_yaml_file(path: &Path, what: &str) -> Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {what} file {}", path.display()))?;
+    if text.trim().is_empty() {
+        return Ok(Value::Object(serde_json::Map::new()));
+    }
+    // JSON first: serde_json keeps number forms exactly; YAML otherwise.
+    if let Ok(value) = serde_json::from_str::<Value>(&text) {
+        return Ok(value);
+    }
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text)
+        .with_context(|| format!("{what} file {} is neither JSON nor YAML", path.display()))?;
+    serde_json::to_value(yaml).with_context(|| {
+        format!(
+            "{what} file {} cannot be turned into JSON (non-string map keys?)",
+            path.display()
+        )
+    })
+}
+
 /// Extracts the AdmissionRequest from a whole AdmissionReview
 /// (`{"request": {...}}`) or returns a bare AdmissionRequest as is.
 pub fn admission_request(document: Value) -> Result<Value> {
@@ -135,6 +157,41 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_files_are_yaml_or_json() {
+        let dir = std::env::temp_dir().join(format!("yaml-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let yaml = dir.join("s.yaml");
+        std::fs::write(
+            &yaml,
+            "attestationAuthorities:\n  - name: a\n    publicKeyId: k\nresolveTags: true\n",
+        )
+        .expect("write");
+        assert_eq!(
+            read_yaml_file(&yaml, "settings").expect("yaml"),
+            json!({"attestationAuthorities": [{"name": "a", "publicKeyId": "k"}], "resolveTags": true})
+        );
+        let json_file = dir.join("s.json");
+        std::fs::write(&json_file, r#"{"n": 1.50}"#).expect("write");
+        assert_eq!(
+            read_yaml_file(&json_file, "settings").expect("json"),
+            json!({"n": 1.5})
+        );
+        let empty = dir.join("e.yaml");
+        std::fs::write(&empty, "\n").expect("write");
+        assert_eq!(
+            read_yaml_file(&empty, "settings").expect("empty"),
+            json!({})
+        );
+        let bad = dir.join("bad.yaml");
+        std::fs::write(&bad, "a: [\n").expect("write");
+        let e = read_yaml_file(&bad, "settings").expect_err("invalid");
+        assert!(
+            format!("{e:#}").contains("is neither JSON nor YAML"),
+            "{e:#}"
+        );
+    }
 
     #[test]
     fn admission_review_and_bare_request() {

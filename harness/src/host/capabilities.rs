@@ -241,6 +241,17 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// At most 120 characters of a payload, for messages.
+fn preview(payload: &[u8]) -> String {
+    const MAX: usize = 120;
+    let text = String::from_utf8_lossy(payload);
+    let mut out: String = text.chars().take(MAX).collect();
+    if text.chars().count() > MAX {
+        out.push('…');
+    }
+    out
+}
+
 fn payload_as_json(payload: &[u8]) -> Value {
     serde_json::from_slice(payload)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(payload).into_owned()))
@@ -301,10 +312,13 @@ impl HostEnvironment {
             (Some(Answer::Response(bytes)), _) => Ok(bytes),
             (Some(Answer::Error(message)), _) => Err(message.into()),
             (None, Some(result)) => result.map_err(Into::into),
+            // The hint comes first and the payload (user-controlled, and cut)
+            // last: policies quote host errors cut to a few hundred
+            // characters, and the hint must survive that.
             (None, None) => Err(format!(
-                "policy-harness: unexpected host call: binding={binding:?} namespace={namespace:?} \
-                 operation={operation:?} payload={:?} (no matching fixture)",
-                String::from_utf8_lossy(payload)
+                "policy-harness: no matching fixture for host call {binding}/{namespace}/{operation} \
+                 payload={}",
+                preview(payload)
             )
             .into()),
         }

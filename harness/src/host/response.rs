@@ -70,11 +70,12 @@ pub struct AdmissionResponse {
     /// Message and code.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub status: Option<AdmissionResponseStatus>,
-    /// Audit annotations.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    /// Audit annotations. Printed as `null` when absent, as kwctl 1.31
+    /// (policy-evaluator) prints it, so the two outputs diff clean.
+    #[serde(default)]
     pub audit_annotations: Option<BTreeMap<String, String>>,
-    /// Warnings.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    /// Warnings; `null` when absent, as kwctl prints them.
+    #[serde(default)]
     pub warnings: Option<Vec<String>>,
 }
 
@@ -200,9 +201,10 @@ mod tests {
             &answer(json!({"accepted": true})),
         )
         .expect("response");
+        // Byte for byte what kwctl 1.31 prints (field order included).
         assert_eq!(
-            serde_json::to_value(&r).expect("json"),
-            json!({"uid": "u", "allowed": true})
+            serde_json::to_string(&r).expect("json"),
+            r#"{"uid":"u","allowed":true,"auditAnnotations":null,"warnings":null}"#
         );
     }
 

@@ -4,6 +4,7 @@
 
 pub mod metadata;
 pub mod registry;
+pub mod sources;
 
 use std::fmt::Write as _;
 

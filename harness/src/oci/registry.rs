@@ -21,7 +21,9 @@ use std::sync::Once;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
+use oci_client::client::{
+    Certificate, CertificateEncoding, ClientConfig, ClientProtocol, Config, ImageLayer,
+};
 use oci_client::manifest::{OciImageManifest, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_MEDIA_TYPE};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -52,6 +54,9 @@ pub struct RegistryOptions {
     pub plain_http: bool,
     /// `HOST:PORT` of registries reached over plain HTTP.
     pub insecure_registries: Vec<String>,
+    /// Extra CA certificates (PEM) trusted for a registry (`HOST[:PORT]`),
+    /// from a kwctl sources file.
+    pub extra_roots: BTreeMap<String, Vec<Vec<u8>>>,
 }
 
 impl RegistryOptions {
@@ -77,6 +82,16 @@ impl RegistryOptions {
             // An image index is never followed: a policy is an image
             // manifest, and `manifest_digest` answers the index's own digest.
             platform_resolver: None,
+            extra_root_certificates: self
+                .extra_roots
+                .get(reference.resolve_registry())
+                .into_iter()
+                .flatten()
+                .map(|pem| Certificate {
+                    encoding: CertificateEncoding::Pem,
+                    data: pem.clone(),
+                })
+                .collect(),
             ..Default::default()
         })
         .map_err(|e| anyhow!("cannot create the registry client: {e}"))
@@ -234,6 +249,7 @@ pub fn read_module(module: &Path, options: &RegistryOptions) -> Result<Vec<u8>> 
         let source = module.to_string_lossy();
         Ok(pull_module(&source, options)?.bytes)
     } else {
+        let module = local_path(module);
         std::fs::read(module)
             .with_context(|| format!("cannot read policy module {}", module.display()))
     }
@@ -251,8 +267,16 @@ pub fn load_policy(
         PolicyModule::from_bytes(&bytes, limits, cache)
             .with_context(|| format!("cannot load policy module {}", module.display()))
     } else {
-        PolicyModule::load(module, limits, cache)
+        PolicyModule::load(local_path(module), limits, cache)
     }
+}
+
+/// A local module path; `file://PATH` as kwctl accepts it.
+fn local_path(module: &Path) -> &Path {
+    module
+        .to_str()
+        .and_then(|s| s.strip_prefix("file://"))
+        .map_or(module, Path::new)
 }
 
 // ---------------------------------------------------------------------------
@@ -430,6 +454,7 @@ mod tests {
         let options = RegistryOptions {
             plain_http: false,
             insecure_registries: vec!["registry.test:5000".to_owned()],
+            extra_roots: Default::default(),
         };
         assert!(options.uses_plain_http("registry.test:5000"));
         assert!(!options.uses_plain_http("registry.test"));
