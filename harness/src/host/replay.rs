@@ -1,0 +1,424 @@
+//! Host-call fixtures in either format the harness reads: its own JSON list
+//! (see [`crate::host::capabilities`]) or the session file `kwctl run
+//! --record-host-capabilities-interactions` writes (and
+//! `--replay-host-capabilities-interactions` reads), converted into the same
+//! [`Fixture`]s.
+//!
+//! The kwctl format, as kwctl 1.31 writes it (`src/callback_handler/proxy.rs`:
+//! a `Vec<Exchange>` dumped with `serde_yaml`, `Exchange` and `Response`
+//! being `#[serde(tag = "type")]`; the request is policy-evaluator 0.30's
+//! `CallbackRequestType`, an externally tagged enum serialized by
+//! `serde_yaml::to_string` into a YAML *string*, hence the tag inside it):
+//!
+//! ```yaml
+//! - type: Exchange
+//!   request: |
+//!     !OciManifestDigest
+//!     image: busybox:1.36
+//!   response:
+//!     type: Success
+//!     payload: '{"digest":"sha256:…"}'
+//! - type: Exchange
+//!   request: |
+//!     !OciManifestDigest
+//!     image: registry.example.com/down:1
+//!   response:
+//!     type: Error
+//!     message: 'registry unreachable'
+//! ```
+//!
+//! The `payload` is the exact host-call result (policy-evaluator serializes
+//! each answer with `serde_json::to_vec`). Each request tag is mapped back to
+//! the waPC call that policy-evaluator (`src/runtimes/callback.rs`) turns
+//! into it:
+//!
+//! | request tag | binding / namespace / operation | payload the guest sends |
+//! |---|---|---|
+//! | `!OciManifestDigest {image}` | `kubewarden/oci/v1/manifest_digest` | `"image"` |
+//! | `!OciManifest {image}` | `kubewarden/oci/v1/oci_manifest` | `"image"` |
+//! | `!OciManifestAndConfig {image}` | `kubewarden/oci/v1/oci_manifest_config` | `"image"` |
+//! | `!SigstorePubKeyVerify {image, pub_keys, annotations}` (and the other `Sigstore*Verify`) | `kubewarden/oci/v2/verify` | `{"type": "<tag>", …the fields}` (the SDK's internally tagged `SigstoreVerificationInputV2`) |
+//! | `!DNSLookupHost {host}` | `kubewarden/net/v1/dns_lookup_host` | `"host"` |
+//! | `!CryptoIsCertificateTrusted {request}` | `kubewarden/crypto/v1/is_certificate_trusted` | `request` |
+//!
+//! Kubernetes requests (context-aware policies) are refused: this host serves
+//! no cluster. kwctl replays exchanges strictly in order; here, as for every
+//! fixture, a call matches by its JSON payload (key order does not matter),
+//! so the same request recorded twice must have the same answer. A `type:
+//! Error` answer fails the host call with kwctl's text,
+//! `Callback evaluation failure: <message>` (policy-evaluator wraps callback
+//! errors that way), so a policy quoting host errors says the same under
+//! both hosts.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::host::capabilities::{Fixture, HostCapabilities, KUBEWARDEN_BINDING};
+
+/// Prefix policy-evaluator puts before a callback's error message.
+pub const CALLBACK_FAILURE_PREFIX: &str = "Callback evaluation failure: ";
+
+/// One entry of a kwctl session file.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+enum SessionEntry {
+    Exchange {
+        request: String,
+        response: RecordedResponse,
+    },
+}
+
+/// How the real host answered.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+enum RecordedResponse {
+    Success { payload: String },
+    Error { message: String },
+}
+
+/// Reads a fixture file in either format (see the module documentation).
+///
+/// # Errors
+/// An unreadable file, or one that is neither format, naming the file.
+pub fn load_fixtures(path: &Path) -> Result<Vec<Fixture>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read host capabilities file {}", path.display()))?;
+    fixtures_from_text(&text)
+        .with_context(|| format!("invalid host capabilities file {}", path.display()))
+}
+
+/// [`load_fixtures`], then checked into [`HostCapabilities`].
+///
+/// # Errors
+/// As [`load_fixtures`], and fixtures that contradict each other.
+pub fn load_host_capabilities(path: &Path) -> Result<HostCapabilities> {
+    HostCapabilities::from_fixtures(load_fixtures(path)?)
+        .with_context(|| format!("invalid host capabilities file {}", path.display()))
+}
+
+/// Parses fixture text: JSON (the harness's list) or YAML (either format).
+///
+/// # Errors
+/// Text that is neither format.
+pub fn fixtures_from_text(text: &str) -> Result<Vec<Fixture>> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    // JSON first: serde_json keeps number forms exactly; YAML otherwise.
+    let value = match serde_json::from_str::<Value>(text) {
+        Ok(value) => value,
+        Err(_) => {
+            let yaml: serde_yaml::Value =
+                serde_yaml::from_str(text).context("neither JSON nor YAML")?;
+            serde_json::to_value(yaml).context("cannot be read as JSON (non-string map keys?)")?
+        }
+    };
+    fixtures_from_value(value)
+}
+
+/// `true` when `value` is a kwctl session (a list whose first entry has
+/// `type: Exchange`).
+#[must_use]
+pub fn is_kwctl_session(value: &Value) -> bool {
+    value
+        .as_array()
+        .and_then(|list| list.first())
+        .and_then(|first| first.get("type"))
+        .and_then(Value::as_str)
+        == Some("Exchange")
+}
+
+/// Turns an already parsed fixture document (either format) into fixtures.
+///
+/// # Errors
+/// A document that is neither format, naming the entry at fault.
+pub fn fixtures_from_value(value: Value) -> Result<Vec<Fixture>> {
+    if is_kwctl_session(&value) {
+        return from_kwctl_session(value);
+    }
+    serde_json::from_value(value).context(
+        "expected a list of host-call fixtures ({namespace, operation, request, response|error}) \
+         or a kwctl session (- type: Exchange …)",
+    )
+}
+
+/// Converts a kwctl session (`Vec<Exchange>`) into fixtures.
+///
+/// # Errors
+/// An entry that is not an exchange, a request tag that cannot be mapped,
+/// a `Success` payload that is not JSON, or one request answered twice
+/// differently.
+pub fn from_kwctl_session(value: Value) -> Result<Vec<Fixture>> {
+    let Value::Array(entries) = value else {
+        bail!("a kwctl session is a list of exchanges");
+    };
+    let mut fixtures: Vec<Fixture> = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.into_iter().enumerate() {
+        let fixture = exchange_fixture(entry).with_context(|| format!("exchange [{index}]"))?;
+        match fixtures.iter().position(|f| same_call(f, &fixture)) {
+            Some(earlier) if fixtures[earlier] == fixture => {}
+            Some(earlier) => bail!(
+                "exchange [{index}] answers the same {}/{} request as exchange [{earlier}] \
+                 differently; kwctl replays in order, this harness matches by request, so \
+                 keep one answer per request",
+                fixture.namespace,
+                fixture.operation
+            ),
+            None => fixtures.push(fixture),
+        }
+    }
+    Ok(fixtures)
+}
+
+fn same_call(a: &Fixture, b: &Fixture) -> bool {
+    a.binding == b.binding
+        && a.namespace == b.namespace
+        && a.operation == b.operation
+        && a.request == b.request
+}
+
+fn exchange_fixture(entry: Value) -> Result<Fixture> {
+    let SessionEntry::Exchange { request, response } =
+        serde_json::from_value(entry).context("not a kwctl exchange")?;
+    let (namespace, operation, payload) = recorded_call(&request)?;
+    let (response, error) = match response {
+        RecordedResponse::Success { payload } => {
+            let answer: Value = serde_json::from_str(&payload)
+                .with_context(|| format!("response.payload is not JSON: {payload:?}"))?;
+            (Some(answer), None)
+        }
+        RecordedResponse::Error { message } => {
+            (None, Some(format!("{CALLBACK_FAILURE_PREFIX}{message}")))
+        }
+    };
+    Ok(Fixture {
+        binding: KUBEWARDEN_BINDING.to_owned(),
+        namespace: namespace.to_owned(),
+        operation: operation.to_owned(),
+        request: payload,
+        response,
+        error,
+    })
+}
+
+/// The waPC namespace, operation and payload of a recorded
+/// `CallbackRequestType` (the YAML text of the `request` field).
+///
+/// # Errors
+/// Text that is not a tagged mapping, an unknown or unsupported tag, or
+/// missing or unexpected fields.
+pub fn recorded_call(request: &str) -> Result<(&'static str, &'static str, Value)> {
+    let yaml: serde_yaml::Value = serde_yaml::from_str(request).context("request is not YAML")?;
+    let serde_yaml::Value::Tagged(tagged) = yaml else {
+        bail!("request is not a tagged CallbackRequestType (expected e.g. `!OciManifestDigest`)");
+    };
+    let tag = tagged.tag.to_string();
+    let tag = tag.trim_start_matches('!').to_owned();
+    let fields = match serde_json::to_value(&tagged.value)
+        .with_context(|| format!("request !{tag}: its fields cannot be read as JSON"))?
+    {
+        Value::Object(fields) => fields,
+        other => bail!("request !{tag}: expected a mapping of fields, found {other}"),
+    };
+    let only = |name: &str| -> Result<Value> { single_string_field(&tag, &fields, name) };
+    Ok(match tag.as_str() {
+        "OciManifestDigest" => ("oci", "v1/manifest_digest", only("image")?),
+        "OciManifest" => ("oci", "v1/oci_manifest", only("image")?),
+        "OciManifestAndConfig" => ("oci", "v1/oci_manifest_config", only("image")?),
+        "DNSLookupHost" => ("net", "v1/dns_lookup_host", only("host")?),
+        "SigstorePubKeyVerify"
+        | "SigstoreKeylessVerify"
+        | "SigstoreKeylessPrefixVerify"
+        | "SigstoreGithubActionsVerify"
+        | "SigstoreCertificateVerify" => {
+            if !fields.get("image").is_some_and(Value::is_string) {
+                bail!("request !{tag}: `image` (a string) is required");
+            }
+            let mut payload = Map::with_capacity(fields.len() + 1);
+            payload.insert("type".to_owned(), Value::String(tag.clone()));
+            payload.extend(fields);
+            ("oci", "v2/verify", Value::Object(payload))
+        }
+        "CryptoIsCertificateTrusted" => {
+            let request = fields
+                .get("request")
+                .filter(|_| fields.len() == 1)
+                .ok_or_else(|| anyhow!("request !{tag}: expected exactly the field `request`"))?;
+            ("crypto", "v1/is_certificate_trusted", request.clone())
+        }
+        k8s if k8s.starts_with("Kubernetes") || k8s.starts_with("HasKubernetes") => {
+            bail!(
+                "request !{tag}: Kubernetes capabilities (context-aware policies) are not served \
+                 by policy-harness"
+            )
+        }
+        other => bail!("request !{other}: unknown CallbackRequestType"),
+    })
+}
+
+fn single_string_field(tag: &str, fields: &Map<String, Value>, name: &str) -> Result<Value> {
+    match fields.get(name) {
+        Some(value @ Value::String(_)) if fields.len() == 1 => Ok(value.clone()),
+        _ => {
+            let found: Vec<&String> = fields.keys().collect();
+            bail!("request !{tag}: expected exactly the string field `{name}`, found {found:?}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::capabilities::HostEnvironment;
+    use serde_json::json;
+
+    /// What kwctl 1.31 writes (serde_yaml 0.9 of `Vec<Exchange>`).
+    const SESSION: &str = r#"---
+- type: Exchange
+  request: |
+    !OciManifestDigest
+    image: busybox:1.36
+  response:
+    type: Success
+    payload: '{"digest":"sha256:aaaa"}'
+- type: Exchange
+  request: |
+    !SigstorePubKeyVerify
+    image: ghcr.io/org/app:1
+    pub_keys:
+    - |
+      -----BEGIN PUBLIC KEY-----
+      MFkw
+      -----END PUBLIC KEY-----
+    annotations: null
+  response:
+    type: Success
+    payload: '{"is_trusted":true,"digest":"sha256:bbbb"}'
+- type: Exchange
+  request: |
+    !OciManifestDigest
+    image: registry.example.com/down:1
+  response:
+    type: Error
+    message: 'registry unreachable'
+- type: Exchange
+  request: |
+    !DNSLookupHost
+    host: example.com
+  response:
+    type: Success
+    payload: '{"ips":["192.0.2.1"]}'
+"#;
+
+    #[test]
+    fn kwctl_session_becomes_fixtures() {
+        let fixtures = fixtures_from_text(SESSION).expect("session");
+        assert_eq!(fixtures.len(), 4);
+        assert_eq!(fixtures[0].namespace, "oci");
+        assert_eq!(fixtures[0].operation, "v1/manifest_digest");
+        assert_eq!(fixtures[0].request, json!("busybox:1.36"));
+        assert_eq!(fixtures[0].response, Some(json!({"digest": "sha256:aaaa"})));
+        assert_eq!(fixtures[1].operation, "v2/verify");
+        assert_eq!(
+            fixtures[1].request,
+            json!({"type": "SigstorePubKeyVerify", "image": "ghcr.io/org/app:1",
+                   "pub_keys": ["-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"],
+                   "annotations": null})
+        );
+        assert_eq!(
+            fixtures[2].error.as_deref(),
+            Some("Callback evaluation failure: registry unreachable")
+        );
+        assert_eq!(fixtures[3].namespace, "net");
+        assert_eq!(fixtures[3].request, json!("example.com"));
+    }
+
+    #[test]
+    fn replayed_calls_match_by_payload_in_any_key_order() {
+        let caps = HostCapabilities::from_fixtures(fixtures_from_text(SESSION).expect("session"))
+            .expect("capabilities");
+        let env = HostEnvironment::new(caps);
+        let payload = br#"{"annotations":null,"pub_keys":["-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"],"image":"ghcr.io/org/app:1","type":"SigstorePubKeyVerify"}"#;
+        let answer = env
+            .host_call("kubewarden", "oci", "v2/verify", payload)
+            .expect("replayed");
+        assert_eq!(answer, br#"{"digest":"sha256:bbbb","is_trusted":true}"#);
+        let err = env
+            .host_call(
+                "kubewarden",
+                "oci",
+                "v1/manifest_digest",
+                br#""registry.example.com/down:1""#,
+            )
+            .expect_err("recorded error");
+        assert_eq!(
+            err.to_string(),
+            "Callback evaluation failure: registry unreachable"
+        );
+    }
+
+    #[test]
+    fn the_harness_format_still_loads_as_json_or_yaml() {
+        let json_text = r#"[{"namespace":"oci","operation":"v1/manifest_digest","request":"a:1","response":{"digest":"sha256:00"}}]"#;
+        assert_eq!(fixtures_from_text(json_text).expect("json").len(), 1);
+        let yaml_text =
+            "- namespace: oci\n  operation: v1/manifest_digest\n  request: a:1\n  error: down\n";
+        let fixtures = fixtures_from_text(yaml_text).expect("yaml");
+        assert_eq!(fixtures[0].error.as_deref(), Some("down"));
+        assert!(fixtures_from_text("").expect("empty").is_empty());
+    }
+
+    #[test]
+    fn identical_exchanges_merge_and_conflicting_ones_are_refused() {
+        let twice = format!("{SESSION}{}", SESSION.trim_start_matches("---\n"));
+        assert_eq!(fixtures_from_text(&twice).expect("duplicates").len(), 4);
+        let conflicting = SESSION.replace(
+            "type: Error\n    message: 'registry unreachable'",
+            "type: Success\n    payload: '{\"digest\":\"sha256:cccc\"}'",
+        );
+        let conflicting = format!(
+            "{conflicting}- type: Exchange\n  request: |\n    !OciManifestDigest\n    image: busybox:1.36\n  response:\n    type: Success\n    payload: '{{\"digest\":\"sha256:ffff\"}}'\n"
+        );
+        let e = fixtures_from_text(&conflicting).expect_err("conflict");
+        assert!(
+            format!("{e:#}").contains("exchange [4] answers the same oci/v1/manifest_digest request as exchange [0] differently"),
+            "{e:#}"
+        );
+    }
+
+    #[test]
+    fn unsupported_or_malformed_exchanges_name_the_entry() {
+        for (text, needle) in [
+            (
+                "- type: Exchange\n  request: |\n    !KubernetesGetResource\n    api_version: v1\n  response:\n    type: Success\n    payload: '{}'\n",
+                "exchange [0]: request !KubernetesGetResource: Kubernetes capabilities",
+            ),
+            (
+                "- type: Exchange\n  request: |\n    !OciManifestDigest\n    image: a\n    extra: 1\n  response:\n    type: Success\n    payload: '{}'\n",
+                "expected exactly the string field `image`",
+            ),
+            (
+                "- type: Exchange\n  request: |\n    !OciManifestDigest\n    image: a\n  response:\n    type: Success\n    payload: 'not json'\n",
+                "response.payload is not JSON",
+            ),
+            (
+                "- type: Exchange\n  request: 'image: a'\n  response:\n    type: Success\n    payload: '{}'\n",
+                "not a tagged CallbackRequestType",
+            ),
+            (
+                "- type: Exchange\n  request: |\n    !Nope\n    x: 1\n  response:\n    type: Success\n    payload: '{}'\n",
+                "request !Nope: unknown CallbackRequestType",
+            ),
+            (
+                "- type: Exchange\n  request: |\n    !OciManifestDigest\n    image: a\n  response:\n    type: Maybe\n",
+                "not a kwctl exchange",
+            ),
+        ] {
+            let e = fixtures_from_text(text).expect_err(needle);
+            assert!(format!("{e:#}").contains(needle), "{needle}: {e:#}");
+        }
+    }
+}
