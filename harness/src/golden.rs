@@ -7,76 +7,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Deserializer};
-use serde_json::Value;
 
-use crate::host::admission::{admission_request, evaluate, read_json_file, Outcome};
+use crate::host::admission::evaluate;
 use crate::host::capabilities::{HostCapabilities, HostEnvironment};
 use crate::host::runtime::PolicyModule;
+use crate::suite::expect::{check, render_outcome};
+use crate::suite::file::load_golden_case;
 
-fn present<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> std::result::Result<Option<Value>, D::Error> {
-    Value::deserialize(deserializer).map(Some)
-}
-
-/// Contents of `expected.json`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Expected {
-    /// `false`: `validate_settings` must reject the settings.
-    #[serde(default)]
-    pub settings_valid: Option<bool>,
-    /// Expected `allowed` (required unless `settingsValid` is `false`).
-    #[serde(default)]
-    pub allowed: Option<bool>,
-    /// Expected `status.code`.
-    #[serde(default)]
-    pub code: Option<u16>,
-    /// Substrings the message must contain.
-    #[serde(default)]
-    pub message_contains: Vec<String>,
-    /// Substrings the message must not contain.
-    #[serde(default)]
-    pub message_not_contains: Vec<String>,
-    /// Each must be a substring of at least one warning.
-    #[serde(default)]
-    pub warnings_contain: Vec<String>,
-    /// Keys that must be present in `auditAnnotations`.
-    #[serde(default)]
-    pub audit_annotation_keys: Vec<String>,
-    /// Absent: not checked. `null`: no patch. Otherwise: the exact JSON Patch.
-    #[serde(default, deserialize_with = "present")]
-    pub patch: Option<Value>,
-    /// Exact number of host calls (guest log events excluded).
-    #[serde(default)]
-    pub host_calls: Option<usize>,
-}
-
-impl Expected {
-    fn check_consistency(&self, settings_invalid_file: bool) -> Result<()> {
-        let expects_invalid = self.settings_valid == Some(false);
-        if settings_invalid_file && !expects_invalid {
-            bail!("the case has settings-invalid.json, so expected.json must say \"settingsValid\": false");
-        }
-        if expects_invalid {
-            if self.allowed.is_some()
-                || self.code.is_some()
-                || !self.warnings_contain.is_empty()
-                || !self.audit_annotation_keys.is_empty()
-                || self.patch.is_some()
-            {
-                bail!(
-                    "with \"settingsValid\": false only messageContains, messageNotContains and hostCalls \
-                     can be checked"
-                );
-            }
-        } else if self.allowed.is_none() {
-            bail!("expected.json must set \"allowed\" (or \"settingsValid\": false)");
-        }
-        Ok(())
-    }
-}
+/// Contents of `expected.json`: the same expectation as a suite case's
+/// `expect:` (one format for "request + settings → expectation").
+pub use crate::suite::expect::Expectation as Expected;
 
 /// One case folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,32 +132,11 @@ pub fn run_case(policy: &PolicyModule, case: &GoldenCase) -> Option<CaseFailure>
 }
 
 fn check_case(policy: &PolicyModule, case: &GoldenCase) -> Result<(Vec<String>, String)> {
-    let dir = &case.dir;
-    let expected_value = read_json_file(&dir.join("expected.json"), "expected")?;
-    let expected: Expected =
-        serde_json::from_value(expected_value).context("invalid expected.json")?;
-
-    let valid_path = dir.join("settings.json");
-    let invalid_path = dir.join("settings-invalid.json");
-    let (settings_path, invalid_file) = match (valid_path.is_file(), invalid_path.is_file()) {
-        (true, false) => (valid_path, false),
-        (false, true) => (invalid_path, true),
-        (true, true) => bail!("the case has both settings.json and settings-invalid.json"),
-        (false, false) => bail!("the case has neither settings.json nor settings-invalid.json"),
-    };
-    expected.check_consistency(invalid_file)?;
-    let settings = read_json_file(&settings_path, "settings")?;
-    let request = admission_request(read_json_file(&dir.join("request.json"), "request")?)?;
-    let caps_path = dir.join("host-capabilities.json");
-    let capabilities = if caps_path.is_file() {
-        HostCapabilities::from_file(&caps_path)?
-    } else {
-        HostCapabilities::none()
-    };
-
-    let env = Arc::new(HostEnvironment::new(capabilities));
-    let evaluation = evaluate(policy, Arc::clone(&env), &settings, &request);
-    let calls = env.calls();
+    let inputs = load_golden_case(&case.dir)?;
+    let env = Arc::new(HostEnvironment::new(HostCapabilities::from_fixtures(
+        inputs.fixtures,
+    )?));
+    let evaluation = evaluate(policy, Arc::clone(&env), &inputs.settings, &inputs.request);
     let evaluation = match evaluation {
         Ok(evaluation) => evaluation,
         Err(e) => {
@@ -227,110 +146,13 @@ fn check_case(policy: &PolicyModule, case: &GoldenCase) -> Result<(Vec<String>, 
             ))
         }
     };
-
-    let mut problems = Vec::new();
-    let actual;
-    match &evaluation.outcome {
-        Outcome::SettingsInvalid { message } => {
-            actual = format!("settings rejected: {message:?}");
-            if expected.settings_valid != Some(false) {
-                problems.push(format!(
-                    "settings: expected valid, but validate_settings rejected them: {message:?}"
-                ));
-            } else {
-                check_message(&expected, message.as_deref(), &mut problems);
-            }
-        }
-        Outcome::Response(response) => {
-            actual = serde_json::to_string_pretty(response)
-                .unwrap_or_else(|e| format!("{response:?} ({e})"));
-            if expected.settings_valid == Some(false) {
-                problems.push(
-                    "settings: expected validate_settings to reject them, but they were accepted"
-                        .to_owned(),
-                );
-            } else {
-                if let Some(allowed) = expected.allowed {
-                    if allowed != response.allowed {
-                        problems.push(format!(
-                            "allowed: expected {allowed}, got {}",
-                            response.allowed
-                        ));
-                    }
-                }
-                if let Some(code) = expected.code {
-                    if Some(code) != response.code() {
-                        problems.push(format!("code: expected {code}, got {:?}", response.code()));
-                    }
-                }
-                check_message(&expected, response.message(), &mut problems);
-                let warnings = response.warnings.clone().unwrap_or_default();
-                for want in &expected.warnings_contain {
-                    if !warnings.iter().any(|w| w.contains(want.as_str())) {
-                        problems.push(format!(
-                            "warnings: none contains {want:?}; got {warnings:?}"
-                        ));
-                    }
-                }
-                let annotations = response.audit_annotations.clone().unwrap_or_default();
-                for key in &expected.audit_annotation_keys {
-                    if !annotations.contains_key(key) {
-                        let keys: Vec<&String> = annotations.keys().collect();
-                        problems.push(format!(
-                            "auditAnnotations: missing key {key:?}; got keys {keys:?}"
-                        ));
-                    }
-                }
-                if let Some(want) = &expected.patch {
-                    match response.decoded_patch() {
-                        Ok(got) => {
-                            let got = got.unwrap_or(Value::Null);
-                            if &got != want {
-                                problems.push(format!(
-                                    "patch: expected {}\n got {}",
-                                    pretty(want),
-                                    pretty(&got)
-                                ));
-                            }
-                        }
-                        Err(e) => problems.push(format!("patch: cannot decode: {e:#}")),
-                    }
-                }
-            }
-        }
-    }
-    if let Some(want) = expected.host_calls {
-        if calls.len() != want {
-            let list: Vec<String> = calls.iter().map(ToString::to_string).collect();
-            problems.push(format!(
-                "hostCalls: expected {want}, got {}: {list:#?}",
-                calls.len()
-            ));
-        }
-    }
-    Ok((problems, actual))
-}
-
-fn pretty(value: &Value) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
-}
-
-fn check_message(expected: &Expected, message: Option<&str>, problems: &mut Vec<String>) {
-    let text = message.unwrap_or_default();
-    for want in &expected.message_contains {
-        if !text.contains(want.as_str()) {
-            problems.push(format!(
-                "message: expected to contain {want:?}, got {message:?}"
-            ));
-        }
-    }
-    for unwanted in &expected.message_not_contains {
-        if text.contains(unwanted.as_str()) {
-            problems.push(format!(
-                "message: expected NOT to contain {unwanted:?}, got {message:?}"
-            ));
-        }
-    }
+    let problems = check(
+        &inputs.expected,
+        &evaluation.outcome,
+        &env.calls(),
+        inputs.request.get("object"),
+    );
+    Ok((problems, render_outcome(&evaluation.outcome)))
 }
 
 /// The policy module the tests run: `$POLICY_WASM` if set, else the parent
@@ -375,30 +197,4 @@ pub fn policy_module() -> Result<PathBuf> {
         );
     }
     Ok(module)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn expected_patch_absent_null_or_ops() {
-        let absent: Expected = serde_json::from_value(json!({"allowed": true})).expect("absent");
-        assert_eq!(absent.patch, None);
-        let null: Expected =
-            serde_json::from_value(json!({"allowed": true, "patch": null})).expect("null");
-        assert_eq!(null.patch, Some(Value::Null));
-        assert!(serde_json::from_value::<Expected>(json!({"allowed": true, "typo": 1})).is_err());
-    }
-
-    #[test]
-    fn consistency_rules() {
-        let invalid: Expected = serde_json::from_value(json!({"settingsValid": false})).expect("e");
-        assert!(invalid.check_consistency(true).is_ok());
-        let no_allowed: Expected = serde_json::from_value(json!({"code": 1})).expect("e");
-        assert!(no_allowed.check_consistency(false).is_err());
-        let allowed: Expected = serde_json::from_value(json!({"allowed": false})).expect("e");
-        assert!(allowed.check_consistency(true).is_err());
-    }
 }

@@ -8,6 +8,8 @@
 //! - [`sign`]: attestations as the policy reads them.
 //! - [`kritis_import`]: kritis resources → policy settings.
 //! - [`golden`]: golden cases (request + settings → expectation).
+//! - [`suite`]: test suites of a policy manifest against workloads
+//!   (`policy-harness test`); golden cases run as suites too.
 //! - [`cli`]: the command line, one module per subcommand; nothing else
 //!   imports it.
 
@@ -17,6 +19,7 @@ pub mod host;
 pub mod kritis_import;
 pub mod oci;
 pub mod sign;
+pub mod suite;
 
 pub use host::admission::{evaluate, Evaluation, Outcome};
 pub use host::capabilities::{HostCall, HostCapabilities, HostEnvironment};

@@ -7,6 +7,7 @@ mod kritis_import;
 mod push;
 mod run;
 mod sign;
+mod test;
 
 use std::process::ExitCode;
 
@@ -18,6 +19,7 @@ pub use kritis_import::KritisImportArgs;
 pub use push::PushArgs;
 pub use run::RunArgs;
 pub use sign::SignArgs;
+pub use test::TestArgs;
 
 /// Runs Kubewarden waPC policies like `kwctl run`, and the tools around them.
 #[derive(Debug, Parser)]
@@ -44,6 +46,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Publish a module to an OCI registry as `kwctl push` does; prints its digest.
     Push(PushArgs),
+    /// Run test suites: a policy manifest against workloads, or golden cases.
+    Test(TestArgs),
 }
 
 /// Entry point of the binary.
@@ -57,6 +61,7 @@ pub fn main() -> ExitCode {
         Command::Annotate(args) => done(annotate::handle(&args)),
         Command::Inspect(args) => done(inspect::handle(&args)),
         Command::Push(args) => done(push::handle(&args)),
+        Command::Test(args) => test::handle(&args),
     };
     match result {
         Ok(code) => code,

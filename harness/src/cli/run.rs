@@ -14,25 +14,52 @@ use crate::host::admission::{
 };
 use crate::host::cache::CacheMode;
 use crate::host::capabilities::{HostCapabilities, HostEnvironment};
+use crate::host::replay::load_fixtures;
 use crate::host::runtime::{Limits, DEFAULT_MAX_MEMORY_MB, DEFAULT_TIMEOUT_MS};
 use crate::oci::registry::{load_policy, LiveRegistry, RegistryOptions};
 use crate::oci::sources::apply_sources_file;
+use crate::suite::manifest::PolicyManifest;
+use crate::suite::review::{
+    admission_request as request_for_object, deterministic_uid, RequestOptions,
+};
+use crate::suite::yaml::read_documents;
 
 /// `policy-harness run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Policy settings as inline JSON (default `{}`).
-    #[arg(long, value_name = "JSON", conflicts_with = "settings_path")]
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["settings_path", "policy"])]
     pub settings_json: Option<String>,
     /// Policy settings from a YAML or JSON file (as `kwctl run -s`).
-    #[arg(long, short = 's', value_name = "FILE")]
+    #[arg(long, short = 's', value_name = "FILE", conflicts_with = "policy")]
     pub settings_path: Option<PathBuf>,
+    /// Settings from the `spec.settings` of a ClusterAdmissionPolicy or
+    /// AdmissionPolicy manifest.
+    #[arg(long, value_name = "MANIFEST")]
+    pub policy: Option<PathBuf>,
+    /// Which policy of a manifest file holding several.
+    #[arg(long, value_name = "NAME", requires = "policy")]
+    pub policy_name: Option<String>,
     /// AdmissionReview or bare AdmissionRequest, JSON (as `kwctl run -r`).
-    #[arg(long, short = 'r', value_name = "FILE")]
-    pub request_path: PathBuf,
-    /// Host-call fixtures (JSON list); without it every host call fails.
+    #[arg(
+        long,
+        short = 'r',
+        value_name = "FILE",
+        required_unless_present = "resource"
+    )]
+    pub request_path: Option<PathBuf>,
+    /// A Kubernetes object (YAML or JSON, one document), sent as the API
+    /// server would send its CREATE.
+    #[arg(long, value_name = "OBJECT", conflicts_with = "request_path")]
+    pub resource: Option<PathBuf>,
+    /// Host-call fixtures: the harness's JSON list or a kwctl session file;
+    /// without it every host call fails.
     #[arg(long, value_name = "FILE")]
     pub host_capabilities: Option<PathBuf>,
+    /// Host-call answers recorded by `kwctl run
+    /// --record-host-capabilities-interactions` (kwctl's flag).
+    #[arg(long, value_name = "FILE")]
+    pub replay_host_capabilities_interactions: Option<PathBuf>,
     /// Print every host call (and guest log event) to stderr.
     #[arg(long)]
     pub trace_host_calls: bool,
@@ -69,23 +96,74 @@ pub struct RunArgs {
     pub module: PathBuf,
 }
 
-fn load_settings(args: &RunArgs) -> Result<Value> {
-    match (&args.settings_json, &args.settings_path) {
-        (Some(json), _) => serde_json::from_str(json).context("--settings-json is not valid JSON"),
-        (None, Some(path)) => read_yaml_file(path, "settings"),
-        (None, None) => Ok(Value::Object(serde_json::Map::new())),
+fn load_settings(args: &RunArgs, manifest: Option<&PolicyManifest>) -> Result<Value> {
+    match (&args.settings_json, &args.settings_path, manifest) {
+        (_, _, Some(manifest)) => Ok(manifest.settings.clone()),
+        (Some(json), _, None) => {
+            serde_json::from_str(json).context("--settings-json is not valid JSON")
+        }
+        (None, Some(path), None) => read_yaml_file(path, "settings"),
+        (None, None, None) => Ok(Value::Object(serde_json::Map::new())),
     }
+}
+
+fn load_request(args: &RunArgs, manifest: Option<&PolicyManifest>) -> Result<Value> {
+    if let Some(path) = &args.resource {
+        let mut objects = read_documents(path, "resource file")?;
+        if objects.len() != 1 {
+            anyhow::bail!(
+                "resource file {} holds {} documents; run takes one object (use `test` for several)",
+                path.display(),
+                objects.len()
+            );
+        }
+        let object = objects.remove(0);
+        let options = RequestOptions {
+            fallback_namespace: manifest.and_then(|m| m.namespace.clone()),
+            uid: deterministic_uid(&[&path.display().to_string()]),
+            ..RequestOptions::default()
+        };
+        return request_for_object(&object, &options)
+            .with_context(|| format!("invalid resource file {}", path.display()));
+    }
+    let Some(path) = &args.request_path else {
+        anyhow::bail!("give --request-path or --resource");
+    };
+    admission_request(read_json_file(path, "request")?)
+        .with_context(|| format!("invalid request file {}", path.display()))
+}
+
+fn load_capabilities(args: &RunArgs) -> Result<HostCapabilities> {
+    let mut fixtures = Vec::new();
+    for path in [
+        &args.host_capabilities,
+        &args.replay_host_capabilities_interactions,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        fixtures.extend(load_fixtures(path)?);
+    }
+    HostCapabilities::from_fixtures(fixtures).context("invalid host capabilities")
 }
 
 /// `policy-harness run`: prints the AdmissionResponse on stdout.
 pub fn handle(args: &RunArgs) -> Result<ExitCode> {
-    let settings = load_settings(args)?;
-    let request = admission_request(read_json_file(&args.request_path, "request")?)
-        .with_context(|| format!("invalid request file {}", args.request_path.display()))?;
-    let capabilities = match &args.host_capabilities {
-        Some(path) => HostCapabilities::from_file(path)?,
-        None => HostCapabilities::none(),
+    let manifest = match &args.policy {
+        Some(path) => Some(PolicyManifest::from_file(
+            path,
+            args.policy_name.as_deref(),
+        )?),
+        None => None,
     };
+    let settings = load_settings(args, manifest.as_ref())?;
+    let request = load_request(args, manifest.as_ref())?;
+    if let Some(reason) = manifest.as_ref().and_then(|m| m.skip_reason(&request)) {
+        eprintln!(
+            "policy-harness: note: in a cluster this request would not reach the policy ({reason})"
+        );
+    }
+    let capabilities = load_capabilities(args)?;
     let limits = Limits {
         timeout_ms: args.timeout_ms,
         max_memory_mb: args.max_memory_mb,

@@ -11,7 +11,7 @@ use crate::host::capabilities::HostEnvironment;
 use crate::host::response::{
     AdmissionResponse, PolicyValidationResponse, SettingsValidationResponse,
 };
-use crate::host::runtime::PolicyModule;
+use crate::host::runtime::{PolicyInstance, PolicyModule};
 
 /// The only protocol version Kubewarden hosts speak.
 pub const SUPPORTED_PROTOCOL_VERSION: &str = "v1";
@@ -82,15 +82,23 @@ pub fn admission_request(document: Value) -> Result<Value> {
     }
 }
 
-/// Runs the three waPC calls on a fresh instance of `policy`.
-pub fn evaluate(
+/// Runs `protocol_version` and `validate_settings` only, on a fresh
+/// instance of `policy` (what policy-server does when it loads a policy).
+///
+/// # Errors
+/// An instance that cannot be created, a wrong protocol version, or an
+/// answer that is not a SettingsValidationResponse.
+pub fn validate_settings(
     policy: &PolicyModule,
     env: Arc<HostEnvironment>,
     settings: &Value,
-    request: &Value,
-) -> Result<Evaluation> {
+) -> Result<SettingsValidationResponse> {
     let instance = policy.instantiate(env)?;
+    check_protocol_version(&instance)?;
+    call_validate_settings(&instance, settings)
+}
 
+fn check_protocol_version(instance: &PolicyInstance) -> Result<String> {
     let version_bytes = instance
         .call("protocol_version", &[])?
         .map_err(|e| anyhow!("policy returned an error from `protocol_version`: {e}"))?;
@@ -103,9 +111,15 @@ pub fn evaluate(
     if protocol_version != SUPPORTED_PROTOCOL_VERSION {
         bail!("unsupported policy protocol version {protocol_version:?} (expected {SUPPORTED_PROTOCOL_VERSION:?})");
     }
+    Ok(protocol_version)
+}
 
+fn call_validate_settings(
+    instance: &PolicyInstance,
+    settings: &Value,
+) -> Result<SettingsValidationResponse> {
     let settings_bytes = serde_json::to_vec(settings).context("cannot serialize the settings")?;
-    let settings_response = match instance.call("validate_settings", &settings_bytes)? {
+    Ok(match instance.call("validate_settings", &settings_bytes)? {
         Ok(bytes) => serde_json::from_slice::<SettingsValidationResponse>(&bytes).with_context(|| {
             format!(
                 "`validate_settings` answered {:?}, expected {{\"valid\": bool, \"message\": string}}",
@@ -119,7 +133,19 @@ pub fn evaluate(
                 "Error invoking settings validation callback: {guest_error}"
             )),
         },
-    };
+    })
+}
+
+/// Runs the three waPC calls on a fresh instance of `policy`.
+pub fn evaluate(
+    policy: &PolicyModule,
+    env: Arc<HostEnvironment>,
+    settings: &Value,
+    request: &Value,
+) -> Result<Evaluation> {
+    let instance = policy.instantiate(env)?;
+    let protocol_version = check_protocol_version(&instance)?;
+    let settings_response = call_validate_settings(&instance, settings)?;
     if !settings_response.valid {
         return Ok(Evaluation {
             protocol_version,
