@@ -10,6 +10,7 @@
 //! cases:
 //!   - name: attested deployment is admitted
 //!     resource: workloads/deployment.yaml # or an inline object, or `request:`
+//!     select: Deployment/web              # optional: only these objects of the file
 //!     operation: CREATE                   # CREATE (default) | UPDATE | DELETE | CONNECT
 //!     namespace: shop
 //!     expect:
@@ -62,6 +63,8 @@ struct CaseFile {
     name: String,
     #[serde(default)]
     resource: Option<Value>,
+    #[serde(default)]
+    select: Option<String>,
     #[serde(default)]
     request: Option<Value>,
     #[serde(default)]
@@ -405,10 +408,11 @@ fn case_requests(
                 || case.user_info.is_some()
                 || case.old_object.is_some()
                 || case.sub_resource.is_some()
+                || case.select.is_some()
             {
                 return Err(format!(
-                    "{}: a complete AdmissionRequest; operation, namespace, userInfo, oldObject \
-                     and subResource only go with resource",
+                    "{}: a complete AdmissionRequest; operation, namespace, userInfo, oldObject, \
+                     subResource and select only go with resource",
                     at("request")
                 ));
             }
@@ -435,8 +439,22 @@ fn case_requests(
             }])
         }
         (Some(resource), None) => {
-            let objects =
+            let mut objects =
                 resource_objects(resource, dir).map_err(|e| format!("{}: {e}", at("resource")))?;
+            if let Some(wanted) = &case.select {
+                let labels: Vec<String> = objects.iter().map(object_label).collect();
+                objects.retain(|o| {
+                    object_label(o) == *wanted
+                        || o.pointer("/metadata/name").and_then(Value::as_str) == Some(wanted)
+                });
+                if objects.is_empty() {
+                    return Err(format!(
+                        "{}: no object named {wanted:?} in the resource (it holds {})",
+                        at("select"),
+                        labels.join(", ")
+                    ));
+                }
+            }
             let old_object = match &case.old_object {
                 None => None,
                 Some(value) => {

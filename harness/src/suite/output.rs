@@ -22,19 +22,38 @@ const MAX_REASON: usize = 2000;
 #[must_use]
 pub fn render_text(report: &Report) -> String {
     let mut out = String::new();
+    let mut golden_module: Option<Option<&String>> = None;
     for suite in &report.suites {
-        let _ = writeln!(out, "suite {}", suite.source);
-        if suite.name != suite.source {
-            let _ = writeln!(out, "  name: {}", suite.name);
-        }
-        if let Some(policy) = &suite.policy {
-            let _ = writeln!(out, "  policy: {policy}");
-        }
-        if let Some(module) = &suite.module {
-            let _ = writeln!(out, "  module: {module}");
+        if suite.golden {
+            // Golden cases: one line each, under one header per module.
+            if golden_module != Some(suite.module.as_ref()) {
+                let _ = writeln!(
+                    out,
+                    "golden cases (module {})",
+                    suite.module.as_deref().unwrap_or("none")
+                );
+                golden_module = Some(suite.module.as_ref());
+            }
+        } else {
+            golden_module = None;
+            let _ = writeln!(out, "suite {}", suite.source);
+            if suite.name != suite.source {
+                let _ = writeln!(out, "  name: {}", suite.name);
+            }
+            if let Some(policy) = &suite.policy {
+                let _ = writeln!(out, "  policy: {policy}");
+            }
+            if let Some(module) = &suite.module {
+                let _ = writeln!(out, "  module: {module}");
+            }
         }
         if let Some(error) = &suite.error {
-            let _ = writeln!(out, "  FAIL (suite): {}", cut(error, MAX_REASON));
+            let what = if suite.golden {
+                suite.source.as_str()
+            } else {
+                "(suite)"
+            };
+            let _ = writeln!(out, "  FAIL {what}: {}", cut(error, MAX_REASON));
         }
         for case in &suite.cases {
             let note = case
@@ -213,6 +232,7 @@ mod tests {
                 SuiteReport {
                     name: "cluster <policy>".into(),
                     source: "policy-tests.yaml".into(),
+                    golden: false,
                     policy: Some("p.yaml (ClusterAdmissionPolicy k)".into()),
                     module: Some("policy.wasm".into()),
                     error: None,
@@ -237,6 +257,7 @@ mod tests {
                 SuiteReport {
                     name: "broken".into(),
                     source: "broken-test.yaml".into(),
+                    golden: false,
                     policy: None,
                     module: Some("policy.wasm".into()),
                     error: Some("settings are not valid: p.yaml: spec.settings.x: bad\u{1}".into()),

@@ -64,6 +64,8 @@ pub struct SuiteReport {
     pub name: String,
     /// The suite file or golden folder.
     pub source: String,
+    /// `true` for a golden-case folder (a suite of one case).
+    pub golden: bool,
     /// Where the settings come from.
     pub policy: Option<String>,
     /// The module run.
@@ -173,6 +175,7 @@ pub fn run_all(sources: &[SuiteSource], options: &RunOptions, modules: &mut Modu
                 Err(e) => SuiteReport {
                     name: source.path().display().to_string(),
                     source: source.path().display().to_string(),
+                    golden: matches!(source, SuiteSource::GoldenCase(_)),
                     policy: None,
                     module: None,
                     error: Some(format!("cannot load the suite: {e:#}")),
@@ -193,6 +196,7 @@ pub fn run_suite(suite: &Suite, options: &RunOptions, modules: &mut ModuleCache)
     let mut report = SuiteReport {
         name: suite.name.clone(),
         source: suite.source.path().display().to_string(),
+        golden: matches!(suite.source, SuiteSource::GoldenCase(_)),
         policy: describe_settings(&suite.settings_origin),
         module: module.map(ModuleSource::display),
         error: None,
