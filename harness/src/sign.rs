@@ -1,7 +1,9 @@
 //! `policy-harness sign`: produces an attestation in the format the policy
 //! verifies (a Kritis/Binary Authorization style "atomic container
-//! signature" over SIMPLE_SIGNING_JSON).
+//! signature" over SIMPLE_SIGNING_JSON), or the payload of a cosign
+//! signature ([`cosign_payload`]; the registry side is `oci::cosign`).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -130,6 +132,53 @@ pub fn payload_for(image: &DigestReference, identity: Option<&str>) -> Result<Ve
         },
     };
     serde_json::to_vec(&payload).context("cannot serialize the payload")
+}
+
+/// The payload `cosign sign` signs, byte for byte as cosign (Go's
+/// `encoding/json`) writes it:
+/// `{"critical":{"identity":{"docker-reference":REPO},"image":{"docker-manifest-digest":DIGEST},"type":"cosign container image signature"},"optional":ANNOTATIONS}`,
+/// where `optional` is `null` without annotations, else the annotations as a
+/// JSON object with sorted keys; `<`, `>`, `&`, U+2028 and U+2029 are escaped
+/// as `\u003c`… as Go does.
+///
+/// # Errors
+/// `digest` is not `sha256:` + 64 lowercase hex digits.
+pub fn cosign_payload(
+    docker_reference: &str,
+    digest: &str,
+    annotations: &BTreeMap<String, String>,
+) -> Result<Vec<u8>> {
+    #[derive(Serialize)]
+    struct CosignPayload<'a> {
+        critical: Critical<'a>,
+        optional: Option<&'a BTreeMap<String, String>>,
+    }
+    // Validates the digest the same way as attestations.
+    DigestReference::parse(&format!("x@{digest}"))?;
+    let payload = CosignPayload {
+        critical: Critical {
+            identity: Identity { docker_reference },
+            image: Image {
+                docker_manifest_digest: digest,
+            },
+            kind: "cosign container image signature",
+        },
+        optional: (!annotations.is_empty()).then_some(annotations),
+    };
+    let json = serde_json::to_string(&payload).context("cannot serialize the payload")?;
+    // These characters only occur inside JSON strings, where Go escapes them.
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    Ok(out.into_bytes())
 }
 
 /// A private key usable for signing.
@@ -377,6 +426,27 @@ mod tests {
         );
         let other = payload_for(&image, Some("evil.io/x")).expect("payload");
         assert!(String::from_utf8_lossy(&other).contains(r#""docker-reference":"evil.io/x""#));
+    }
+
+    #[test]
+    fn cosign_payload_is_exact() {
+        let digest = format!("sha256:{HEX}");
+        let none = cosign_payload("ghcr.io/org/app", &digest, &BTreeMap::new()).expect("payload");
+        assert_eq!(
+            String::from_utf8(none).expect("utf8"),
+            format!(
+                r#"{{"critical":{{"identity":{{"docker-reference":"ghcr.io/org/app"}},"image":{{"docker-manifest-digest":"sha256:{HEX}"}},"type":"cosign container image signature"}},"optional":null}}"#
+            )
+        );
+        let annotations = BTreeMap::from([
+            ("z".to_owned(), "1".to_owned()),
+            ("a".to_owned(), "<b>&\u{2028}\"".to_owned()),
+        ]);
+        let some = cosign_payload("r", &digest, &annotations).expect("payload");
+        assert!(String::from_utf8(some)
+            .expect("utf8")
+            .ends_with(r#""optional":{"a":"\u003cb\u003e\u0026\u2028\"","z":"1"}}"#));
+        assert!(cosign_payload("r", "sha256:abc", &BTreeMap::new()).is_err());
     }
 
     #[test]

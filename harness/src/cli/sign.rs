@@ -1,11 +1,53 @@
-//! `policy-harness sign`: an attestation as the policy reads it.
+//! `policy-harness sign`: an attestation as the policy reads it (`--format
+//! kritis`, the default), or a cosign signature (`--format cosign`), printed
+//! or written to the registry next to the image (`--push`).
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use base64::Engine as _;
 use clap::Args;
+use serde::Serialize;
 
-use crate::sign::{attest, payload_for, DigestReference, RsaScheme, SigningKey};
+use crate::oci::cosign::{
+    parse_image, push_signature, resolve_image, signature_reference, RegistryStore, SignatureStore,
+};
+use crate::oci::registry::RegistryOptions;
+use crate::sign::{attest, cosign_payload, payload_for, DigestReference, RsaScheme, SigningKey};
+
+/// What `sign` produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignFormat {
+    /// A kritis attestation (JSON), for the `kritis.grafeas.io/attestations` annotation.
+    #[default]
+    Kritis,
+    /// A cosign signature (`.sig` format), printed or pushed to the registry.
+    Cosign,
+}
+
+impl FromStr for SignFormat {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "kritis" => Ok(Self::Kritis),
+            "cosign" => Ok(Self::Cosign),
+            other => bail!("unknown format {other:?} (expected `kritis` or `cosign`)"),
+        }
+    }
+}
+
+impl fmt::Display for SignFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Kritis => "kritis",
+            Self::Cosign => "cosign",
+        })
+    }
+}
 
 /// `policy-harness sign`.
 #[derive(Debug, Args)]
@@ -13,45 +55,194 @@ pub struct SignArgs {
     /// Private key, PEM: RSA (PKCS#8 / PKCS#1) or EC P-256/P-384 (PKCS#8 / SEC1).
     #[arg(long, value_name = "KEY.pem")]
     pub key: PathBuf,
-    /// `publicKeyId` written in the attestation.
+    /// `publicKeyId` written in the attestation (`--format kritis`, required there).
     #[arg(long, value_name = "ID")]
-    pub key_id: String,
-    /// Image to attest: REPO@sha256:HEX.
-    #[arg(
-        long,
-        value_name = "REPO@sha256:HEX",
-        required_unless_present = "payload"
-    )]
+    pub key_id: Option<String>,
+    /// Image to sign: REPO@sha256:HEX (kritis); REPO[:TAG]@sha256:HEX, or
+    /// REPO:TAG with --push (cosign).
+    #[arg(long, value_name = "IMAGE", required_unless_present = "payload")]
     pub image: Option<String>,
     /// Sign these exact bytes instead of the generated payload.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["image", "identity"])]
     pub payload: Option<PathBuf>,
-    /// RSA scheme: pkcs1 (PKCS#1 v1.5, default) or pss (PSS, salt 32).
+    /// RSA scheme: pkcs1 (PKCS#1 v1.5, default) or pss (PSS, salt 32; kritis only).
     #[arg(long, value_name = "pkcs1|pss")]
     pub scheme: Option<RsaScheme>,
     /// docker-reference written in the payload (default: the image's repository).
     #[arg(long, value_name = "REPO")]
     pub identity: Option<String>,
+    /// `kritis` (default): an attestation; `cosign`: a cosign signature.
+    #[arg(long, value_name = "kritis|cosign", default_value_t = SignFormat::Kritis)]
+    pub format: SignFormat,
+    /// cosign: write the signature to the image's `sha256-HEX.sig` manifest.
+    #[arg(long)]
+    pub push: bool,
+    /// cosign: an annotation signed in the payload's `optional` map (repeatable).
+    #[arg(long = "annotation", short = 'a', value_name = "KEY=VALUE")]
+    pub annotations: Vec<String>,
+    /// cosign --push: a registry (HOST:PORT) reached over plain HTTP; loopback
+    /// ones always are (repeatable).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub insecure_registry: Vec<String>,
 }
 
-/// `policy-harness sign`: prints the attestation on stdout.
+/// What `sign --format cosign` prints (one JSON line).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CosignOutput {
+    /// `HOST/REPO@sha256:…` (absent with --payload).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<String>,
+    /// `HOST/REPO:sha256-….sig`, where the signature goes (absent with --payload).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature_tag: Option<String>,
+    /// Standard base64 of the exact payload bytes.
+    payload: String,
+    /// Standard base64 of the signature (the layer annotation's value).
+    signature: String,
+    /// With --push: the digest of the `.sig` manifest written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature_manifest_digest: Option<String>,
+}
+
+/// `policy-harness sign`: prints the attestation or the signature on stdout.
 pub fn handle(args: &SignArgs) -> Result<()> {
     let pem = std::fs::read_to_string(&args.key)
         .with_context(|| format!("cannot read key file {}", args.key.display()))?;
     let key = SigningKey::from_pem(&pem)
         .with_context(|| format!("invalid key file {}", args.key.display()))?;
+    match args.format {
+        SignFormat::Kritis => kritis(args, &key),
+        SignFormat::Cosign => cosign(args, &key),
+    }
+}
+
+fn kritis(args: &SignArgs, key: &SigningKey) -> Result<()> {
+    ensure!(
+        !args.push && args.annotations.is_empty() && args.insecure_registry.is_empty(),
+        "--push, --annotation and --insecure-registry apply to --format cosign only"
+    );
+    let key_id = args
+        .key_id
+        .as_deref()
+        .ok_or_else(|| anyhow!("--key-id is required with --format kritis"))?;
     let payload = match (&args.payload, &args.image) {
         (Some(path), _) => std::fs::read(path)
             .with_context(|| format!("cannot read payload file {}", path.display()))?,
         (None, Some(image)) => {
             payload_for(&DigestReference::parse(image)?, args.identity.as_deref())?
         }
-        (None, None) => anyhow::bail!("either --image or --payload is required"),
+        (None, None) => bail!("either --image or --payload is required"),
     };
-    let attestation = attest(&key, &args.key_id, &payload, args.scheme)?;
+    let attestation = attest(key, key_id, &payload, args.scheme)?;
     println!(
         "{}",
         serde_json::to_string(&attestation).context("cannot serialize the attestation")?
+    );
+    Ok(())
+}
+
+/// `--annotation KEY=VALUE`s, each key once.
+fn parse_annotations(pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut annotations = BTreeMap::new();
+    for pair in pairs {
+        let (k, v) = pair
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| anyhow!("--annotation {pair:?}: expected KEY=VALUE"))?;
+        ensure!(
+            annotations.insert(k.to_owned(), v.to_owned()).is_none(),
+            "--annotation {k:?} is given twice"
+        );
+    }
+    Ok(annotations)
+}
+
+fn cosign(args: &SignArgs, key: &SigningKey) -> Result<()> {
+    ensure!(
+        args.key_id.is_none(),
+        "--key-id applies to --format kritis only: a cosign signature names no key"
+    );
+    ensure!(
+        args.scheme != Some(RsaScheme::Pss),
+        "--scheme pss: cosign's RSA signatures are PKCS#1 v1.5 (the only RSA scheme Kubewarden's \
+         host verifies)"
+    );
+    ensure!(
+        !args.push || args.image.is_some(),
+        "--push needs --image (the signature is stored next to the image)"
+    );
+    ensure!(
+        args.push || args.insecure_registry.is_empty(),
+        "--insecure-registry applies to --push only"
+    );
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let annotations = parse_annotations(&args.annotations)?;
+    let Some(image) = &args.image else {
+        // --payload FILE: sign the bytes as they are.
+        ensure!(
+            annotations.is_empty(),
+            "--annotation builds the payload: it cannot be used with --payload"
+        );
+        let path = args.payload.as_ref().context("--image or --payload")?;
+        let payload = std::fs::read(path)
+            .with_context(|| format!("cannot read payload file {}", path.display()))?;
+        let signature = key.sign(&payload, Some(RsaScheme::Pkcs1))?;
+        return print(&CosignOutput {
+            image: None,
+            signature_tag: None,
+            payload: b64.encode(&payload),
+            signature: b64.encode(signature),
+            signature_manifest_digest: None,
+        });
+    };
+    let options = RegistryOptions {
+        plain_http: false,
+        insecure_registries: args.insecure_registry.clone(),
+        extra_roots: Default::default(),
+    };
+    let connect = |r: &oci_client::Reference| options.client(r);
+    let store = if args.push {
+        Some(RegistryStore::new(&parse_image(image)?, &connect)?)
+    } else {
+        None
+    };
+    let resolved = resolve_image(image, store.as_ref().map(|s| s as &dyn SignatureStore))?;
+    let docker_reference = args
+        .identity
+        .clone()
+        .unwrap_or_else(|| crate::oci::cosign::docker_reference(&resolved.reference));
+    let payload = cosign_payload(&docker_reference, &resolved.digest, &annotations)?;
+    let signature = b64.encode(key.sign(&payload, Some(RsaScheme::Pkcs1))?);
+    let mut output = CosignOutput {
+        image: Some(resolved.pinned()),
+        signature_tag: Some(signature_reference(&resolved.reference, &resolved.digest)?.whole()),
+        payload: b64.encode(&payload),
+        signature,
+        signature_manifest_digest: None,
+    };
+    if args.push {
+        let pushed = push_signature(&resolved, &payload, &output.signature, &connect)?;
+        eprintln!(
+            "policy-harness: signed {} with {}: {} {}",
+            resolved.pinned(),
+            key.describe(),
+            if pushed.changed {
+                "layer added to"
+            } else {
+                "the same signature was already in"
+            },
+            pushed.signature_tag
+        );
+        output.signature_manifest_digest = Some(pushed.manifest_digest);
+    }
+    print(&output)
+}
+
+fn print(output: &CosignOutput) -> Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string(output).context("cannot serialize the signature")?
     );
     Ok(())
 }

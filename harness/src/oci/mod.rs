@@ -1,7 +1,10 @@
 //! OCI artifacts: the Kubewarden metadata inside a module (`metadata`, a
-//! leaf) and registries (`registry`, which reads the metadata when it pushes
-//! or pulls). Dependencies run one way: `registry` → `metadata`.
+//! leaf), cosign signatures stored next to images (`cosign`, a leaf that is
+//! handed its registry clients) and registries (`registry`, which reads the
+//! metadata when it pushes or pulls and serves `cosign` live). Dependencies
+//! run one way: `registry` → `metadata`, `registry` → `cosign`.
 
+pub mod cosign;
 pub mod metadata;
 pub mod registry;
 pub mod sources;

@@ -1,7 +1,8 @@
 //! OCI registries, through the `oci-client` crate (rustls, anonymous
 //! access): publishing a policy as `kwctl push` does, pulling it back as
 //! policy-server does (`registry://` module references), and answering the
-//! `oci`/`v1/manifest_digest` host capability live (`run --allow-network`).
+//! `oci`/`v1/manifest_digest` and `oci`/`v2/verify` (cosign signatures, see
+//! [`crate::oci::cosign`]) host capabilities live (`run --allow-network`).
 //!
 //! A Kubewarden policy artifact (policy-fetcher's `Registry::push`): an OCI
 //! image manifest whose config is `{}` with media type
@@ -32,6 +33,7 @@ use serde_json::{json, Value};
 use crate::host::cache::CacheMode;
 use crate::host::capabilities::{LiveAnswer, LiveCapabilities, KUBEWARDEN_BINDING};
 use crate::host::runtime::{Limits, PolicyModule};
+use crate::oci::cosign;
 use crate::oci::metadata::SOURCE_ANNOTATION;
 use crate::oci::sha256_digest;
 
@@ -67,7 +69,7 @@ impl RegistryOptions {
             || self.insecure_registries.iter().any(|r| r == registry)
     }
 
-    fn client(&self, reference: &Reference) -> Result<Client> {
+    pub(crate) fn client(&self, reference: &Reference) -> Result<Client> {
         install_crypto_provider();
         let protocol = if self.uses_plain_http(reference.resolve_registry()) {
             ClientProtocol::Http
@@ -408,8 +410,12 @@ impl LiveCapabilities for LiveRegistry {
         operation: &str,
         payload: &[u8],
     ) -> Option<LiveAnswer> {
-        if (binding, namespace, operation) != (KUBEWARDEN_BINDING, "oci", "v1/manifest_digest") {
-            return None;
+        match (binding, namespace, operation) {
+            (KUBEWARDEN_BINDING, "oci", "v1/manifest_digest") => {}
+            (KUBEWARDEN_BINDING, "oci", "v2/verify") => {
+                return Some(cosign::answer_verify(payload, &|r| self.options.client(r)))
+            }
+            _ => return None,
         }
         let image: String = match serde_json::from_slice(payload) {
             Ok(image) => image,
