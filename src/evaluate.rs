@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -21,7 +21,7 @@ use crate::allowlist;
 use crate::attestation::{self, AnnotationError, Attestation};
 use crate::image::{parse_repository, Digest, ImageRef, Repository};
 use crate::keys::{self, KeyError, VerifyingKey};
-use crate::settings::{AllowlistSpec, Require, Settings, Text};
+use crate::settings::{AllowlistSpec, Require, Settings, Sources, Text};
 use crate::verdict::{
     Failure, Listed, Miss, Place, PolicyMiss, Reason, Rejection, Verdict, VolumeProblem,
 };
@@ -35,21 +35,49 @@ pub const MAX_PAYLOAD: usize = 4 * 1024 * 1024;
 /// operation; past this many, further signatures count as failed unchecked,
 /// so a flood of bogus signatures cannot stall the admission.
 pub const MAX_FAILED_VERIFICATIONS: u32 = 64;
+/// Registry verifications (host calls to `oci`/`v2/verify`) allowed in one
+/// request: each is a registry round trip on a cold cache. Past this many,
+/// further keys count as not verified, with this reason.
+pub const MAX_REGISTRY_CALLS: u32 = 64;
 /// Audit annotation (and warning prefix) recording break-glass use.
 pub const BREAKGLASS_AUDIT_KEY: &str = "breakglass";
 /// The prefix of kritis's default (PKIX) key ids: only such an id can name a
 /// key configured without `publicKeyId`.
 const DEFAULT_ID_PREFIX: &str = "ni:///sha-256;";
 
-/// Asks the host for the digest a tag currently points to
-/// (Kubewarden's `oci/v1/manifest_digest`). Production passes the SDK call;
-/// tests pass a map.
-pub trait DigestResolver {
-    /// The digest (`sha256:…`) of the manifest `image` names.
+/// What the policy asks of Kubewarden's host. Production passes the SDK's
+/// host calls (`lib.rs`); tests pass maps.
+pub trait Host {
+    /// The digest (`sha256:…`) of the manifest `image` names
+    /// (`oci`/`v1/manifest_digest`).
     ///
     /// # Errors
     /// The host's reason, as text.
     fn manifest_digest(&self, image: &str) -> Result<String, String>;
+
+    /// Verifies the cosign signatures of `image` in its registry with one
+    /// public key (`oci`/`v2/verify`, `SigstorePubKeyVerify`): the host
+    /// demands that every key it is given verifies, so the policy gives one
+    /// key per call.
+    ///
+    /// # Errors
+    /// The host's reason, as text (no signature, none verifies, registry
+    /// unreachable…).
+    fn verify_pub_key(
+        &self,
+        image: &str,
+        pub_key: String,
+        annotations: Option<BTreeMap<String, String>>,
+    ) -> Result<Verified, String>;
+}
+
+/// The host's answer to a registry verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// Whether the host trusts the image.
+    pub is_trusted: bool,
+    /// The digest it verified.
+    pub digest: String,
 }
 
 /// How much work one evaluation did: lets tests assert that hostile input
@@ -65,6 +93,8 @@ pub struct Work {
     pub signatures_examined: u64,
     /// Public-key signature verifications run.
     pub verifications: u32,
+    /// Registry verifications asked of the host.
+    pub registry_calls: u32,
 }
 
 // One pass over the payload: the settings are deserialised in place, not
@@ -100,18 +130,18 @@ struct Gvk<'a> {
 
 /// Evaluates a `validate` payload (`{"request": …, "settings": …}`).
 /// Never panics on input: anything unexpected is a rejection.
-pub fn validate(payload: &[u8], resolver: &dyn DigestResolver) -> Verdict {
-    validate_counting(payload, resolver).0
+pub fn validate(payload: &[u8], host: &dyn Host) -> Verdict {
+    validate_counting(payload, host).0
 }
 
 /// [`validate`], also saying how much work it did.
-pub fn validate_counting(payload: &[u8], resolver: &dyn DigestResolver) -> (Verdict, Work) {
+pub fn validate_counting(payload: &[u8], host: &dyn Host) -> (Verdict, Work) {
     let work = Cell::new(Work::default());
-    let verdict = validate_inner(payload, resolver, &work);
+    let verdict = validate_inner(payload, host, &work);
     (verdict, work.get())
 }
 
-fn validate_inner(payload: &[u8], resolver: &dyn DigestResolver, work: &Cell<Work>) -> Verdict {
+fn validate_inner(payload: &[u8], host: &dyn Host, work: &Cell<Work>) -> Verdict {
     let reject = |r| Verdict::Reject(r);
     if payload.len() > MAX_PAYLOAD {
         return reject(Rejection::Request(format!(
@@ -148,7 +178,7 @@ fn validate_inner(payload: &[u8], resolver: &dyn DigestResolver, work: &Cell<Wor
     if !errors.is_empty() {
         return reject(Rejection::Settings(errors.join("; ")));
     }
-    evaluate_request(&p.request, &settings, resolver, work)
+    evaluate_request(&p.request, &settings, host, work)
 }
 
 fn admit() -> Verdict {
@@ -162,7 +192,7 @@ fn admit() -> Verdict {
 fn evaluate_request(
     req: &Request<'_>,
     settings: &Settings<'_>,
-    resolver: &dyn DigestResolver,
+    host: &dyn Host,
     work: &Cell<Work>,
 ) -> Verdict {
     let reject = |e: String| Verdict::Reject(Rejection::Request(e));
@@ -198,7 +228,7 @@ fn evaluate_request(
         .filter(|n| !n.is_empty())
         .or(w.namespace.as_deref())
         .unwrap_or("");
-    let engine = Engine::new(settings, namespace, &w.attestations, work);
+    let engine = Engine::new(settings, namespace, &w.attestations, host, work);
 
     let place = |u: &workload::ImageUse<'_>| Place {
         path: u.site.path(shape),
@@ -243,7 +273,7 @@ fn evaluate_request(
         if !seen.insert(image) {
             continue;
         }
-        let result = match engine.target(image, settings, resolver) {
+        let result = match engine.target(image) {
             Target::Admitted => Ok(()),
             Target::Failed(reason) => Err(reason),
             Target::Verify {
@@ -251,15 +281,27 @@ fn evaluate_request(
                 digest,
                 resolved,
             } => {
-                if resolved {
-                    pins.insert(image, digest.to_string());
-                }
-                match memo.entry((repository, digest)) {
-                    Entry::Occupied(e) => e.get().clone(),
-                    Entry::Vacant(e) => {
-                        let (repository, digest) = e.key();
-                        let r = engine.check_digest(repository, digest);
-                        e.insert(r).clone()
+                // A tag with the registry source: the host verifies it and
+                // says which digest it verified; everything else is judged
+                // for that digest.
+                let digest = match digest {
+                    Some(d) => Ok(d),
+                    None => engine.learn_digest(image).map(Cow::Owned),
+                };
+                match digest {
+                    Err(reason) => Err(reason),
+                    Ok(digest) => {
+                        if resolved {
+                            pins.insert(image, digest.to_string());
+                        }
+                        match memo.entry((repository, digest)) {
+                            Entry::Occupied(e) => e.get().clone(),
+                            Entry::Vacant(e) => {
+                                let (repository, digest) = e.key();
+                                let r = engine.check_digest(image, resolved, repository, digest);
+                                e.insert(r).clone()
+                            }
+                        }
                     }
                 }
             }
@@ -336,11 +378,12 @@ enum Target<'i> {
     Admitted,
     /// Refused before any attestation is looked at.
     Failed(Reason),
-    /// Needs attestations for this repository and digest.
+    /// Needs proofs for this repository and digest.
     Verify {
         repository: Repository<'i>,
-        digest: Cow<'i, str>,
-        /// The digest came from the host (a tag was resolved): pin it.
+        /// `None`: a tag the registry source is to verify (and so resolve).
+        digest: Option<Cow<'i, str>>,
+        /// The digest comes from the host (the image is a tag): pin it.
         resolved: bool,
     },
 }
@@ -361,6 +404,8 @@ struct KeySlot<'s> {
     algorithm: Option<&'s str>,
     default_id: OnceCell<Option<String>>,
     parsed: OnceCell<Result<VerifyingKey, KeyError>>,
+    /// The key as the host reads it (SPKI PEM), for the registry source.
+    pem: OnceCell<Result<String, KeyError>>,
 }
 
 impl KeySlot<'_> {
@@ -468,6 +513,13 @@ struct Engine<'s> {
     verified: RefCell<HashMap<Proof, Result<(), Miss>>>,
     failed: Cell<u32>,
     work: &'s Cell<Work>,
+    sources: Sources,
+    resolve_tags: bool,
+    host: &'s dyn Host,
+    /// Per authority, the annotations its registry signatures must carry.
+    registry_annotations: Vec<Option<BTreeMap<String, String>>>,
+    /// (image as sent, key slot) → the digest the host verified, or why not.
+    registry: RefCell<HashMap<(String, usize), Result<String, String>>>,
 }
 
 impl<'s> Engine<'s> {
@@ -475,6 +527,7 @@ impl<'s> Engine<'s> {
         settings: &'s Settings<'s>,
         namespace: &'s str,
         annotation_values: &'s [Text<'s>],
+        host: &'s dyn Host,
         work: &'s Cell<Work>,
     ) -> Self {
         let authorities: Vec<&str> = settings
@@ -496,6 +549,7 @@ impl<'s> Engine<'s> {
                     algorithm: k.algorithm,
                     default_id: OnceCell::new(),
                     parsed: OnceCell::new(),
+                    pem: OnceCell::new(),
                 });
             }
         }
@@ -544,6 +598,21 @@ impl<'s> Engine<'s> {
             verified: RefCell::new(HashMap::new()),
             failed: Cell::new(0),
             work,
+            sources: settings.sources(),
+            resolve_tags: settings.resolve_tags,
+            host,
+            registry_annotations: settings
+                .attestation_authorities
+                .iter()
+                .map(|a| {
+                    a.registry_annotations.as_ref().map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect()
+                    })
+                })
+                .collect(),
+            registry: RefCell::new(HashMap::new()),
         }
     }
 
@@ -577,12 +646,7 @@ impl<'s> Engine<'s> {
         explicit.iter().chain(default).copied()
     }
 
-    fn target<'i>(
-        &self,
-        image: &'i str,
-        settings: &Settings<'_>,
-        resolver: &dyn DigestResolver,
-    ) -> Target<'i> {
+    fn target<'i>(&self, image: &'i str) -> Target<'i> {
         let allowlisted = self.allowlists.iter().flat_map(|l| &l.patterns).any(|p| {
             p.namespace.as_deref().is_none_or(|n| n == self.namespace)
                 && allowlist::matches(&p.name_pattern, image)
@@ -600,8 +664,8 @@ impl<'s> Engine<'s> {
         };
         let digest = match reference.digest {
             Some(d) => Cow::Borrowed(d.as_str()),
-            None if settings.resolve_tags => {
-                let resolved = match resolver.manifest_digest(image) {
+            None if self.resolve_tags => {
+                let resolved = match self.host.manifest_digest(image) {
                     Ok(d) => d,
                     Err(e) => return Target::Failed(Reason::Resolution(e)),
                 };
@@ -609,6 +673,13 @@ impl<'s> Engine<'s> {
                     return Target::Failed(Reason::ResolvedDigest(resolved));
                 }
                 Cow::Owned(resolved)
+            }
+            None if self.sources.registry => {
+                return Target::Verify {
+                    repository: reference.repository,
+                    digest: None,
+                    resolved: true,
+                }
             }
             None => {
                 return Target::Failed(Reason::Tag {
@@ -619,7 +690,7 @@ impl<'s> Engine<'s> {
         };
         Target::Verify {
             repository: reference.repository,
-            digest,
+            digest: Some(digest),
             resolved: reference.digest.is_none(),
         }
     }
@@ -631,32 +702,93 @@ impl<'s> Engine<'s> {
         })
     }
 
-    /// Admitted when at least one applicable policy is satisfied.
-    fn check_digest(&self, repository: &Repository<'_>, digest: &str) -> Result<(), Reason> {
+    /// Admitted when at least one applicable policy is satisfied. `image` is
+    /// the image as written (`pinned`: a tag whose digest came from the
+    /// host), for the registry source.
+    fn check_digest(
+        &self,
+        image: &str,
+        pinned: bool,
+        repository: &Repository<'_>,
+        digest: &str,
+    ) -> Result<(), Reason> {
         self.count(|w| w.digest_checks += 1);
-        let parsed = match self.attestations() {
-            Ok(a) => a,
-            Err(e) => return Err(Reason::Annotation(e.clone())),
+        let annotation = if self.sources.annotation {
+            let parsed = self.attestations().as_ref();
+            if !self.sources.registry {
+                // Annotation only: today's reasons, for the whole image.
+                let parsed = parsed.map_err(|e| Reason::Annotation(e.clone()))?;
+                if parsed.candidates(digest, &repository.to_string()).is_none() {
+                    return Err(Reason::NoAttestation {
+                        digest: digest.to_owned(),
+                        carried: parsed.list.len(),
+                    });
+                }
+            }
+            Some(parsed.map(|p| (p, p.candidates(digest, &repository.to_string()))))
+        } else {
+            None
         };
-        let Some(candidates) = parsed.candidates(digest, &repository.to_string()) else {
-            return Err(Reason::NoAttestation {
-                digest: digest.to_owned(),
-                carried: parsed.list.len(),
+        // The registry is asked about the exact digest being judged.
+        let registry_image: Cow<'_, str> = if pinned {
+            Cow::Owned(format!("{image}@{digest}"))
+        } else {
+            Cow::Borrowed(image)
+        };
+        let check = |a: usize| -> Result<(), Miss> {
+            let from_annotation = annotation.as_ref().map(|found| match found {
+                Err(e) => Err(Miss::Annotation((*e).clone())),
+                Ok((parsed, None)) => Err(Miss::NotInAnnotation {
+                    digest: digest.to_owned(),
+                    carried: parsed.list.len(),
+                }),
+                Ok((parsed, Some(candidates))) => {
+                    self.check_authority(a, &parsed.list, candidates, repository)
+                }
             });
+            let annotation_miss = match from_annotation {
+                Some(Ok(())) => return Ok(()),
+                Some(Err(miss)) => Some(miss),
+                None => None,
+            };
+            if !self.sources.registry {
+                return Err(annotation_miss.unwrap_or(Miss::TagOnly));
+            }
+            let registry_miss = match self.registry_check(a, &registry_image, Some(digest)) {
+                Ok(()) => return Ok(()),
+                Err(miss) => miss,
+            };
+            Err(match annotation_miss {
+                Some(annotation) => Miss::Both {
+                    annotation: Box::new(annotation),
+                    registry: Box::new(registry_miss),
+                },
+                None => registry_miss,
+            })
         };
+        self.judge(check).map_err(Reason::Unsatisfied)
+    }
+
+    /// Runs the applicable policies with `check` deciding each authority
+    /// (at most once per authority): `Ok` as soon as one policy is
+    /// satisfied, else every policy's misses. With `require: any` a policy
+    /// stops at its first satisfied authority, so no further source (no
+    /// further host call) is consulted.
+    fn judge(&self, check: impl Fn(usize) -> Result<(), Miss>) -> Result<(), Vec<PolicyMiss>> {
         let mut memo: Vec<Option<Result<(), Miss>>> = vec![None; self.authorities.len()];
         let mut misses = Vec::new();
         for policy in &self.policies {
             let mut missing = Vec::new();
             let mut satisfied_any = false;
             for &a in &policy.authorities {
-                let result = memo[a]
-                    .get_or_insert_with(|| {
-                        self.check_authority(a, &parsed.list, &candidates, repository)
-                    })
-                    .clone();
+                let result = memo[a].get_or_insert_with(|| check(a)).clone();
                 match result {
-                    Ok(()) => satisfied_any = true,
+                    Ok(()) => {
+                        satisfied_any = true;
+                        if policy.require == Require::Any {
+                            break;
+                        }
+                    }
                     Err(miss) => missing.push((self.authorities[a].to_owned(), miss)),
                 }
             }
@@ -673,7 +805,120 @@ impl<'s> Engine<'s> {
                 missing,
             });
         }
+        Err(misses)
+    }
+
+    /// For a tag under the registry source: asks the host to verify it
+    /// with the keys of the authorities the applicable policies name, in
+    /// order, until one verifies; the digest it verified is the image's
+    /// digest from then on.
+    fn learn_digest(&self, image: &str) -> Result<String, Reason> {
+        for policy in &self.policies {
+            for &a in &policy.authorities {
+                for k in self.keys_of(a) {
+                    if let Ok(digest) = self.registry_verify(image, k, None) {
+                        // The pinned form is what later calls send: the
+                        // same key needs no second call for it.
+                        self.registry
+                            .borrow_mut()
+                            .insert((format!("{image}@{digest}"), k), Ok(digest.clone()));
+                        return Ok(digest);
+                    }
+                }
+            }
+        }
+        let annotation = self.sources.annotation;
+        let misses = self
+            .judge(|a| {
+                let registry = self
+                    .registry_check(a, image, None)
+                    .err()
+                    .unwrap_or(Miss::TagOnly);
+                Err(if annotation {
+                    Miss::Both {
+                        annotation: Box::new(Miss::TagOnly),
+                        registry: Box::new(registry),
+                    }
+                } else {
+                    registry
+                })
+            })
+            .err()
+            .unwrap_or_default();
         Err(Reason::Unsatisfied(misses))
+    }
+
+    /// The key slots of authority `a`.
+    fn keys_of(&self, a: usize) -> impl Iterator<Item = usize> + '_ {
+        self.keys
+            .iter()
+            .enumerate()
+            .filter(move |(_, k)| k.authority == a)
+            .map(|(i, _)| i)
+    }
+
+    /// Does a cosign signature in the registry verify `image` with one of
+    /// authority `a`'s keys (and, when given, for `digest`)?
+    fn registry_check(&self, a: usize, image: &str, digest: Option<&str>) -> Result<(), Miss> {
+        let mut keys = Listed::default();
+        for k in self.keys_of(a) {
+            match self.registry_verify(image, k, digest) {
+                Ok(_) => return Ok(()),
+                Err(why) => keys.push_with(|| (self.keys[k].display_id(), why)),
+            }
+        }
+        Err(Miss::Registry { keys })
+    }
+
+    /// One host call per (image, key) per request: the digest the host
+    /// verified, or why not. With `expected`, an answer for another digest
+    /// (the tag moved during the admission) is a failure.
+    fn registry_verify(
+        &self,
+        image: &str,
+        k: usize,
+        expected: Option<&str>,
+    ) -> Result<String, String> {
+        let key = (image.to_owned(), k);
+        let cached = self.registry.borrow().get(&key).cloned();
+        let result = match cached {
+            Some(r) => r,
+            None => {
+                let r = self.ask_registry(image, k);
+                self.registry.borrow_mut().insert(key, r.clone());
+                r
+            }
+        };
+        match (result, expected) {
+            (Ok(d), Some(e)) if d != e => Err(format!(
+                "the host verified {d} instead of the digest judged (did the tag move?)"
+            )),
+            (r, _) => r,
+        }
+    }
+
+    fn ask_registry(&self, image: &str, k: usize) -> Result<String, String> {
+        if self.work.get().registry_calls >= MAX_REGISTRY_CALLS {
+            return Err(format!(
+                "not asked: more than {MAX_REGISTRY_CALLS} registry verifications in this request"
+            ));
+        }
+        let slot = &self.keys[k];
+        let pem = match slot.pem.get_or_init(|| keys::spki_pem(slot.data)) {
+            Ok(pem) => pem.clone(),
+            Err(e) => return Err(format!("the key is unusable: {e}")),
+        };
+        self.count(|w| w.registry_calls += 1);
+        let annotations = self.registry_annotations[slot.authority].clone();
+        match self.host.verify_pub_key(image, pem, annotations) {
+            Err(e) => Err(e),
+            Ok(v) if !v.is_trusted => Err("the host does not trust the image".to_owned()),
+            Ok(v) if Digest::parse(&v.digest).is_err() => Err(format!(
+                "the host answered {:?}, which is not a digest",
+                v.digest
+            )),
+            Ok(v) => Ok(v.digest),
+        }
     }
 
     /// Does authority `a` attest `repository` in one of the `candidates`

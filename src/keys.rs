@@ -166,7 +166,8 @@ impl fmt::Display for KeyError {
                  or their _384/_512 variants (ECDSA_SHA_384 for P-384)",
             ),
             KeyError::AlgorithmMismatch(alg, key) => {
-                write!(f, "signatureAlgorithm {alg} does not fit a {key} key")
+                // "an RSA", "an EC P-256": every kind is read with a vowel sound.
+                write!(f, "signatureAlgorithm {alg} does not fit an {key} key")
             }
         }
     }
@@ -227,6 +228,39 @@ pub fn default_key_id(data: &str) -> Result<String, KeyError> {
         "ni:///sha-256;{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hash)
     ))
+}
+
+/// `publicKeyData` as a PEM `PUBLIC KEY` (SubjectPublicKeyInfo) block: the
+/// form Kubewarden's host (sigstore) reads; PKCS#1 RSA keys are wrapped.
+///
+/// # Errors
+/// A [`KeyError`] when `publicKeyData` is not a PEM public key.
+pub fn spki_pem(data: &str) -> Result<String, KeyError> {
+    let (label, der) = pem_der(data)?;
+    let spki = spki_der(&label, der)?;
+    pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &spki)
+        .map_err(|_| KeyError::Der)
+}
+
+/// Why Kubewarden's host cannot verify registry signatures for this key as
+/// its settings say, if it cannot: the host (sigstore) checks RSA with
+/// PKCS#1 v1.5 and SHA-256 only, P-256 with SHA-256 and P-384 with SHA-384.
+#[must_use]
+pub fn registry_incompatibility(key: &VerifyingKey) -> Option<&'static str> {
+    match key.schemes {
+        Schemes::RsaDefault
+        | Schemes::Only(
+            Algorithm::RsaPkcs1Sha256 | Algorithm::EcdsaSha256 | Algorithm::EcdsaSha384,
+        ) => None,
+        Schemes::Only(
+            Algorithm::RsaPssSha256 | Algorithm::RsaPssSha384 | Algorithm::RsaPssSha512,
+        ) => Some(
+            "Kubewarden's host verifies RSA signatures with PKCS#1 v1.5 and SHA-256 only, not PSS",
+        ),
+        Schemes::Only(Algorithm::RsaPkcs1Sha384 | Algorithm::RsaPkcs1Sha512) => {
+            Some("Kubewarden's host verifies RSA signatures with SHA-256 only")
+        }
+    }
 }
 
 /// Decodes `publicKeyData` and applies an optional `signatureAlgorithm`.

@@ -28,10 +28,12 @@ mod testkeys;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
+
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest as guest;
 
-pub use evaluate::{validate, DigestResolver};
+pub use evaluate::{validate, Host, Verified};
 
 /// The `validate_settings` answer for a settings document.
 #[must_use]
@@ -43,19 +45,38 @@ pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
     }
 }
 
-/// Resolves tags through Kubewarden's `oci/v1/manifest_digest` host capability.
-struct HostResolver;
+/// Kubewarden's host capabilities, through the SDK: `oci/v1/manifest_digest`
+/// and `oci/v2/verify`.
+struct SdkHost;
 
-impl DigestResolver for HostResolver {
+impl Host for SdkHost {
     fn manifest_digest(&self, image: &str) -> Result<String, String> {
         kubewarden_policy_sdk::host_capabilities::oci::get_manifest_digest(image)
             .map(|r| r.digest)
             .map_err(|e| e.to_string())
     }
+
+    fn verify_pub_key(
+        &self,
+        image: &str,
+        pub_key: String,
+        annotations: Option<BTreeMap<String, String>>,
+    ) -> Result<Verified, String> {
+        kubewarden_policy_sdk::host_capabilities::verification::verify_pub_keys_image(
+            image,
+            vec![pub_key],
+            annotations,
+        )
+        .map(|r| Verified {
+            is_trusted: r.is_trusted,
+            digest: r.digest,
+        })
+        .map_err(|e| e.to_string())
+    }
 }
 
 fn validate_guest(payload: &[u8]) -> guest::CallResult {
-    let response = validate(payload, &HostResolver).into_response();
+    let response = validate(payload, &SdkHost).into_response();
     Ok(serde_json::to_vec(&response)?)
 }
 

@@ -8,12 +8,44 @@
 //! decoding every key, and reports every problem with its path.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
 use crate::allowlist::MAX_PATTERN_LEN;
 use crate::keys::{self, KeyError};
+
+/// Where an authority's proof for an image may come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Attestations in the object's `kritis.grafeas.io/attestations`
+    /// annotation, verified inside the policy.
+    Annotation,
+    /// cosign signatures stored next to the image in its OCI registry,
+    /// verified by Kubewarden's host (`oci`/`v2/verify`).
+    Registry,
+}
+
+impl Source {
+    /// The name in the settings.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Annotation => "annotation",
+            Source::Registry => "registry",
+        }
+    }
+}
+
+/// The enabled sources, as flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sources {
+    /// The annotation is read.
+    pub annotation: bool,
+    /// The registry is asked.
+    pub registry: bool,
+}
 
 /// Borrowed text (owned only when the JSON string had escapes).
 pub type Text<'a> = Cow<'a, str>;
@@ -38,9 +70,13 @@ pub struct Settings<'a> {
     /// Resolve tags to digests through the host (`oci/v1/manifest_digest`).
     #[serde(default)]
     pub resolve_tags: bool,
-    /// With `resolveTags`, pin resolved images to their digest (default true).
+    /// With `resolveTags` or the registry source, pin tag images to the
+    /// digest that was verified (default true).
     #[serde(default)]
     pub mutate_to_digest: Option<bool>,
+    /// Where proofs come from; absent means `[annotation]`.
+    #[serde(default)]
+    pub attestation_sources: Option<Vec<Source>>,
 }
 
 /// An AttestationAuthority.
@@ -65,6 +101,10 @@ pub struct AuthoritySpec<'a> {
     /// More keys (rotation): any one of them satisfies the authority.
     #[serde(borrow, default)]
     pub public_keys: Vec<KeySpec<'a>>,
+    /// With the registry source: annotations the cosign signature must
+    /// carry in its payload's `optional` map (`cosign sign -a key=value`).
+    #[serde(borrow, default)]
+    pub registry_annotations: Option<BTreeMap<Text<'a>, Text<'a>>>,
 }
 
 /// One more key of an authority.
@@ -182,10 +222,27 @@ impl<'a> Settings<'a> {
         Ok(settings)
     }
 
-    /// Whether resolved tags are pinned in the admitted object.
+    /// The enabled attestation sources.
+    #[must_use]
+    pub fn sources(&self) -> Sources {
+        match &self.attestation_sources {
+            None => Sources {
+                annotation: true,
+                registry: false,
+            },
+            Some(list) => Sources {
+                annotation: list.contains(&Source::Annotation),
+                registry: list.contains(&Source::Registry),
+            },
+        }
+    }
+
+    /// Whether tag images are pinned, in the admitted object, to the digest
+    /// that was verified (resolved by `resolveTags`, or verified by the
+    /// registry source).
     #[must_use]
     pub fn mutate(&self) -> bool {
-        self.resolve_tags && self.mutate_to_digest.unwrap_or(true)
+        (self.resolve_tags || self.sources().registry) && self.mutate_to_digest.unwrap_or(true)
     }
 
     /// Structural checks that need no key decoding: cheap enough to run on
@@ -196,9 +253,36 @@ impl<'a> Settings<'a> {
         if self.attestation_authorities.is_empty() {
             errors.push("attestationAuthorities: at least one authority is required".to_owned());
         }
+        if let Some(sources) = &self.attestation_sources {
+            if sources.is_empty() {
+                errors.push(
+                    "attestationSources: must not be empty; omit it to read the annotation only"
+                        .to_owned(),
+                );
+            }
+            for (i, s) in sources.iter().enumerate() {
+                if sources[..i].contains(s) {
+                    errors.push(format!(
+                        "attestationSources[{i}]: {:?} is listed twice",
+                        s.name()
+                    ));
+                }
+            }
+        }
+        let registry = self.sources().registry;
         let mut names: HashMap<&str, usize> = HashMap::new();
         for (i, a) in self.attestation_authorities.iter().enumerate() {
             let at = format!("attestationAuthorities[{i}]");
+            if let Some(annotations) = &a.registry_annotations {
+                if !registry {
+                    errors.push(format!(
+                        "{at}.registryAnnotations: only the registry source checks them; add \"registry\" to attestationSources"
+                    ));
+                }
+                if annotations.keys().any(|k| k.is_empty()) {
+                    errors.push(format!("{at}.registryAnnotations: keys must not be empty"));
+                }
+            }
             if a.name.is_empty() {
                 errors.push(format!("{at}.name: must not be empty"));
             } else if let Some(j) = names.insert(&a.name, i) {
@@ -297,12 +381,22 @@ impl<'a> Settings<'a> {
     /// Every problem found, each with its settings path, joined by `; `.
     pub fn validate(&self) -> Result<(), String> {
         let mut errors = self.structural_errors();
+        let registry = self.sources().registry;
         let mut ids: HashMap<String, String> = HashMap::new();
         for (i, a) in self.attestation_authorities.iter().enumerate() {
             let at = format!("attestationAuthorities[{i}]");
             for k in a.keys() {
                 let path = key_path(&at, k);
                 match keys::parse_key(k.data, k.algorithm) {
+                    Ok(key) if registry => {
+                        if let Some(why) = keys::registry_incompatibility(&key) {
+                            errors.push(format!(
+                                "{path}.signatureAlgorithm: authority {:?}, key {}: the registry source cannot check it: {why}",
+                                a.name,
+                                k.id.map_or_else(|| "(default id)".to_owned(), |id| format!("{id:?}"))
+                            ));
+                        }
+                    }
                     Ok(_) => {}
                     Err(e @ (KeyError::UnknownAlgorithm | KeyError::AlgorithmMismatch(..))) => {
                         errors.push(format!("{path}.signatureAlgorithm: {e}"));
@@ -449,7 +543,7 @@ mod tests {
         let e = err(
             json!({"attestationAuthorities": [{"name": "a", "publicKeys": [{"publicKeyData": testkeys::p256().spki_pem, "signatureAlgorithm": "RSA_PSS_SHA_256"}]}]}),
         );
-        assert!(e.starts_with("attestationAuthorities[0].publicKeys[0].signatureAlgorithm: signatureAlgorithm RSA_PSS_SHA_256 does not fit a EC P-256 key"), "{e}");
+        assert!(e.starts_with("attestationAuthorities[0].publicKeys[0].signatureAlgorithm: signatureAlgorithm RSA_PSS_SHA_256 does not fit an EC P-256 key"), "{e}");
         let e = err(json!({"attestationAuthorities": [{"name": "a"}]}));
         assert_eq!(
             e,

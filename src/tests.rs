@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::evaluate::{validate, DigestResolver};
+use crate::evaluate::{validate, Host, Verified};
 use crate::testkeys::{self, TestKey};
 use crate::verdict::Verdict;
 
@@ -84,13 +84,23 @@ impl Resolver {
     }
 }
 
-impl DigestResolver for Resolver {
+impl Host for Resolver {
     fn manifest_digest(&self, image: &str) -> Result<String, String> {
         self.1.borrow_mut().push(image.to_owned());
         self.0
             .get(image)
             .cloned()
             .unwrap_or_else(|| Err(format!("unexpected host call for {image}")))
+    }
+
+    fn verify_pub_key(
+        &self,
+        image: &str,
+        _pub_key: String,
+        _annotations: Option<std::collections::BTreeMap<String, String>>,
+    ) -> Result<Verified, String> {
+        self.1.borrow_mut().push(format!("verify {image}"));
+        Err(format!("unexpected registry call for {image}"))
     }
 }
 
@@ -731,3 +741,4 @@ fn validate_only_tag_resolution() {
 
 mod adversarial;
 mod holes;
+mod registry;

@@ -261,6 +261,30 @@ pub enum Miss {
     },
     /// Too many signatures failed in this request to check more.
     Budget,
+    /// The annotation source holds nothing for this digest.
+    NotInAnnotation {
+        /// The digest.
+        digest: String,
+        /// How many attestations the object carries (for other digests).
+        carried: usize,
+    },
+    /// The annotation source is unusable.
+    Annotation(AnnotationError),
+    /// The annotation attests digests; a tag gives it nothing to check.
+    TagOnly,
+    /// No key of the authority verified a cosign signature in the registry:
+    /// each key tried, with the host's answer.
+    Registry {
+        /// (key id, the host's reason), in key order.
+        keys: Listed<(String, String)>,
+    },
+    /// Neither source proves the authority.
+    Both {
+        /// Why the annotation does not.
+        annotation: Box<Miss>,
+        /// Why the registry does not.
+        registry: Box<Miss>,
+    },
 }
 
 impl Miss {
@@ -272,6 +296,8 @@ impl Miss {
             Miss::BadSignature { .. } => 2,
             Miss::Budget => 3,
             Miss::BadKey { .. } => 4,
+            Miss::NotInAnnotation { .. } | Miss::TagOnly => 0,
+            Miss::Annotation(_) | Miss::Registry { .. } | Miss::Both { .. } => 5,
         }
     }
 }
@@ -327,6 +353,35 @@ impl fmt::Display for Miss {
             Miss::Budget => {
                 f.write_str("too many invalid signatures in this request to check more")
             }
+            Miss::NotInAnnotation { digest, carried } => {
+                write!(f, "no attestation in the annotation names digest {}", Quoted(digest))?;
+                if *carried > 0 {
+                    write!(f, " (it carries {carried} attestation(s), for other digests)")?;
+                }
+                Ok(())
+            }
+            Miss::Annotation(e) => e.fmt(f),
+            Miss::TagOnly => f.write_str(
+                "the annotation can attest only a digest, and no registry signature verified one for this tag",
+            ),
+            Miss::Registry { keys } => match (keys.shown.as_slice(), keys.more) {
+                ([(id, why)], 0) => write!(
+                    f,
+                    "no cosign signature in the registry verifies with key {} (host: {})",
+                    Quoted(id),
+                    Quoted(why)
+                ),
+                (shown, more) => {
+                    f.write_str("no cosign signature in the registry verifies with its keys: ")?;
+                    capped(f, shown, more, MAX_LISTED, ", ", " keys", |f, (id, why)| {
+                        write!(f, "{} (host: {})", Quoted(id), Quoted(why))
+                    })
+                }
+            },
+            Miss::Both {
+                annotation,
+                registry,
+            } => write!(f, "{annotation}; and {registry}"),
         }
     }
 }

@@ -4,13 +4,22 @@
 use std::path::Path;
 
 use kritis_attestation_policy::verdict::Verdict;
-use kritis_attestation_policy::{validate, validate_settings, DigestResolver};
+use kritis_attestation_policy::{validate, validate_settings, Host, Verified};
 use serde_json::{json, Value};
 
 struct NoHost;
 
-impl DigestResolver for NoHost {
+impl Host for NoHost {
     fn manifest_digest(&self, image: &str) -> Result<String, String> {
+        Err(format!("no host in this test ({image})"))
+    }
+
+    fn verify_pub_key(
+        &self,
+        image: &str,
+        _pub_key: String,
+        _annotations: Option<std::collections::BTreeMap<String, String>>,
+    ) -> Result<Verified, String> {
         Err(format!("no host in this test ({image})"))
     }
 }

@@ -88,9 +88,18 @@ impl Measurements {
 
 struct NoResolver;
 
-impl kritis_attestation_policy::DigestResolver for NoResolver {
+impl kritis_attestation_policy::Host for NoResolver {
     fn manifest_digest(&self, _image: &str) -> std::result::Result<String, String> {
         Err("no tag resolution in the benchmark".to_owned())
+    }
+
+    fn verify_pub_key(
+        &self,
+        image: &str,
+        _pub_key: String,
+        _annotations: Option<std::collections::BTreeMap<String, String>>,
+    ) -> std::result::Result<kritis_attestation_policy::Verified, String> {
+        Err(format!("no registry in the benchmark ({image})"))
     }
 }
 

@@ -18,7 +18,7 @@
 #![no_main]
 
 use kritis_attestation_policy::verdict::Verdict;
-use kritis_attestation_policy::{validate, DigestResolver};
+use kritis_attestation_policy::{validate, Host, Verified};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
 
@@ -27,9 +27,18 @@ const MAX_CONTAINERS: usize = 4;
 
 struct NoHost;
 
-impl DigestResolver for NoHost {
+impl Host for NoHost {
     fn manifest_digest(&self, image: &str) -> Result<String, String> {
         panic!("resolveTags is off, yet the host was asked to resolve {image:?}");
+    }
+
+    fn verify_pub_key(
+        &self,
+        image: &str,
+        _pub_key: String,
+        _annotations: Option<std::collections::BTreeMap<String, String>>,
+    ) -> Result<Verified, String> {
+        panic!("the registry source is off, yet the host was asked to verify {image:?}");
     }
 }
 

@@ -298,7 +298,8 @@ fn unknown_signers_on_one_digest_under_many_tags_cost_linear_work() {
                 digest_checks: 1,
                 attestations_examined: 1,
                 signatures_examined: 6000,
-                verifications: 0
+                verifications: 0,
+                registry_calls: 0
             },
             "{containers} containers"
         );
@@ -448,7 +449,8 @@ fn one_digest_under_many_repositories_does_not_scan_every_attestation_per_image(
             digest_checks: 300,
             attestations_examined: 0,
             signatures_examined: 0,
-            verifications: 0
+            verifications: 0,
+            registry_calls: 0
         }
     );
     let m = rejected(verdict);
