@@ -53,7 +53,7 @@ impl Host for SdkHost {
     fn manifest_digest(&self, image: &str) -> Result<String, String> {
         kubewarden_policy_sdk::host_capabilities::oci::get_manifest_digest(image)
             .map(|r| r.digest)
-            .map_err(|e| e.to_string())
+            .map_err(host_reason)
     }
 
     fn verify_pub_key(
@@ -71,7 +71,20 @@ impl Host for SdkHost {
             is_trusted: r.is_trusted,
             digest: r.digest,
         })
-        .map_err(|e| e.to_string())
+        .map_err(host_reason)
+    }
+}
+
+/// The host's own words: the SDK wraps them as `error invoking host
+/// capability …: Host error: <reason>`, which says nothing to an operator.
+fn host_reason(e: kubewarden_policy_sdk::error::Error) -> String {
+    let text = match &e {
+        kubewarden_policy_sdk::error::Error::HostCall { source, .. } => source.to_string(),
+        other => other.to_string(),
+    };
+    match text.strip_prefix("Host error: ") {
+        Some(reason) => reason.to_owned(),
+        None => text,
     }
 }
 
