@@ -9,6 +9,7 @@ HARNESS     := harness/target/debug/policy-harness
 GOLDEN      := e2e-tests/golden
 
 .PHONY: all setup harness policy.wasm annotated-policy.wasm example test unit-tests \
+        e2e-walkthrough e2e-cosign policy-repo-tests setup-pyyaml \
         harness-tests e2e-tests golden fmt lint bench check-versions clean \
         setup-registry e2e-registry push
 
@@ -80,6 +81,28 @@ setup-registry:
 e2e-registry: annotated-policy.wasm harness setup-registry
 	ANNOTATED_WASM=$(CURDIR)/annotated-policy.wasm bash e2e-tests/registry-e2e.sh
 
+# The README's "Try it locally" walkthrough, run as written (throwaway keys).
+setup-pyyaml:
+	@python3 -c 'import yaml' 2>/dev/null || { \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "missing PyYAML: run  sudo apt-get update && sudo apt-get install -y python3-yaml  and retry" >&2; exit 1; \
+	  fi; \
+	  echo "installing python3-yaml (Debian package)"; \
+	  (apt-get update -qq || true) && $(APT_INSTALL) python3-yaml >/dev/null; }
+
+e2e-walkthrough: policy.wasm harness setup-pyyaml
+	POLICY_WASM=$(CURDIR)/policy.wasm bash e2e-tests/walkthrough.sh
+
+# cosign signatures in a real registry (Debian's docker-registry on
+# loopback): signed with the harness, verified by the live host capability
+# and by the policy through `run --allow-network`.
+e2e-cosign: annotated-policy.wasm harness setup-registry
+	ANNOTATED_WASM=$(CURDIR)/annotated-policy.wasm POLICY_WASM=$(CURDIR)/policy.wasm bash e2e-tests/cosign-e2e.sh
+
+# The policy-as-code example repository's suites, against the module just built.
+policy-repo-tests: policy.wasm harness
+	$(HARNESS) test --module policy.wasm examples/policy-repo
+
 # Publish annotated-policy.wasm: make push REGISTRY=host[:port]/path [TAG=v1.2.3]
 # (TAG defaults to v<crate version>; a tag or digest in REGISTRY is kept).
 push: annotated-policy.wasm
@@ -96,8 +119,10 @@ push: annotated-policy.wasm
 	fi
 
 # Everything CI checks: lint, unit tests, the harness's tests (golden cases on
-# the compiled module), the bats end-to-end tests and the real-registry test.
-test: lint unit-tests harness-tests e2e-tests e2e-registry check-versions
+# the compiled module), bats, the real-registry tests (policy distribution and
+# cosign signatures), the README walkthrough and the policy-as-code example.
+test: lint unit-tests harness-tests e2e-tests e2e-registry e2e-cosign e2e-walkthrough \
+      policy-repo-tests check-versions
 
 golden:
 	python3 e2e-tests/fixtures/generate.py

@@ -341,7 +341,7 @@ case_ "signed by another key" "$APP@$D_APP" "$K/rsa2048b.pub.pem" null \
 case_ "one of two keys did not sign" "$APP@$D_APP" "$K/p256.pub.pem,$K/rsa2048b.pub.pem" null \
   "error:pub_keys[1] (RSA): no layer verifies with this key"
 case_ "another image's .sig copied to this one's signature tag" "$OTHER:v2" "$K/rsa2048.pub.pem" null \
-  "error:($D_COPIED)|pub_keys[0] (RSA): digest mismatch: the layer(s) signed with it name \"$D_OTHER\""
+  "error:, $D_COPIED, |pub_keys[0] (RSA): digest mismatch: the layer(s) signed with it name \"$D_OTHER\""
 case_ "wrong annotation" "$APP@$D_APP" "$K/p256.pub.pem" '{"env":"dev"}' \
   "error:pub_keys[0] (EC P-256): annotation(s) missing from the payload it signed: env=dev"
 case_ "annotation asked of a key that signed none" "$APP@$D_APP" "$K/rsa2048.pub.pem" '{"env":"prod"}' \
@@ -388,11 +388,92 @@ admit() {
   RC=$?
   set -e
 }
-# Example (enable with the policy side):
-#   registry_settings "$KEYS/p384.pub.pem"; pod_request "$APP@$D_APP"
-#   admit "$WORK/settings.json" "$WORK/request.json"
-#   [ $RC -eq 0 ] && [ "$(field 'r["allowed"]')" = "True" ] || fail "signed digest admitted" "$OUT"
-#   ok "registry source: $APP@$D_APP signed by P-384: allowed"
+# policy_settings AUTHORITIES_JSON POLICY_NAMES_JSON [SOURCES_JSON]: settings
+# with one cluster-wide policy "prod" requiring every named authority.
+policy_settings() {
+  python3 - "$1" "$2" "${3:-[\"registry\"]}" >"$WORK/settings.json" <<'PY'
+import json, sys
+authorities, names, sources = (json.loads(a) for a in sys.argv[1:])
+print(json.dumps({"attestationSources": sources, "attestationAuthorities": authorities,
+                  "attestationPolicies": [{"name": "prod", "attestationAuthorityNames": names}]}))
+PY
+}
+# authority NAME KEY [ANNOTATIONS_JSON]: an authority trusting testdata/keys/KEY.pub.pem.
+authority() {
+  python3 - "$1" "$KEYS/$2.pub.pem" "${3:-null}" <<'PY'
+import base64, json, sys
+name, pub, annotations = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+a = {"name": name, "publicKeyId": name + "-key",
+     "publicKeyData": base64.b64encode(open(pub, "rb").read()).decode()}
+if annotations is not None:
+    a["registryAnnotations"] = annotations
+print(json.dumps(a))
+PY
+}
+allowed() { [ $RC -eq 0 ] && [ "$(field 'r["allowed"]')" = "True" ]; }
+denied_with() {
+  [ $RC -eq 0 ] && [ "$(field 'r["allowed"]')" = "False" ] \
+    && field 'r["status"]["message"]' | grep -qF -- "$1"
+}
+
+P384="$(authority ci p384)"
+policy_settings "[$P384]" '["ci"]'
+pod_request "$APP@$D_APP"; admit "$WORK/settings.json" "$WORK/request.json"
+allowed || fail "registry source: signed digest admitted" "$OUT"
+ok "policy, registry source: $APP@$D_APP signed with P-384: allowed"
+
+pod_request "$APP:v1"; admit "$WORK/settings.json" "$WORK/request.json"
+allowed && [ "$(field 'json.loads(base64.b64decode(r["patch"]))[0]["value"]')" = "$APP:v1@$D_APP" ] \
+  || fail "registry source: signed tag admitted and pinned to the verified digest" "$OUT"
+ok "policy, registry source: $APP:v1 admitted and pinned to $APP:v1@$D_APP"
+
+pod_request "$REG/team/unsigned:v1"; admit "$WORK/settings.json" "$WORK/request.json"
+denied_with "policy prod requires authority ci: no cosign signature in the registry verifies with key ci-key (host: " \
+  || fail "registry source: unsigned image rejected with the host's reason" "$OUT"
+ok "policy, registry source: unsigned image rejected: $(field 'r["status"]["message"]' | cut -c1-160)…"
+
+policy_settings "[$(authority ci rsa2048b)]" '["ci"]'
+pod_request "$APP@$D_APP"; admit "$WORK/settings.json" "$WORK/request.json"
+denied_with "no cosign signature in the registry verifies with key ci-key" \
+  || fail "registry source: signed by another key rejected" "$OUT"
+ok "policy, registry source: signed by another key: rejected"
+
+policy_settings "[$(authority ci rsa2048)]" '["ci"]'
+pod_request "$OTHER:v2"; admit "$WORK/settings.json" "$WORK/request.json"
+denied_with "digest mismatch" || fail "registry source: another image's .sig copied here rejected" "$OUT"
+ok "policy, registry source: another image's .sig copied to this image's signature tag: rejected"
+
+policy_settings "[$(authority ci p256 '{"env":"dev"}')]" '["ci"]'
+pod_request "$APP@$D_APP"; admit "$WORK/settings.json" "$WORK/request.json"
+denied_with "env=dev" || fail "registry source: wrong annotation rejected" "$OUT"
+policy_settings "[$(authority ci p256 '{"env":"prod"}')]" '["ci"]'
+admit "$WORK/settings.json" "$WORK/request.json"
+allowed || fail "registry source: right annotation admitted" "$OUT"
+ok "policy, registry source: registryAnnotations env=dev rejected, env=prod admitted"
+
+# qa signs in the annotation (kritis format), ci in the registry: both required.
+"$HARNESS" sign --key "$KEYS/rsa2048b.key.pem" --key-id qa-key --image "$APP@$D_APP" >"$WORK/qa.json" \
+  || fail "sign the qa attestation"
+policy_settings "[$P384, $(authority qa rsa2048b)]" '["ci", "qa"]' '["annotation", "registry"]'
+pod_request "$APP@$D_APP"
+python3 - "$WORK/request.json" "$WORK/qa.json" <<'PY'
+import json, sys
+path, att = sys.argv[1], json.load(open(sys.argv[2]))
+review = json.load(open(path))
+review["request"]["object"]["metadata"]["annotations"] = {"kritis.grafeas.io/attestations": json.dumps([att])}
+json.dump(review, open(path, "w"))
+PY
+admit "$WORK/settings.json" "$WORK/request.json"
+allowed || fail "annotation (qa) + registry (ci) under require all admitted" "$OUT"
+policy_settings "[$(authority ci rsa2048b), $(authority qa rsa2048b)]" '["ci", "qa"]' '["annotation", "registry"]'
+admit "$WORK/settings.json" "$WORK/request.json"
+denied_with "policy prod requires authority ci" || fail "annotation alone is not enough when ci must sign" "$OUT"
+ok "policy, both sources: qa in the annotation + ci in the registry admitted; without ci's signature rejected"
+
+policy_settings "[$(authority ci p256)]" '["ci"]'
+pod_request "$REG/policies/kritis:v1"; admit "$WORK/settings.json" "$WORK/request.json"
+allowed || fail "the signed policy module verifies" "$OUT"
+ok "policy, registry source: the signed policy module $REG/policies/kritis:v1 verifies"
 # END OF POLICY-LEVEL CHECKS
 
 echo "$PASSED passed, $FAILED failed"

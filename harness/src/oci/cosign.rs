@@ -264,17 +264,18 @@ impl fmt::Display for VerifyError {
                 signature_ref,
                 unmet,
             } => {
-                write!(
-                    f,
-                    "image verification failed for {image} ({digest}), signatures in {signature_ref}: "
-                )?;
+                // The reason first: policies cut host errors (this one's
+                // quotes 200 characters), and the image is in their message.
                 for (i, u) in unmet.iter().enumerate() {
                     if i > 0 {
                         f.write_str("; ")?;
                     }
                     write!(f, "{u}")?;
                 }
-                Ok(())
+                write!(
+                    f,
+                    " (image verification failed for {image}, {digest}, signatures in {signature_ref})"
+                )
             }
         }
     }
