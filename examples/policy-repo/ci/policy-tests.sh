@@ -16,7 +16,7 @@ if [ -z "$harness" ]; then
   harness=$(command -v policy-harness || true)
 fi
 if [ -z "$harness" ]; then
-  cargo install --locked --git https://github.com/kubewarden-contrib/kritis-attestation-policy \
+  cargo install --locked --git https://github.com/your-org/kritis-attestation-policy \
     --tag "${HARNESS_REF:-v0.1.0}" policy-harness
   harness=policy-harness
 fi
