@@ -64,7 +64,8 @@ fn accepts_and_echoes_message() {
     )));
     assert_eq!(
         serde_json::to_value(&r).expect("json"),
-        json!({"uid": "uid-1", "allowed": true, "status": {"message": "hello"}})
+        json!({"uid": "uid-1", "allowed": true, "status": {"message": "hello"},
+               "auditAnnotations": null, "warnings": null})
     );
 }
 
