@@ -12,10 +12,14 @@
 pub mod allowlist;
 pub mod attestation;
 mod b64;
+mod engine;
 pub mod evaluate;
 pub mod image;
+mod index;
+mod keyring;
 pub mod keys;
 pub mod modexp;
+mod registry;
 pub mod rsassa;
 pub mod settings;
 pub mod text;

@@ -253,6 +253,14 @@ impl<'a> Settings<'a> {
         if self.attestation_authorities.is_empty() {
             errors.push("attestationAuthorities: at least one authority is required".to_owned());
         }
+        self.source_errors(&mut errors);
+        let names = self.authority_errors(&mut errors);
+        self.policy_errors(&names, &mut errors);
+        self.allowlist_errors(&mut errors);
+        errors
+    }
+
+    fn source_errors(&self, errors: &mut Vec<String>) {
         if let Some(sources) = &self.attestation_sources {
             if sources.is_empty() {
                 errors.push(
@@ -269,6 +277,10 @@ impl<'a> Settings<'a> {
                 }
             }
         }
+    }
+
+    /// Checks the authorities; returns their names (name → index).
+    fn authority_errors(&self, errors: &mut Vec<String>) -> HashMap<&str, usize> {
         let registry = self.sources().registry;
         let mut names: HashMap<&str, usize> = HashMap::new();
         for (i, a) in self.attestation_authorities.iter().enumerate() {
@@ -315,6 +327,10 @@ impl<'a> Settings<'a> {
                 }
             }
         }
+        names
+    }
+
+    fn policy_errors(&self, names: &HashMap<&str, usize>, errors: &mut Vec<String>) {
         if let Some(policies) = &self.attestation_policies {
             if policies.is_empty() {
                 errors.push(
@@ -353,6 +369,9 @@ impl<'a> Settings<'a> {
                 }
             }
         }
+    }
+
+    fn allowlist_errors(&self, errors: &mut Vec<String>) {
         for (i, list) in self.admission_allowlists.iter().enumerate() {
             for (k, pattern) in list.patterns.iter().enumerate() {
                 let at = format!("admissionAllowlists[{i}].patterns[{k}]");
@@ -370,7 +389,6 @@ impl<'a> Settings<'a> {
                 }
             }
         }
-        errors
     }
 
     /// The full check run by `validate_settings`: structure, then every key

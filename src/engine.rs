@@ -1,0 +1,475 @@
+//! Judging images: allowlists, the policies that apply in the namespace,
+//! and the proofs of each authority from the enabled sources (the
+//! annotation, verified here; the registry, verified by the host).
+
+use std::borrow::Cow;
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+
+use crate::allowlist;
+use crate::attestation::{self, AnnotationError, Attestation};
+use crate::evaluate::{Host, Work, MAX_FAILED_VERIFICATIONS};
+use crate::image::{Digest, ImageRef, Repository};
+use crate::index::{AttestationIndex, Candidates};
+use crate::keyring::Keyring;
+use crate::keys;
+use crate::registry::Registry;
+use crate::settings::{AllowlistSpec, Require, Settings, Sources, Text};
+use crate::verdict::{Listed, Miss, PolicyMiss, Reason};
+use crate::verify;
+
+/// Images naming the same repository and digest share one evaluation,
+/// whatever their tags: `app:t1@D` and `app:t2@D` are the same content.
+pub(crate) type Memo<'i> = HashMap<(Repository<'i>, Cow<'i, str>), Result<(), Reason>>;
+
+/// What remains to do for an image once allowlists, namespaces and tags are
+/// dealt with.
+enum Target<'i> {
+    /// Allowlisted, or not enforced in this namespace.
+    Admitted,
+    /// Refused before any attestation is looked at.
+    Failed(Reason),
+    /// Needs proofs for this repository and digest.
+    Verify {
+        repository: Repository<'i>,
+        /// `None`: a tag the registry source is to verify (and so resolve).
+        digest: Option<Cow<'i, str>>,
+        /// The digest comes from the host (the image is a tag): pin it.
+        resolved: bool,
+    },
+}
+
+/// An applicable policy: a name (none for the implicit one), its rule and
+/// its authorities as indices.
+struct Policy<'s> {
+    name: Option<&'s str>,
+    require: Require,
+    authorities: Vec<usize>,
+}
+
+/// What a verification proves: (attestation, signature, key slot). The key
+/// is part of it, so a result proven with one authority's key is never
+/// reused for another key that has the same id.
+type Proof = (usize, usize, usize);
+
+pub(crate) struct Engine<'s> {
+    authorities: Vec<&'s str>,
+    keyring: Keyring<'s>,
+    policies: Vec<Policy<'s>>,
+    /// Matched straight from the settings: no per-pattern work up front.
+    allowlists: &'s [AllowlistSpec<'s>],
+    namespace: &'s str,
+    annotation_values: &'s [Text<'s>],
+    attestations: OnceCell<Result<AttestationIndex, AnnotationError>>,
+    verified: RefCell<HashMap<Proof, Result<(), Miss>>>,
+    failed: Cell<u32>,
+    work: &'s Cell<Work>,
+    sources: Sources,
+    resolve_tags: bool,
+    host: &'s dyn Host,
+    registry: Registry<'s>,
+}
+
+impl<'s> Engine<'s> {
+    pub fn new(
+        settings: &'s Settings<'s>,
+        namespace: &'s str,
+        annotation_values: &'s [Text<'s>],
+        host: &'s dyn Host,
+        work: &'s Cell<Work>,
+    ) -> Self {
+        let authorities: Vec<&str> = settings
+            .attestation_authorities
+            .iter()
+            .map(|a| a.name.as_ref())
+            .collect();
+        let policies = match &settings.attestation_policies {
+            None => vec![Policy {
+                name: None,
+                require: Require::Any,
+                authorities: (0..authorities.len()).collect(),
+            }],
+            Some(list) => {
+                // Most specific wins: a namespace with policies of its own is
+                // governed by those alone, so they can tighten (or loosen)
+                // the cluster-wide ones; elsewhere the cluster-wide apply.
+                let own = list
+                    .iter()
+                    .any(|p| p.namespace.as_deref() == Some(namespace));
+                list.iter()
+                    .filter(|p| match p.namespace.as_deref() {
+                        Some(n) => own && n == namespace,
+                        None => !own,
+                    })
+                    .map(|p| Policy {
+                        name: Some(p.name.as_ref()),
+                        require: p.require,
+                        authorities: p
+                            .attestation_authority_names
+                            .iter()
+                            .filter_map(|n| authorities.iter().position(|a| *a == n.as_ref()))
+                            .collect(),
+                    })
+                    .collect()
+            }
+        };
+        Engine {
+            authorities,
+            keyring: Keyring::new(settings),
+            policies,
+            allowlists: &settings.admission_allowlists,
+            namespace,
+            annotation_values,
+            attestations: OnceCell::new(),
+            verified: RefCell::new(HashMap::new()),
+            failed: Cell::new(0),
+            work,
+            sources: settings.sources(),
+            resolve_tags: settings.resolve_tags,
+            host,
+            registry: Registry::new(settings, host, work),
+        }
+    }
+
+    fn count(&self, f: impl FnOnce(&mut Work)) {
+        let mut w = self.work.get();
+        f(&mut w);
+        self.work.set(w);
+    }
+
+    fn target<'i>(&self, image: &'i str) -> Target<'i> {
+        let allowlisted = self.allowlists.iter().flat_map(|l| &l.patterns).any(|p| {
+            p.namespace.as_deref().is_none_or(|n| n == self.namespace)
+                && allowlist::matches(&p.name_pattern, image)
+        });
+        if allowlisted {
+            return Target::Admitted;
+        }
+        // As in kritis, a namespace no policy covers is not enforced.
+        if self.policies.is_empty() {
+            return Target::Admitted;
+        }
+        let reference = match ImageRef::parse(image) {
+            Ok(r) => r,
+            Err(e) => return Target::Failed(Reason::Reference(e)),
+        };
+        let digest = match reference.digest {
+            Some(d) => Cow::Borrowed(d.as_str()),
+            None if self.resolve_tags => {
+                let resolved = match self.host.manifest_digest(image) {
+                    Ok(d) => d,
+                    Err(e) => return Target::Failed(Reason::Resolution(e)),
+                };
+                if Digest::parse(&resolved).is_err() {
+                    return Target::Failed(Reason::ResolvedDigest(resolved));
+                }
+                Cow::Owned(resolved)
+            }
+            None if self.sources.registry => {
+                return Target::Verify {
+                    repository: reference.repository,
+                    digest: None,
+                    resolved: true,
+                }
+            }
+            None => {
+                return Target::Failed(Reason::Tag {
+                    tag: reference.tag.map(str::to_owned),
+                    name: reference.name.to_owned(),
+                })
+            }
+        };
+        Target::Verify {
+            repository: reference.repository,
+            digest: Some(digest),
+            resolved: reference.digest.is_none(),
+        }
+    }
+
+    /// Decides one distinct image; records in `pins` the digest a tag is to
+    /// be pinned to.
+    pub fn decide<'i>(
+        &self,
+        image: &'i str,
+        memo: &mut Memo<'i>,
+        pins: &mut HashMap<&'i str, String>,
+    ) -> Result<(), Reason> {
+        let (repository, digest, resolved) = match self.target(image) {
+            Target::Admitted => return Ok(()),
+            Target::Failed(reason) => return Err(reason),
+            Target::Verify {
+                repository,
+                digest,
+                resolved,
+            } => (repository, digest, resolved),
+        };
+        // A tag with the registry source: the host verifies it and says which
+        // digest it verified; everything else is judged for that digest.
+        let digest = match digest {
+            Some(d) => d,
+            None => Cow::Owned(self.learn_digest(image)?),
+        };
+        if resolved {
+            pins.insert(image, digest.to_string());
+        }
+        match memo.entry((repository, digest)) {
+            Entry::Occupied(e) => e.get().clone(),
+            Entry::Vacant(e) => {
+                let (repository, digest) = e.key();
+                let r = self.check_digest(image, resolved, repository, digest);
+                e.insert(r).clone()
+            }
+        }
+    }
+
+    fn attestations(&self) -> &Result<AttestationIndex, AnnotationError> {
+        self.attestations.get_or_init(|| {
+            attestation::parse_all(self.annotation_values.iter().map(AsRef::as_ref))
+                .map(AttestationIndex::new)
+        })
+    }
+
+    /// Admitted when at least one applicable policy is satisfied. `image` is
+    /// the image as written (`pinned`: a tag whose digest came from the
+    /// host), for the registry source.
+    fn check_digest(
+        &self,
+        image: &str,
+        pinned: bool,
+        repository: &Repository<'_>,
+        digest: &str,
+    ) -> Result<(), Reason> {
+        self.count(|w| w.digest_checks += 1);
+        let annotation = if self.sources.annotation {
+            let parsed = self.attestations().as_ref();
+            if !self.sources.registry {
+                // Annotation only: today's reasons, for the whole image.
+                let parsed = parsed.map_err(|e| Reason::Annotation(e.clone()))?;
+                if parsed.candidates(digest, &repository.to_string()).is_none() {
+                    return Err(Reason::NoAttestation {
+                        digest: digest.to_owned(),
+                        carried: parsed.list.len(),
+                    });
+                }
+            }
+            Some(parsed.map(|p| (p, p.candidates(digest, &repository.to_string()))))
+        } else {
+            None
+        };
+        // The registry is asked about the exact digest being judged.
+        let registry_image: Cow<'_, str> = if pinned {
+            Cow::Owned(format!("{image}@{digest}"))
+        } else {
+            Cow::Borrowed(image)
+        };
+        let check = |a: usize| -> Result<(), Miss> {
+            let from_annotation = annotation.as_ref().map(|found| match found {
+                Err(e) => Err(Miss::Annotation((*e).clone())),
+                Ok((parsed, None)) => Err(Miss::NotInAnnotation {
+                    digest: digest.to_owned(),
+                    carried: parsed.list.len(),
+                }),
+                Ok((parsed, Some(candidates))) => {
+                    self.check_authority(a, &parsed.list, candidates, repository)
+                }
+            });
+            let annotation_miss = match from_annotation {
+                Some(Ok(())) => return Ok(()),
+                Some(Err(miss)) => Some(miss),
+                None => None,
+            };
+            if !self.sources.registry {
+                return Err(annotation_miss.unwrap_or(Miss::TagOnly));
+            }
+            let registry_miss =
+                match self
+                    .registry
+                    .check(&self.keyring, a, &registry_image, Some(digest))
+                {
+                    Ok(()) => return Ok(()),
+                    Err(miss) => miss,
+                };
+            Err(match annotation_miss {
+                Some(annotation) => Miss::Both {
+                    annotation: Box::new(annotation),
+                    registry: Box::new(registry_miss),
+                },
+                None => registry_miss,
+            })
+        };
+        self.judge(check).map_err(Reason::Unsatisfied)
+    }
+
+    /// Runs the applicable policies with `check` deciding each authority
+    /// (at most once per authority): `Ok` as soon as one policy is
+    /// satisfied, else every policy's misses. With `require: any` a policy
+    /// stops at its first satisfied authority, so no further source (no
+    /// further host call) is consulted.
+    fn judge(&self, check: impl Fn(usize) -> Result<(), Miss>) -> Result<(), Vec<PolicyMiss>> {
+        let mut memo: Vec<Option<Result<(), Miss>>> = vec![None; self.authorities.len()];
+        let mut misses = Vec::new();
+        for policy in &self.policies {
+            let mut missing = Vec::new();
+            let mut satisfied_any = false;
+            for &a in &policy.authorities {
+                let result = memo[a].get_or_insert_with(|| check(a)).clone();
+                match result {
+                    Ok(()) => {
+                        satisfied_any = true;
+                        if policy.require == Require::Any {
+                            break;
+                        }
+                    }
+                    Err(miss) => missing.push((self.authorities[a].to_owned(), miss)),
+                }
+            }
+            let satisfied = match policy.require {
+                Require::All => missing.is_empty() && !policy.authorities.is_empty(),
+                Require::Any => satisfied_any,
+            };
+            if satisfied {
+                return Ok(());
+            }
+            misses.push(PolicyMiss {
+                policy: policy.name.map(str::to_owned),
+                require: policy.require,
+                missing,
+            });
+        }
+        Err(misses)
+    }
+
+    /// For a tag under the registry source: asks the host to verify it
+    /// with the keys of the authorities the applicable policies name, in
+    /// order, until one verifies; the digest it verified is the image's
+    /// digest from then on.
+    fn learn_digest(&self, image: &str) -> Result<String, Reason> {
+        for policy in &self.policies {
+            for &a in &policy.authorities {
+                for k in self.keyring.of(a) {
+                    if let Ok(digest) = self.registry.verify(&self.keyring, image, k, None) {
+                        // The pinned form is what later calls send: the
+                        // same key needs no second call for it.
+                        self.registry
+                            .remember(format!("{image}@{digest}"), k, &digest);
+                        return Ok(digest);
+                    }
+                }
+            }
+        }
+        let annotation = self.sources.annotation;
+        let misses = self
+            .judge(|a| {
+                let registry = self
+                    .registry
+                    .check(&self.keyring, a, image, None)
+                    .err()
+                    .unwrap_or(Miss::TagOnly);
+                Err(if annotation {
+                    Miss::Both {
+                        annotation: Box::new(Miss::TagOnly),
+                        registry: Box::new(registry),
+                    }
+                } else {
+                    registry
+                })
+            })
+            .err()
+            .unwrap_or_default();
+        Err(Reason::Unsatisfied(misses))
+    }
+
+    /// Does authority `a` attest `repository` in one of the `candidates`
+    /// (the attestations naming the digest)? On failure, the most telling
+    /// reason found.
+    fn check_authority(
+        &self,
+        a: usize,
+        attestations: &[Attestation],
+        candidates: &Candidates<'_>,
+        repository: &Repository<'_>,
+    ) -> Result<(), Miss> {
+        let mut best: Option<Miss> = None;
+        let mut note = |m: Miss| {
+            if best.as_ref().is_none_or(|b| m.rank() > b.rank()) {
+                best = Some(m);
+            }
+        };
+        let mut signed_by: Listed<(String, bool)> = Listed::default();
+        let mut seen_ids: HashSet<&str> = HashSet::new();
+        if let Some(other) = candidates.other {
+            note(Miss::OtherRepository {
+                named: attestations[other].claims.docker_reference.clone(),
+                expected: repository.to_string(),
+            });
+        }
+        for &ai in candidates.matching {
+            let att = &attestations[ai];
+            self.count(|w| {
+                w.attestations_examined += 1;
+                w.signatures_examined += att.signatures.len() as u64;
+            });
+            for (si, sig) in att.signatures.iter().enumerate() {
+                let mut known = false;
+                let mut ours = false;
+                for k in self.keyring.named(&sig.key_id) {
+                    known = true;
+                    if self.keyring.slot(k).authority != a {
+                        continue;
+                    }
+                    ours = true;
+                    match self.verify(ai, si, att, k) {
+                        Ok(()) => return Ok(()),
+                        Err(m) => note(m),
+                    }
+                }
+                if !ours && seen_ids.insert(&sig.key_id) {
+                    signed_by.push_with(|| (sig.key_id.clone(), known));
+                }
+            }
+        }
+        Err(best.unwrap_or_else(|| Miss::NoSignature {
+            key_ids: self.keyring.ids_of(a).collect(),
+            signed_by,
+        }))
+    }
+
+    /// Verifies signature `si` of attestation `ai` with key slot `k`.
+    fn verify(&self, ai: usize, si: usize, att: &Attestation, k: usize) -> Result<(), Miss> {
+        if let Some(r) = self.verified.borrow().get(&(ai, si, k)) {
+            return r.clone();
+        }
+        let slot = self.keyring.slot(k);
+        let result = if self.failed.get() >= MAX_FAILED_VERIFICATIONS {
+            Err(Miss::Budget)
+        } else {
+            match slot
+                .parsed
+                .get_or_init(|| keys::parse_key(slot.data, slot.algorithm))
+            {
+                Err(e) => Err(Miss::BadKey {
+                    key_id: slot.display_id(),
+                    error: e.clone(),
+                }),
+                Ok(key) => {
+                    self.count(|w| w.verifications += 1);
+                    let sig = &att.signatures[si];
+                    verify::verify(key, &att.payload, &att.payload_sha256, &sig.bytes)
+                        .map(|_| ())
+                        .map_err(|error| {
+                            self.failed.set(self.failed.get() + 1);
+                            Miss::BadSignature {
+                                key_id: sig.key_id.clone(),
+                                error,
+                            }
+                        })
+                }
+            }
+        };
+        self.verified
+            .borrow_mut()
+            .insert((ai, si, k), result.clone());
+        result
+    }
+}
