@@ -237,6 +237,15 @@ fn evaluate_request(
         }
     }
 
+    if !failures.is_empty() && w.misplaced_attestations {
+        failures.insert(
+            0,
+            Failure::MisplacedAttestations {
+                kind: kind.clone(),
+                path: shape.attestations_path(),
+            },
+        );
+    }
     if failures.is_empty() {
         let mutated_object = if settings.mutate() && !pins.is_empty() {
             match pin(object, shape, &w, &pins) {

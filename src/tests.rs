@@ -468,23 +468,33 @@ fn every_workload_kind_and_container_list() {
         for list in ["containers", "initContainers", "ephemeralContainers"] {
             let mut spec = json!({"containers": [{"name": "ok", "image": img(DIGEST)}]});
             spec[list] = json!([{"name": "ok", "image": img(DIGEST)}, {"name": "bad", "image": "evil:latest"}]);
-            for on_template in [false, true] {
-                let o = template_object(
-                    kind,
-                    spec.clone(),
-                    on_template,
-                    &[rsa_attest("key-1", DIGEST)],
-                );
-                let m = rejected(run(request(group, kind, o), settings()));
-                assert!(
-                    m.starts_with("image evil:latest is not attested"),
-                    "{kind} {list}: {m}"
-                );
-                let mut good = spec.clone();
-                good[list] = json!([{"name": "ok", "image": img(DIGEST)}]);
-                let o = template_object(kind, good, on_template, &[rsa_attest("key-1", DIGEST)]);
-                admitted(run(request(group, kind, o), settings()));
-            }
+            let o = template_object(kind, spec.clone(), true, &[rsa_attest("key-1", DIGEST)]);
+            let m = rejected(run(request(group, kind, o), settings()));
+            assert!(
+                m.starts_with("image evil:latest is not attested"),
+                "{kind} {list}: {m}"
+            );
+            let mut good = spec.clone();
+            good[list] = json!([{"name": "ok", "image": img(DIGEST)}]);
+            let o = template_object(kind, good.clone(), true, &[rsa_attest("key-1", DIGEST)]);
+            admitted(run(request(group, kind, o), settings()));
+            // On the controller's own metadata the attestation never reaches
+            // its Pods: it does not count, and the rejection says where it goes.
+            let o = template_object(kind, good, false, &[rsa_attest("key-1", DIGEST)]);
+            let path = if kind == "CronJob" {
+                "spec.jobTemplate.spec.template.metadata.annotations"
+            } else {
+                "spec.template.metadata.annotations"
+            };
+            assert_eq!(
+                rejected(run(request(group, kind, o), settings())),
+                format!(
+                    "the {kind} carries kritis.grafeas.io/attestations on its own \
+                     metadata.annotations, which its Pods never see, so they do not count: move \
+                     them to {path}; image {} is not attested: no attestation for digest {DIGEST}",
+                    img(DIGEST)
+                )
+            );
         }
     }
     // Pods: initContainers and ephemeralContainers too.

@@ -73,6 +73,14 @@ pub enum Failure {
     },
     /// A container without an image.
     NoImage(Place),
+    /// A controller whose attestations sit on its own metadata, where its
+    /// Pods never see them (listed first: it is the fix for the rest).
+    MisplacedAttestations {
+        /// The object's kind, e.g. `Deployment`.
+        kind: String,
+        /// Where they belong, e.g. `spec.template.metadata.annotations`.
+        path: &'static str,
+    },
     /// An image volume whose `image.reference` cannot be read as an image.
     VolumeReference {
         /// The volume.
@@ -491,6 +499,12 @@ impl fmt::Display for Failure {
                 reason.fmt(f)
             }
             Failure::NoImage(place) => write!(f, "container {place} has no image"),
+            Failure::MisplacedAttestations { kind, path } => write!(
+                f,
+                "the {} carries kritis.grafeas.io/attestations on its own metadata.annotations, which \
+                 its Pods never see, so they do not count: move them to {path}",
+                Quoted(kind)
+            ),
             Failure::VolumeReference { place, problem } => {
                 write!(f, "image volume {place} has ")?;
                 match problem {

@@ -62,6 +62,16 @@ impl Shape {
         }
     }
 
+    /// Where the attestation annotation must sit for the Pods to carry it.
+    #[must_use]
+    pub fn attestations_path(self) -> &'static str {
+        match self {
+            Shape::Pod | Shape::EphemeralContainers => "metadata.annotations",
+            Shape::Template => "spec.template.metadata.annotations",
+            Shape::CronJob => "spec.jobTemplate.spec.template.metadata.annotations",
+        }
+    }
+
     /// The same place as a field path for messages, with its trailing dot.
     #[must_use]
     pub fn pod_spec_path(self) -> &'static str {
@@ -168,8 +178,14 @@ impl ImageUse<'_> {
 pub struct Workload<'a> {
     /// Every container of every list, in order, then every image volume.
     pub images: Vec<ImageUse<'a>>,
-    /// Values of the attestation annotation: the object's, then its template's.
+    /// Values of the attestation annotation where the Pods carry it: a
+    /// Pod's own metadata, or a controller's pod template (a controller
+    /// copies only its template into the Pods it creates).
     pub attestations: Vec<Text<'a>>,
+    /// A controller (template kind) whose own metadata carries the
+    /// attestation annotation: its Pods never see it, so it does not count,
+    /// and a rejection says where to move it.
+    pub misplaced_attestations: bool,
     /// The object's own metadata carries `kritis.grafeas.io/breakglass`.
     pub breakglass: bool,
     /// `metadata.namespace` of the object, if set.
@@ -395,7 +411,10 @@ pub fn read<'a>(object: &'a RawValue, shape: Shape) -> Result<Workload<'a>, serd
         namespace: metadata.namespace,
         ..Workload::default()
     };
-    w.attestations.extend(own.attestations);
+    match shape {
+        Shape::Pod | Shape::EphemeralContainers => w.attestations.extend(own.attestations),
+        Shape::Template | Shape::CronJob => w.misplaced_attestations = own.attestations.is_some(),
+    }
     if let Some(t) = template_metadata.and_then(|m| m.annotations) {
         w.attestations.extend(t.attestations);
     }
@@ -474,28 +493,34 @@ mod tests {
         let ann = json!({"kritis.grafeas.io/attestations": "[1]", "kritis.grafeas.io/breakglass": "yes", "other": "x"});
         let tann = json!({"kritis.grafeas.io/attestations": "[2]"});
         let template = json!({"metadata": {"annotations": tann}, "spec": pod_spec()});
+        // A Pod's own annotation counts; a controller's counts only in its
+        // pod template (the Pods never see the controller's own metadata).
         let objects = [
             (
                 Shape::Pod,
                 json!({"metadata": {"annotations": ann, "namespace": "ns"}, "spec": pod_spec()}),
-                1,
+                "[1]",
+                false,
             ),
             (
                 Shape::Template,
                 json!({"metadata": {"annotations": ann}, "spec": {"template": template}}),
-                2,
+                "[2]",
+                true,
             ),
             (
                 Shape::CronJob,
                 json!({"metadata": {"annotations": ann}, "spec": {"jobTemplate": {"spec": {"template": template}}}}),
-                2,
+                "[2]",
+                true,
             ),
         ];
-        for (shape, object, n) in objects {
+        for (shape, object, counted, misplaced) in objects {
             let r = raw(object);
             let w = read(&r, shape).unwrap();
             assert_eq!(images(&w, shape), expected(shape), "{shape:?}");
-            assert_eq!(w.attestations.len(), n);
+            assert_eq!(w.attestations, [counted], "{shape:?}");
+            assert_eq!(w.misplaced_attestations, misplaced, "{shape:?}");
             assert!(w.breakglass);
         }
     }
