@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -38,6 +38,23 @@ pub fn read_documents(path: &Path, what: &str) -> Result<Vec<Value>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read {what} {}", path.display()))?;
     documents_from_str(&text).with_context(|| format!("{what} {}", path.display()))
+}
+
+/// The one document of a file (`None` when empty); `what` names it in
+/// errors.
+///
+/// # Errors
+/// As [`read_documents`], or a file of several documents.
+pub fn single_document(path: &Path, what: &str) -> Result<Option<Value>> {
+    let mut documents = read_documents(path, what)?;
+    match documents.len() {
+        0 => Ok(None),
+        1 => Ok(documents.pop()),
+        n => bail!(
+            "{what} {} holds {n} documents, expected one",
+            path.display()
+        ),
+    }
 }
 
 #[cfg(test)]

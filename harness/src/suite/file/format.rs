@@ -1,0 +1,53 @@
+//! The suite file as written (see the module above for an example): unknown
+//! fields are errors. A leaf.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::suite::expect::Expectation;
+use crate::suite::review::Operation;
+
+/// A suite file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct SuiteFile {
+    #[serde(default)]
+    pub(super) name: Option<String>,
+    #[serde(default)]
+    pub(super) policy: Option<String>,
+    #[serde(default)]
+    pub(super) policy_name: Option<String>,
+    #[serde(default)]
+    pub(super) settings: Option<Value>,
+    #[serde(default)]
+    pub(super) module: Option<String>,
+    #[serde(default)]
+    pub(super) host_capabilities: Option<Value>,
+    pub(super) cases: Vec<CaseFile>,
+}
+
+/// A case as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct CaseFile {
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) resource: Option<Value>,
+    #[serde(default)]
+    pub(super) select: Option<String>,
+    #[serde(default)]
+    pub(super) request: Option<Value>,
+    #[serde(default)]
+    pub(super) operation: Option<Operation>,
+    #[serde(default)]
+    pub(super) sub_resource: Option<String>,
+    #[serde(default)]
+    pub(super) namespace: Option<String>,
+    #[serde(default)]
+    pub(super) user_info: Option<Value>,
+    #[serde(default)]
+    pub(super) old_object: Option<Value>,
+    #[serde(default)]
+    pub(super) host_capabilities: Option<Value>,
+    pub(super) expect: Expectation,
+}
