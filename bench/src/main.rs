@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use policy_harness::host::cache::CacheMode;
-use policy_harness::host::capabilities::{HostCapabilities, HostEnvironment};
+use policy_harness::host::capabilities::HostEnvironment;
 use policy_harness::host::runtime::{Limits, PolicyModule};
 use testkit::keys::KeyDir;
 
@@ -111,7 +111,7 @@ fn main() -> Result<()> {
     let load_average = machine::load_average();
     let limits = Limits::default();
     let module = PolicyModule::from_bytes(&bytes, limits, &CacheMode::from_env())?;
-    let env = Arc::new(HostEnvironment::new(HostCapabilities::none()));
+    let env = Arc::new(HostEnvironment::new(runner::host_capabilities(&scenarios)?));
     let runner = Runner::new(
         &module,
         env,
@@ -124,7 +124,7 @@ fn main() -> Result<()> {
         eprintln!("bench: scenario {}: {}", s.id, s.title);
         rows.push(runner.run(s)?);
     }
-    runner.ensure_no_host_calls()?;
+    runner.ensure_only_fixture_calls()?;
     let openssl = args.full().then(|| {
         eprintln!("bench: openssl speed…");
         OpenSsl::measure()

@@ -6,13 +6,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use policy_harness::host::capabilities::HostEnvironment;
+use policy_harness::host::capabilities::{
+    Fixture, HostCallOutcome, HostCapabilities, HostEnvironment,
+};
 use policy_harness::host::runtime::{PolicyInstance, PolicyModule};
-use serde_json::Value;
+use serde_json::{json, Value};
 use wasmtime_provider::wasmtime;
 
 use crate::machine::{self, OpenSsl};
-use crate::scenarios::{Group, Scenario, Scheme, EXTRA_SIGNATURES};
+use crate::scenarios::{Group, RegistryAnswer, Scenario, Scheme, EXTRA_SIGNATURES};
 use crate::stats::{measure, Stats};
 
 /// Uncached compilations timed.
@@ -86,9 +88,10 @@ impl Measurements {
     }
 }
 
-struct NoResolver;
+/// The native side's host: the scenario's registry answers, nothing else.
+struct FixtureHost<'s>(&'s [RegistryAnswer]);
 
-impl kritis_attestation_policy::Host for NoResolver {
+impl kritis_attestation_policy::Host for FixtureHost<'_> {
     fn manifest_digest(&self, _image: &str) -> std::result::Result<String, String> {
         Err("no tag resolution in the benchmark".to_owned())
     }
@@ -96,17 +99,48 @@ impl kritis_attestation_policy::Host for NoResolver {
     fn verify_pub_key(
         &self,
         image: &str,
-        _pub_key: String,
+        pub_key: String,
         _annotations: Option<std::collections::BTreeMap<String, String>>,
     ) -> std::result::Result<kritis_attestation_policy::Verified, String> {
-        Err(format!("no registry in the benchmark ({image})"))
+        self.0
+            .iter()
+            .find(|a| a.image == image && a.pub_key == pub_key)
+            .map(|a| kritis_attestation_policy::Verified {
+                is_trusted: true,
+                digest: a.digest.clone(),
+            })
+            .ok_or_else(|| format!("no registry answer in the benchmark for {image}"))
     }
 }
 
 /// What the waPC glue of the policy does natively: decide, encode.
-fn native_validate(payload: &[u8]) -> Result<Vec<u8>> {
-    let response = kritis_attestation_policy::validate(payload, &NoResolver).into_response();
+fn native_validate(payload: &[u8], registry: &[RegistryAnswer]) -> Result<Vec<u8>> {
+    let response =
+        kritis_attestation_policy::validate(payload, &FixtureHost(registry)).into_response();
     Ok(serde_json::to_vec(&response)?)
+}
+
+/// The wasm side's host: every scenario's registry answers as fixtures of
+/// the harness, in the SDK's wire shape.
+///
+/// # Errors
+///
+/// Two scenarios answer the same call differently.
+pub fn host_capabilities(scenarios: &[Scenario]) -> Result<HostCapabilities> {
+    let fixtures = scenarios
+        .iter()
+        .flat_map(|s| &s.registry)
+        .map(|a| Fixture {
+            binding: "kubewarden".to_owned(),
+            namespace: "oci".to_owned(),
+            operation: "v2/verify".to_owned(),
+            request: json!({"type": "SigstorePubKeyVerify", "image": a.image,
+                            "pub_keys": [a.pub_key], "annotations": null}),
+            response: Some(json!({"is_trusted": true, "digest": a.digest})),
+            error: None,
+        })
+        .collect();
+    HostCapabilities::from_fixtures(fixtures)
 }
 
 /// The `accepted` field of a `validate` answer.
@@ -189,7 +223,7 @@ impl<'a> Runner<'a> {
         })?;
         drop(instance);
         let native = measure(self.warm_n, self.budget, WARMUP, || {
-            native_validate(&s.payload).map(drop)
+            native_validate(&s.payload, &s.registry).map(drop)
         })?;
         Ok(Row {
             id: s.id,
@@ -213,7 +247,7 @@ impl<'a> Runner<'a> {
             bail!("scenario {}: settings rejected: {v}", s.id);
         }
         let wasm_answer = call(&instance, "validate", &s.payload)?;
-        let native_answer = native_validate(&s.payload)?;
+        let native_answer = native_validate(&s.payload, &s.registry)?;
         if accepted(&wasm_answer)? != s.expect_allowed {
             bail!(
                 "scenario {}: expected accepted={}, the module answered {}",
@@ -233,18 +267,19 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    /// The benchmark's policy needs no host capability.
+    /// The module asked the host only what a scenario's fixtures answer
+    /// (the registry source's `oci`/`v2/verify`).
     ///
     /// # Errors
     ///
-    /// The module made host calls.
-    pub fn ensure_no_host_calls(&self) -> Result<()> {
+    /// The module made a host call no fixture answers.
+    pub fn ensure_only_fixture_calls(&self) -> Result<()> {
         let calls = self.env.calls();
-        if !calls.is_empty() {
-            bail!(
-                "the policy made {} host call(s); none was expected",
-                calls.len()
-            );
+        if let Some(call) = calls
+            .iter()
+            .find(|c| c.outcome != HostCallOutcome::Response)
+        {
+            bail!("the policy made a host call no scenario expects: {call}");
         }
         Ok(())
     }
@@ -366,7 +401,7 @@ mod tests {
 
     #[test]
     fn native_answer_is_a_validation_response() {
-        let answer = native_validate(b"not json").unwrap();
+        let answer = native_validate(b"not json", &[]).unwrap();
         assert!(!accepted(&answer).unwrap());
     }
 }

@@ -84,6 +84,20 @@ pub struct Scenario {
     pub payload: Vec<u8>,
     /// Whether the request must be admitted.
     pub expect_allowed: bool,
+    /// What the host answers to `oci`/`v2/verify` (registry source).
+    pub registry: Vec<RegistryAnswer>,
+}
+
+/// One `oci`/`v2/verify` answer of the fixture host: `image` verifies with
+/// `pub_key` (SPKI PEM, as the policy sends it) for `digest`.
+#[derive(Debug, Clone)]
+pub struct RegistryAnswer {
+    /// The image as the policy names it.
+    pub image: String,
+    /// The one key of the call.
+    pub pub_key: String,
+    /// The digest the host verified.
+    pub digest: String,
 }
 
 impl Scenario {
@@ -102,6 +116,7 @@ impl Scenario {
             settings: serde_json::to_vec(&settings)?,
             payload: objects::validate_payload(request, settings),
             expect_allowed,
+            registry: Vec::new(),
         })
     }
 }
@@ -216,6 +231,7 @@ pub fn all(keys: &Keys) -> Result<Vec<Scenario>> {
             "Pod, 1 image, 1 RSA-4096 authority (PKCS#1 v1.5)",
             &keys.rsa4096,
         )?,
+        registry_source(keys)?,
     ];
     for scheme in Scheme::ALL {
         out.extend(signature_slope(scheme, keys.of(scheme))?);
@@ -230,6 +246,37 @@ fn single_image(id: &'static str, title: &str, key: &BenchKey) -> Result<Scenari
     let settings = one_authority_settings(key.authority("a", "key-a"));
     let request = pod_request(vec![container("app", &img)], &[att])?;
     Scenario::new(id, title, Group::Main, settings, request, true)
+}
+
+/// 8: one image whose P-256 authority (cosign's default key type) is proven
+/// by the registry source: the fixture host answers `oci`/`v2/verify`, so
+/// the row shows the policy's own cost on this path (and the harness's
+/// fixture lookup), not a registry's.
+fn registry_source(keys: &Keys) -> Result<Scenario> {
+    let img = image(APP, "8");
+    let mut settings = one_authority_settings(keys.p256.authority("a", "key-a"));
+    settings["attestationSources"] = json!(["registry"]);
+    let request = pod_request(vec![container("app", &img)], &[])?;
+    let pub_key = kritis_attestation_policy::keys::spki_pem(&keys.p256.public_b64)
+        .map_err(|e| anyhow::anyhow!("the P-256 test key: {e}"))?;
+    let digest = img
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_owned())
+        .context("the scenario image has a digest")?;
+    let mut s = Scenario::new(
+        "8",
+        "Pod, 1 image, 1 EC P-256 authority proven by the registry source (fixture host answers oci/v2/verify)",
+        Group::Main,
+        settings,
+        request,
+        true,
+    )?;
+    s.registry.push(RegistryAnswer {
+        image: img,
+        pub_key,
+        digest,
+    });
+    Ok(s)
 }
 
 /// 2: a Deployment, 10 containers + 5 init containers, 2 authorities,
@@ -433,6 +480,7 @@ mod tests {
                 "6",
                 "7a",
                 "7b",
+                "8",
                 "sig-rsa2048-1",
                 "sig-rsa2048-k",
                 "sig-p256-1",
