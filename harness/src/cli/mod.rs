@@ -35,7 +35,9 @@ pub struct Cli {
 pub enum Command {
     /// Evaluate an admission request with a policy module (like `kwctl run`).
     Run(RunArgs),
-    /// Print a signed SIMPLE_SIGNING_JSON attestation for an image.
+    /// Sign an image: a SIMPLE_SIGNING_JSON attestation for the annotation
+    /// (`--format kritis`), or a cosign signature in the registry
+    /// (`--format cosign [--push]`).
     Sign(SignArgs),
     /// Convert kritis resources (AttestationAuthority, GenericAttestationPolicy,
     /// AdmissionAllowlist; YAML, several documents, List kinds) into settings.
