@@ -198,7 +198,8 @@ check "unattested Pod: rejected" has "$(line_of verdicts 3)" \
   "pod.yaml: rejected: image registry.example.com/team/app@$FIXED_DIGEST is not attested: no attestation for digest $FIXED_DIGEST"
 check "Pod by tag: rejected" has "$(line_of verdicts 4)" \
   "pod-tag.yaml: rejected: image registry.example.com/team/app:1.0 is not attested: it is referenced by tag 1.0, not by digest"
-check "raw r||s ECDSA signature: rejected" has "$(line_of verdicts 5)" "does not verify"
+check "raw r||s ECDSA signature: rejected with the DER hint" has "$(line_of verdicts 5)" \
+  "is not DER-encoded: its 64 bytes look like a raw r||s ECDSA signature"
 check "raw r||s ECDSA signature: rejected as qa's key" has "$(line_of verdicts 5)" "authority qa"
 check "verdicts: five lines" test "$(wc -l <"$OUT/verdicts.out")" -eq 5
 

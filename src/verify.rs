@@ -18,6 +18,9 @@ pub enum VerifyError {
     Invalid,
     /// The signature is empty.
     Empty,
+    /// An ECDSA signature that is not DER but has exactly the length of a
+    /// raw `r‖s` pair (IEEE P1363), as some KMS APIs return it.
+    RawEcdsa(usize),
 }
 
 impl fmt::Display for VerifyError {
@@ -25,6 +28,11 @@ impl fmt::Display for VerifyError {
         match self {
             VerifyError::Invalid => f.write_str("does not verify"),
             VerifyError::Empty => f.write_str("is empty"),
+            VerifyError::RawEcdsa(len) => write!(
+                f,
+                "is not DER-encoded: its {len} bytes look like a raw r||s ECDSA signature (as some \
+                 KMS return); ECDSA signatures must be DER (openssl dgst -sign makes DER)"
+            ),
         }
     }
 }
@@ -83,17 +91,36 @@ pub fn verify(
                 .ok_or(VerifyError::Invalid)
         }
         (PublicKey::P256(ec), Schemes::Only(Algorithm::EcdsaSha256)) => {
-            let r = p256::ecdsa::Signature::from_der(signature)
-                .is_ok_and(|sig| ec.verify_prehash(payload_sha256, &sig).is_ok());
-            ok(Algorithm::EcdsaSha256, r)
+            let Ok(sig) = p256::ecdsa::Signature::from_der(signature) else {
+                return Err(not_der(signature, 64));
+            };
+            ok(
+                Algorithm::EcdsaSha256,
+                ec.verify_prehash(payload_sha256, &sig).is_ok(),
+            )
         }
         (PublicKey::P384(ec), Schemes::Only(Algorithm::EcdsaSha384)) => {
-            let r = p384::ecdsa::Signature::from_der(signature)
-                .is_ok_and(|sig| ec.verify_prehash(&Sha384::digest(payload), &sig).is_ok());
-            ok(Algorithm::EcdsaSha384, r)
+            let Ok(sig) = p384::ecdsa::Signature::from_der(signature) else {
+                return Err(not_der(signature, 96));
+            };
+            ok(
+                Algorithm::EcdsaSha384,
+                ec.verify_prehash(&Sha384::digest(payload), &sig).is_ok(),
+            )
         }
         // Key parsing never pairs an EC key with another scheme; fail closed anyway.
         (PublicKey::P256(_) | PublicKey::P384(_), _) => Err(VerifyError::Invalid),
+    }
+}
+
+/// Why an ECDSA signature did not parse as DER: a hint when it has the
+/// length of a raw `r‖s` pair for the curve (`raw_len` bytes). The raw form
+/// is never verified: the attestation must say what it means.
+fn not_der(signature: &[u8], raw_len: usize) -> VerifyError {
+    if signature.len() == raw_len {
+        VerifyError::RawEcdsa(raw_len)
+    } else {
+        VerifyError::Invalid
     }
 }
 
@@ -189,6 +216,19 @@ mod tests {
         assert_eq!(check(&key, &sig), Ok(Algorithm::EcdsaSha256));
         assert_eq!(check(&key, &tampered(&sig)), Err(VerifyError::Invalid));
         assert_eq!(check(&key, &[0x30, 0x00]), Err(VerifyError::Invalid));
+        // The same signature as a raw r||s pair (what some KMS return): refused
+        // with a hint, never verified in that form.
+        let der = p256::ecdsa::Signature::from_der(&sig).unwrap();
+        let raw = der.to_bytes();
+        assert_eq!(raw.len(), 64);
+        let e = check(&key, &raw).unwrap_err();
+        assert_eq!(e, VerifyError::RawEcdsa(64));
+        assert_eq!(
+            e.to_string(),
+            "is not DER-encoded: its 64 bytes look like a raw r||s ECDSA signature (as some KMS \
+             return); ECDSA signatures must be DER (openssl dgst -sign makes DER)"
+        );
+        assert_eq!(check(&key, &raw[..63]), Err(VerifyError::Invalid));
     }
 
     /// Signatures made by `openssl dgst` (testdata/openssl), not by this crate.
