@@ -1,4 +1,4 @@
-//! The RSA public operation `s^e mod n`, on 32-bit limbs, for verification.
+//! The RSA public operation `s^e mod n`, for verification.
 //!
 //! Written by hand because no maintained crate is fast enough inside wasm:
 //! `crypto-bigint` (behind the `rsa` crate) is built for constant-time
@@ -6,42 +6,92 @@
 //! call on wasm32; measured, its RSA-2048 verification is 16–27× slower
 //! than OpenSSL there. Verification handles only public values (the
 //! signature, the key), so it needs no constant-time care, and the public
-//! exponent is small. Montgomery multiplication (CIOS, Koç et al. 1996) over
-//! `u32` limbs with `u64` products maps onto wasm's native `i64.mul`.
+//! exponent is small.
+//!
+//! Wasm has a native 64-bit multiply but no 64×64→128 one (`wide-arithmetic`
+//! is not a standard proposal yet), and its integer code runs scalar (SIMD
+//! is not used: a module with SIMD instructions does not even compile in an
+//! engine that has SIMD disabled). On 32-bit limbs the cost of a
+//! multiplication is the carry chain around each product, not the product
+//! itself. So numbers are held in a reduced radix, 28-bit limbs in `u64`
+//! words: a product of two limbs is below 2⁵⁶, and up to 255 of them add up
+//! in one word without overflow. Montgomery multiplication then scans
+//! products column by column with the reduction interleaved (FIPS, Koç et
+//! al. 1996): each column is a carry-free sum of products, and one carry
+//! per column. Squaring computes each cross product once, and two adjacent
+//! columns share one pass over the limbs (one load per product).
+//!
+//! `R = 2^(28·L) ≥ 4n`, so Montgomery multiplication maps inputs below `2n`
+//! to an output below `2n` (Walter 1999): no conditional subtraction until
+//! the very end.
 //!
 //! Correctness is checked against `crypto-bigint` (through the `rsa` crate)
-//! and OpenSSL signatures in the tests.
+//! and OpenSSL signatures in the tests, and against `num-bigint` by the
+//! `modexp` fuzz target.
+
+/// Bits per limb.
+const W: u32 = 28;
+/// The low `W` bits.
+const MASK: u64 = (1 << W) - 1;
+/// Most limbs a modulus may have: a column of the product sums up to `L`
+/// products below 2⁵⁶, which must stay below 2⁶⁴ (with a carry). That is
+/// moduli up to 7138 bits; keys are refused above 4096.
+const MAX_LIMBS: usize = 255;
 
 /// A modulus ready for Montgomery arithmetic.
 #[derive(Debug, Clone)]
 pub struct Modulus {
-    /// Little-endian limbs, no leading zero limb.
-    n: Vec<u32>,
-    /// `-n⁻¹ mod 2³²`.
-    n0inv: u32,
-    /// `R² mod n` with `R = 2^(32·len)`.
-    rr: Vec<u32>,
+    /// `L` little-endian limbs of `W` bits, `28·L ≥ bits + 2` (`R ≥ 4n`).
+    n: Vec<u64>,
+    /// `n` reversed and padded for [`Modulus::mont`] ([`pad_reversed`]).
+    n_pad: Vec<u64>,
+    /// `-n⁻¹ mod 2^W`.
+    n0inv: u64,
+    /// `R² mod n`, fully reduced; empty when the modulus is too large for
+    /// [`MAX_LIMBS`] (then [`Modulus::pow`] refuses every input).
+    rr: Vec<u64>,
     /// Bit length of `n`.
     bits: usize,
 }
 
 impl Modulus {
     /// Prepares an odd modulus given big-endian (leading zeros allowed).
-    /// Returns `None` for an even modulus or one of fewer than 2 limbs.
+    /// Returns `None` for an even modulus or one below 2³² (the public
+    /// operation needs at least two 32-bit words). A modulus above 7138
+    /// bits is accepted (so that its size can be reported) but cheaply: it
+    /// is not prepared, and [`Modulus::pow`] refuses every input with it.
     #[must_use]
     pub fn new(n_be: &[u8]) -> Option<Self> {
-        let n = from_be(n_be, None)?;
-        if n.len() < 2 || n[0] & 1 == 0 {
+        let start = n_be.iter().position(|&b| b != 0).unwrap_or(n_be.len());
+        let n_be = &n_be[start..];
+        let bits = match n_be.first() {
+            Some(&top) => 8 * n_be.len() - top.leading_zeros() as usize,
+            None => 0,
+        };
+        if bits <= 32 || n_be[n_be.len() - 1] & 1 == 0 {
             return None;
         }
-        let bits = n.len() * 32 - n[n.len() - 1].leading_zeros() as usize;
-        // Newton's iteration for n⁻¹ mod 2³²: each step doubles the correct bits.
-        let mut inv: u32 = 1;
-        for _ in 0..5 {
-            inv = inv.wrapping_mul(2u32.wrapping_sub(n[0].wrapping_mul(inv)));
+        let len = (bits + 2).div_ceil(W as usize);
+        if len > MAX_LIMBS {
+            return Some(Modulus {
+                n: Vec::new(),
+                n_pad: Vec::new(),
+                n0inv: 0,
+                rr: Vec::new(),
+                bits,
+            });
         }
+        let n = from_be(n_be, len)?;
+        // Newton's iteration for n⁻¹ mod 2^W: each step doubles the correct bits.
+        let mut inv: u64 = 1;
+        for _ in 0..5 {
+            inv = inv.wrapping_mul(2u64.wrapping_sub(n[0].wrapping_mul(inv)));
+        }
+        let mut n_pad = vec![0u64; 3 * len - 2];
+        pad_reversed(&n, &mut n_pad);
         let mut m = Modulus {
-            n0inv: inv.wrapping_neg(),
+            n_pad,
+            n0inv: inv.wrapping_neg() & MASK,
             rr: Vec::new(),
             bits,
             n,
@@ -56,146 +106,264 @@ impl Modulus {
         self.bits
     }
 
-    /// `R² mod n`, without division: `2^a0·R mod n` by a few modular
-    /// doublings of `R mod n`, then Montgomery squarings double the exponent
-    /// (`mont(2^a·R, 2^a·R) = 2^2a·R`) up to `2^(32·len)·R = R²`.
-    fn r_squared(&self) -> Vec<u32> {
-        let s = self.n.len();
-        // R mod n: 2^(bits-1) < n is its own residue; double it up to
-        // 2^(32·s) with a conditional subtraction each time (at most 32
-        // doublings, whatever the top limb).
-        let mut x: Vec<u32> = vec![0; s];
-        x[(self.bits - 1) / 32] = 1 << ((self.bits - 1) % 32);
-        for _ in self.bits - 1..32 * s {
-            let carry = shl1(&mut x);
-            if carry || !less_than(&x, &self.n) {
-                sub_in_place(&mut x, &self.n);
+    /// `R² mod n`, without division. A Montgomery form `y = 2^c·R mod n`
+    /// doubles into `2^(c+1)·R` (a shift and a conditional subtraction) and
+    /// squares into `2^(2c)·R`; `R² = 2^(28·L)·R`, so `c` climbs from the top
+    /// bits of `28·L` to `28·L` bit by bit, as in square-and-multiply.
+    fn r_squared(&self) -> Vec<u64> {
+        let len = self.n.len();
+        let target = W as usize * len;
+        // c0: the top 6 bits of the target (32 ≤ c0 < 64 as target ≥ 56).
+        let shift = usize::BITS - target.leading_zeros() - 6;
+        let c0 = target >> shift;
+        // 2^(bits-1) < n is its own residue; double it up to 2^(c0 + 28·L).
+        let mut y = vec![0u64; len];
+        y[(self.bits - 1) / W as usize] = 1 << ((self.bits - 1) % W as usize);
+        for _ in self.bits - 1..c0 + target {
+            self.double(&mut y);
+        }
+        let mut t = vec![0u64; 4 * len];
+        let mut out = vec![0u64; len];
+        for i in (0..shift).rev() {
+            self.sqr(&y, &mut t, &mut out);
+            // Below 2n: one subtraction makes it a residue again.
+            if !less_than(&out, &self.n) {
+                sub_in_place(&mut out, &self.n);
+            }
+            std::mem::swap(&mut y, &mut out);
+            if (target >> i) & 1 == 1 {
+                self.double(&mut y);
             }
         }
-        // Write 32·s = a0·2^j with a0 ≤ max(64, s): a0 doublings, j squarings.
-        let target = 32 * s;
-        let mut a0 = target;
-        while a0 > 64 && a0.is_multiple_of(2) {
-            a0 /= 2;
-        }
-        for _ in 0..a0 {
-            let carry = shl1(&mut x);
-            if carry || !less_than(&x, &self.n) {
-                sub_in_place(&mut x, &self.n);
-            }
-        }
-        let mut scratch = vec![0u32; s + 2];
-        let mut out = vec![0u32; s];
-        let mut a = a0;
-        while a < target {
-            self.mont_mul(&x, &x, &mut scratch, &mut out);
-            x.copy_from_slice(&out);
-            a *= 2;
-        }
-        x
+        y
     }
 
-    /// `out = a·b·R⁻¹ mod n` (inputs < n). `t` is scratch of `len + 2` limbs.
-    fn mont_mul(&self, a: &[u32], b: &[u32], t: &mut [u32], out: &mut [u32]) {
-        let s = self.n.len();
-        t.fill(0);
-        for &bi in b {
-            let bi = u64::from(bi);
-            let mut c = 0u64;
-            for (tj, &aj) in t[..s].iter_mut().zip(a) {
-                let x = u64::from(*tj) + u64::from(aj) * bi + c;
-                *tj = x as u32;
-                c = x >> 32;
-            }
-            let x = u64::from(t[s]) + c;
-            t[s] = x as u32;
-            t[s + 1] = (x >> 32) as u32;
+    /// `y = 2y mod n` for a residue `y < n`.
+    fn double(&self, y: &mut [u64]) {
+        let mut carry = 0;
+        for limb in y.iter_mut() {
+            let x = (*limb << 1) | carry;
+            *limb = x & MASK;
+            carry = x >> W;
+        }
+        // 2y < 2n ≤ 2^(28·L - 1): no bit leaves the top limb.
+        if !less_than(y, &self.n) {
+            sub_in_place(y, &self.n);
+        }
+    }
 
-            let m = u64::from(t[0].wrapping_mul(self.n0inv));
-            let mut c = (u64::from(t[0]) + m * u64::from(self.n[0])) >> 32;
-            for j in 1..s {
-                let x = u64::from(t[j]) + m * u64::from(self.n[j]) + c;
-                t[j - 1] = x as u32;
-                c = x >> 32;
+    /// `out = a·b·R⁻¹ mod n`, below `2n` for inputs below `2n` (normalised
+    /// limbs). `scratch` holds `4L` words.
+    fn mul(&self, a: &[u64], b: &[u64], scratch: &mut [u64], out: &mut [u64]) {
+        self.mont(a, Some(b), scratch, out);
+    }
+
+    /// `out = a²·R⁻¹ mod n`: [`Self::mul`] with each cross product once.
+    fn sqr(&self, a: &[u64], scratch: &mut [u64], out: &mut [u64]) {
+        self.mont(a, None, scratch, out);
+    }
+
+    /// Montgomery multiplication by product scanning, the reduction
+    /// interleaved column by column (FIPS, Koç et al. 1996). Column `k` sums
+    /// `a_i·b_(k−i)` and `m_i·n_(k−i)` in two accumulators (each at most `L`
+    /// products below 2⁵⁶); the quotient digit `m_k` then makes the column a
+    /// multiple of 2^W (`k < L`), or the column is a limb of the result
+    /// (`k ≥ L`). `b = None` squares `a`.
+    ///
+    /// Columns go by pairs `(2h, 2h + 1)` in one pass over `i` ([`dot2`]):
+    /// the partner of `a_i` in column `2h` is the one of `a_(i+1)` in column
+    /// `2h + 1`, so each product costs one load instead of two. The second
+    /// factors are read from copies reversed and padded with zeros
+    /// ([`pad_reversed`]) so that both columns of a pair run over the same
+    /// range of `i`; `scratch` holds them (`3L` words) and the digits.
+    fn mont(&self, a: &[u64], b: Option<&[u64]>, scratch: &mut [u64], out: &mut [u64]) {
+        let len = self.n.len();
+        let (m, pad) = scratch.split_at_mut(len);
+        pad_reversed(b.unwrap_or(a), pad);
+        let (pad, n_pad) = (&pad[..], &self.n_pad[..]);
+        let mut carry = 0u64;
+        // Column `k`, given its sums: the digit or the output limb.
+        let mut column = |k: usize, products: u64, reduction: u64, m: &mut [u64]| {
+            // The column's value, split so that nothing overflows.
+            let low = (products & MASK) + (reduction & MASK) + (carry & MASK);
+            let high = (products >> W) + (reduction >> W) + (carry >> W);
+            if k < len {
+                let digit = (low & MASK).wrapping_mul(self.n0inv) & MASK;
+                m[k] = digit;
+                // low + digit·n_0 is a multiple of 2^W.
+                carry = high + ((low + digit * self.n[0]) >> W);
+                digit
+            } else {
+                out[k - len] = low & MASK;
+                carry = high + (low >> W);
+                0
             }
-            let x = u64::from(t[s]) + c;
-            t[s - 1] = x as u32;
-            t[s] = t[s + 1] + (x >> 32) as u32;
-            t[s + 1] = 0;
+        };
+        for h in 0..len {
+            let k = 2 * h;
+            let lo = (k + 1).saturating_sub(len);
+            // pad[start + j] partners a_(lo+j) in column k + 1, and
+            // pad[start + j + 1] in column k.
+            let start = 2 * len - 3 + lo - k;
+            let (odd, even) = match b {
+                Some(_) => dot2(&a[lo..=(k + 1).min(len - 1)], &pad[start..]),
+                None => {
+                    // Pairs i < j: i < h in both columns, and i = h in k + 1.
+                    let (odd, even) = if h > lo {
+                        dot2(&a[lo..h], &pad[start..])
+                    } else {
+                        (0, 0)
+                    };
+                    let middle = a.get(h + 1).map_or(0, |&next| a[h] * next);
+                    (2 * (odd + middle), 2 * even + a[h] * a[h])
+                }
+            };
+            // Digits m_i, i < k, in both columns.
+            let m_end = k.min(len);
+            let (odd_red, even_red) = if m_end > lo {
+                dot2(&m[lo..m_end], &n_pad[start..])
+            } else {
+                (0, 0)
+            };
+            let digit = column(k, even, even_red, m);
+            if k + 1 < 2 * len - 1 {
+                // m_k·n_1 in column k + 1 (0 if k ≥ L: there is no m_k).
+                column(k + 1, odd, odd_red + digit * self.n[1], m);
+            }
         }
-        out.copy_from_slice(&t[..s]);
-        if t[s] != 0 || !less_than(out, &self.n) {
-            sub_in_place(out, &self.n);
-        }
+        // The result is below 2n < 2^(W·L): the last carry is its top limb.
+        out[len - 1] = carry;
     }
 
     /// `s^e mod n` as big-endian bytes of the modulus's byte length.
-    /// `None` when `s` is not shorter than… or not less than `n`, or `e` is 0.
+    /// `None` when `s` is not exactly that long or not less than `n`, when
+    /// `e` is 0, or when the modulus is too large (above 7138 bits).
     #[must_use]
     pub fn pow(&self, s_be: &[u8], e: u64) -> Option<Vec<u8>> {
         let k = self.bits.div_ceil(8);
-        if s_be.len() != k || e == 0 {
+        if s_be.len() != k || e == 0 || self.rr.is_empty() {
             return None;
         }
         let len = self.n.len();
-        let base = from_be(s_be, Some(len))?;
+        let base = from_be(s_be, len)?;
         if !less_than(&base, &self.n) {
             return None;
         }
-        let mut t = vec![0u32; len + 2];
-        let mut base_m = vec![0u32; len];
-        self.mont_mul(&base, &self.rr, &mut t, &mut base_m);
+        if e == 1 {
+            return Some(s_be.to_vec());
+        }
+        let mut t = vec![0u64; 4 * len];
+        let mut base_m = vec![0u64; len];
+        self.mul(&base, &self.rr, &mut t, &mut base_m);
         let mut acc = base_m.clone();
-        let mut tmp = vec![0u32; len];
-        for i in (0..63 - e.leading_zeros()).rev() {
-            self.mont_mul(&acc, &acc, &mut t, &mut tmp);
+        let mut tmp = vec![0u64; len];
+        let top = 63 - e.leading_zeros();
+        for i in (1..top).rev() {
+            self.sqr(&acc, &mut t, &mut tmp);
             std::mem::swap(&mut acc, &mut tmp);
             if (e >> i) & 1 == 1 {
-                self.mont_mul(&acc, &base_m, &mut t, &mut tmp);
+                self.mul(&acc, &base_m, &mut t, &mut tmp);
                 std::mem::swap(&mut acc, &mut tmp);
             }
         }
-        // Leave the Montgomery domain: multiply by 1.
-        let mut one = vec![0u32; len];
-        one[0] = 1;
-        self.mont_mul(&acc, &one, &mut t, &mut tmp);
-        Some(to_be(&tmp, k))
+        self.sqr(&acc, &mut t, &mut tmp);
+        // The last multiplication leaves the Montgomery domain: by the base
+        // itself (not its Montgomery form) for an odd exponent, else by 1.
+        let last = if e & 1 == 1 {
+            base
+        } else {
+            let mut one = vec![0u64; len];
+            one[0] = 1;
+            one
+        };
+        self.mul(&tmp, &last, &mut t, &mut acc);
+        if !less_than(&acc, &self.n) {
+            sub_in_place(&mut acc, &self.n);
+        }
+        Some(to_be(&acc, k))
     }
 }
 
-/// Big-endian bytes to little-endian limbs; with `len`, exactly that many
-/// limbs (`None` if the value needs more), else as many as needed.
-fn from_be(bytes: &[u8], len: Option<usize>) -> Option<Vec<u32>> {
-    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
-    let bytes = &bytes[start..];
-    let need = bytes.len().div_ceil(4);
-    let len = match len {
-        Some(l) if need > l => return None,
-        Some(l) => l,
-        None => need,
-    };
-    let mut limbs = vec![0u32; len];
-    for (i, chunk) in bytes.rchunks(4).enumerate() {
-        let mut w = 0u32;
-        for &b in chunk {
-            w = (w << 8) | u32::from(b);
+/// `(Σ x_j·y_j, Σ x_j·y_(j+1))` over the length of `x` (`y` is longer).
+/// Not inlined: Cranelift keeps this small loop in registers, out of reach
+/// of the large caller's spills.
+#[inline(never)]
+fn dot2(x: &[u64], y: &[u64]) -> (u64, u64) {
+    let y = &y[..=x.len()];
+    let (mut s0, mut s1) = (0u64, 0u64);
+    let mut prev = y[0];
+    let split = x.len() & !3;
+    let (xs, xr) = x.split_at(split);
+    // Groups of four, so that wasm reads them at constant offsets.
+    for (a, b) in xs.chunks_exact(4).zip(y[1..].chunks_exact(4)) {
+        s0 += a[0] * prev + a[1] * b[0] + a[2] * b[1] + a[3] * b[2];
+        s1 += a[0] * b[0] + a[1] * b[1] + a[2] * b[2] + a[3] * b[3];
+        prev = b[3];
+    }
+    for (&a, &b) in xr.iter().zip(&y[split + 1..]) {
+        s0 += a * prev;
+        s1 += a * b;
+        prev = b;
+    }
+    (s0, s1)
+}
+
+/// `pad[t] = x_(2L−2−t)` for `t` in `[L−1, 2L−2]`, zero elsewhere
+/// (`3L − 2` words, `L = x.len()`): `x_(k−i)` is `pad[2L − 2 − k + i]` for
+/// every `k ≤ 2L − 1` and `i < L`, zero when `k − i` is not a limb index.
+fn pad_reversed(x: &[u64], pad: &mut [u64]) {
+    let len = x.len();
+    pad.fill(0);
+    for (p, &v) in pad[len - 1..2 * len - 1].iter_mut().zip(x.iter().rev()) {
+        *p = v;
+    }
+}
+
+/// Big-endian bytes to exactly `len` little-endian limbs of `W` bits;
+/// `None` if the value needs more.
+fn from_be(bytes: &[u8], len: usize) -> Option<Vec<u64>> {
+    let mut limbs = vec![0u64; len];
+    let (mut acc, mut acc_bits, mut i) = (0u64, 0, 0);
+    for &b in bytes.iter().rev() {
+        acc |= u64::from(b) << acc_bits;
+        acc_bits += 8;
+        if acc_bits >= W {
+            // Zero limbs past `len` are leading zeros, not an overflow.
+            if acc & MASK != 0 {
+                *limbs.get_mut(i)? = acc & MASK;
+            }
+            acc >>= W;
+            acc_bits -= W;
+            i += 1;
         }
-        limbs[i] = w;
+    }
+    if acc != 0 {
+        *limbs.get_mut(i)? = acc;
     }
     Some(limbs)
 }
 
-fn to_be(limbs: &[u32], k: usize) -> Vec<u8> {
+/// Normalised limbs (value below `2^(8k)`) to `k` big-endian bytes.
+fn to_be(limbs: &[u64], k: usize) -> Vec<u8> {
     let mut out = vec![0u8; k];
-    for (i, byte) in out.iter_mut().rev().enumerate() {
-        if let Some(limb) = limbs.get(i / 4) {
-            *byte = (limb >> (8 * (i % 4))) as u8;
+    let (mut acc, mut acc_bits) = (0u64, 0);
+    let mut limbs = limbs.iter();
+    for byte in out.iter_mut().rev() {
+        if acc_bits < 8 {
+            if let Some(&l) = limbs.next() {
+                acc |= l << acc_bits;
+                acc_bits += W;
+            }
         }
+        *byte = acc as u8;
+        acc >>= 8;
+        acc_bits = acc_bits.saturating_sub(8);
     }
     out
 }
 
-fn less_than(a: &[u32], b: &[u32]) -> bool {
+/// `a < b` for normalised limbs of the same length.
+fn less_than(a: &[u64], b: &[u64]) -> bool {
     for (x, y) in a.iter().rev().zip(b.iter().rev()) {
         if x != y {
             return x < y;
@@ -204,31 +372,20 @@ fn less_than(a: &[u32], b: &[u32]) -> bool {
     false
 }
 
-fn sub_in_place(a: &mut [u32], b: &[u32]) {
+/// `a -= b` for normalised limbs, `a ≥ b`.
+fn sub_in_place(a: &mut [u64], b: &[u64]) {
     let mut borrow = 0u64;
     for (x, &y) in a.iter_mut().zip(b) {
-        let d = u64::from(*x)
-            .wrapping_sub(u64::from(y))
-            .wrapping_sub(borrow);
-        *x = d as u32;
-        borrow = (d >> 63) & 1;
+        let d = x.wrapping_sub(y).wrapping_sub(borrow);
+        *x = d & MASK;
+        borrow = d >> 63;
     }
-}
-
-/// Shifts left by one bit; returns the bit shifted out.
-fn shl1(a: &mut [u32]) -> bool {
-    let mut carry = 0u32;
-    for x in a.iter_mut() {
-        let next = *x >> 31;
-        *x = (*x << 1) | carry;
-        carry = next;
-    }
-    carry == 1
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use p256::elliptic_curve::bigint::ConcatenatingMul as _;
     use rsa::traits::PublicKeyParts as _;
     use rsa::BoxedUint;
 
@@ -246,22 +403,23 @@ mod tests {
         rsa::PublicKey::from_public_key_pem(&crate::testkeys::rsa(bits).spki_pem).unwrap()
     }
 
+    fn xorshift(seed: &mut u64) -> u64 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    }
+
     #[test]
     fn agrees_with_crypto_bigint() {
         let mut seed = 0x1234_5678_9abc_def0u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
         for bits in [2048, 3072, 4096] {
             let key = key(bits);
             let m = Modulus::new(&key.n_bytes()).unwrap();
             assert_eq!(m.bits(), bits);
             let k = key.size();
             for round in 0..20 {
-                let mut s: Vec<u8> = (0..k).map(|_| next() as u8).collect();
+                let mut s: Vec<u8> = (0..k).map(|_| xorshift(&mut seed) as u8).collect();
                 s[0] &= 0x7f; // below n
                 if round == 0 {
                     s.iter_mut().for_each(|b| *b = 0);
@@ -276,6 +434,59 @@ mod tests {
                     "{bits} round {round}"
                 );
                 assert_eq!(m.pow(&s, 3).map(|v| v.len()), Some(k));
+            }
+        }
+    }
+
+    /// `base^e mod n` by square-and-multiply on crypto-bigint's `BoxedUint`.
+    fn slow_pow(n: &[u8], base: &[u8], e: u64) -> Vec<u8> {
+        let n_len = n.len();
+        let bits = 8 * n.len() as u32;
+        let n = BoxedUint::from_be_slice(n, bits).unwrap();
+        let nz = n.to_nz().unwrap();
+        let base = BoxedUint::from_be_slice(base, bits).unwrap();
+        let mut acc = BoxedUint::one_with_precision(bits);
+        for i in (0..64 - e.leading_zeros()).rev() {
+            acc = acc.concatenating_mul(&acc).rem_vartime(&nz);
+            if (e >> i) & 1 == 1 {
+                acc = acc.concatenating_mul(&base).rem_vartime(&nz);
+            }
+        }
+        let bytes = acc.to_be_bytes();
+        bytes[bytes.len() - n_len..].to_vec()
+    }
+
+    /// Every modulus size around the limb boundaries (`R ≥ 4n` is tight
+    /// when `28·L = bits + 2`), odd and even exponents, bases near `n`.
+    #[test]
+    fn agrees_at_every_size_near_limb_boundaries() {
+        let mut seed = 0x0bad_5eed_u64;
+        for bits in (33usize..=200)
+            .chain(2040..=2100)
+            .chain([3070, 3080, 4094, 4096])
+        {
+            let k = bits.div_ceil(8);
+            let mut n: Vec<u8> = (0..k).map(|_| xorshift(&mut seed) as u8).collect();
+            let top_bits = bits - 8 * (k - 1);
+            n[0] = (n[0] & ((1u16 << top_bits) - 1) as u8) | (1 << (top_bits - 1));
+            n[k - 1] |= 1;
+            let m = Modulus::new(&n).unwrap();
+            assert_eq!(m.bits(), bits);
+            for e in [2, 3, 4, 17, 65537, (1 << 33) - 1] {
+                let mut s: Vec<u8> = (0..k).map(|_| xorshift(&mut seed) as u8).collect();
+                if e == 4 {
+                    // n - 1, the largest base.
+                    s.copy_from_slice(&n);
+                    s[k - 1] -= 1;
+                }
+                if s >= n {
+                    s[0] = 0;
+                }
+                assert_eq!(
+                    m.pow(&s, e),
+                    Some(slow_pow(&n, &s, e)),
+                    "{bits} bits, e = {e}"
+                );
             }
         }
     }
@@ -308,11 +519,37 @@ mod tests {
         let mut want = vec![0u8; 256];
         want[255] = 8;
         assert_eq!(m.pow(&s, 3), Some(want));
+        assert_eq!(m.pow(&s, 1), Some(s.clone()));
         assert_eq!(m.pow(&s[1..], 3), None, "short signature");
         assert_eq!(m.pow(&key.n_bytes(), 3), None, "s = n");
         assert_eq!(m.pow(&[0xff; 256], 3), None, "s > n");
         assert_eq!(m.pow(&s, 0), None);
         assert!(Modulus::new(&[0x80, 0, 0, 0, 0, 0, 0, 2]).is_none(), "even");
         assert!(Modulus::new(&[3]).is_none(), "too small");
+        assert!(
+            Modulus::new(&[0, 0, 0xff, 0xff, 0xff, 0xff]).is_none(),
+            "32 bits"
+        );
+        assert!(Modulus::new(&[1, 0, 0, 0, 1]).is_some(), "33 bits");
+    }
+
+    /// Huge moduli are sized without being prepared, and refuse to compute.
+    #[test]
+    fn moduli_above_the_limb_limit_are_only_sized() {
+        for bits in [7138usize, 7139, 8192, 100_000] {
+            let k = bits.div_ceil(8);
+            let mut n = vec![0xffu8; k];
+            n[0] = 0xff >> (8 * k - bits);
+            let m = Modulus::new(&n).unwrap();
+            assert_eq!(m.bits(), bits);
+            let mut s = vec![0u8; k];
+            s[k - 1] = 2;
+            let want = (bits <= 7138).then(|| {
+                let mut w = vec![0u8; k];
+                w[k - 1] = 8;
+                w
+            });
+            assert_eq!(m.pow(&s, 3), want, "{bits}");
+        }
     }
 }

@@ -1,11 +1,12 @@
 //! The hand-written RSA public operation (`modexp::Modulus::pow`, Montgomery
-//! multiplication on 32-bit limbs) must agree with `num-bigint`'s `modpow`
+//! multiplication on 28-bit limbs) must agree with `num-bigint`'s `modpow`
 //! for every odd modulus, base and exponent; and refuse what it documents
 //! refusing (even moduli, bases not below the modulus, wrong lengths, e = 0).
 //!
-//! Moduli are small (2 to 17 limbs, sometimes 64 or 128 like real keys, with
-//! exponents below 2^18 then) so the fuzzer reaches carries and borrows at
-//! every limb boundary quickly.
+//! Moduli are small (2 to 17 32-bit words, sometimes 64 or 128 like real
+//! keys, with exponents below 2^18 then) so the fuzzer reaches carries and
+//! borrows at every limb boundary quickly; their sizes cross the 28-bit limb
+//! boundaries too (`R ≥ 4n` is tightest when `28·L = bits + 2`).
 //! Any top limb is allowed, tiny ones included (`r_squared` used to loop
 //! about 2^32 / top-limb times on those: regressions/settings-1.bin).
 #![no_main]
