@@ -19,6 +19,7 @@ mod index;
 mod keyring;
 pub mod keys;
 pub mod modexp;
+pub mod p256_verify;
 mod registry;
 pub mod rsassa;
 pub mod settings;

@@ -5,7 +5,10 @@ use core::fmt;
 use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
-use crate::rsassa;
+use p256::elliptic_curve::ops::{Invert as _, Reduce};
+use p256::elliptic_curve::sec1::ToSec1Point as _;
+
+use crate::{p256_verify, rsassa};
 
 use crate::keys::{Algorithm, PublicKey, Schemes, VerifyingKey};
 
@@ -96,7 +99,7 @@ pub fn verify(
             };
             ok(
                 Algorithm::EcdsaSha256,
-                ec.verify_prehash(payload_sha256, &sig).is_ok(),
+                verify_p256(ec, payload_sha256, &sig),
             )
         }
         (PublicKey::P384(ec), Schemes::Only(Algorithm::EcdsaSha384)) => {
@@ -111,6 +114,33 @@ pub fn verify(
         // Key parsing never pairs an EC key with another scheme; fail closed anyway.
         (PublicKey::P256(_) | PublicKey::P384(_), _) => Err(VerifyError::Invalid),
     }
+}
+
+/// ECDSA P-256 over a SHA-256 digest (SEC 1 §4.1.4): the scalars mod n by
+/// the `p256` crate (the signature's range checks, `s⁻¹`, `u1`, `u2`), the
+/// curve arithmetic by [`p256_verify`], about 4× faster inside wasm.
+fn verify_p256(
+    key: &p256::ecdsa::VerifyingKey,
+    digest: &[u8; 32],
+    sig: &p256::ecdsa::Signature,
+) -> bool {
+    let (r, s) = sig.split_scalars();
+    let z = <p256::Scalar as Reduce<p256::FieldBytes>>::reduce(&(*digest).into());
+    let s_inv = *s.invert_vartime();
+    let u1: [u8; 32] = (z * s_inv).to_bytes().into();
+    let u2: [u8; 32] = (*r * s_inv).to_bytes().into();
+    let r: [u8; 32] = r.to_bytes().into();
+    let point = key.as_affine().to_sec1_point(false);
+    let (Some(x), Some(y)) = (point.x(), point.y()) else {
+        return false;
+    };
+    let (Ok(x), Ok(y)) = (
+        <[u8; 32]>::try_from(x.as_slice()),
+        <[u8; 32]>::try_from(y.as_slice()),
+    ) else {
+        return false;
+    };
+    p256_verify::check_x(&u1, &u2, &x, &y, &r)
 }
 
 /// Why an ECDSA signature did not parse as DER: a hint when it has the

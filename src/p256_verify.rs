@@ -1,0 +1,458 @@
+//! ECDSA P-256 verification with arithmetic written for wasm.
+//!
+//! The `p256` crate (0.14, `cpubits = "32"` on wasm) spends about 13×
+//! OpenSSL's time on a verification inside the module: its field
+//! multiplication is `crypto-bigint`'s generic Montgomery product, a carry
+//! chain around every 32×32→64 product, and it builds wNAF tables for the
+//! generator on every call. Here:
+//!
+//! * the field ([`field`]) uses 29-bit limbs: column sums need no carries,
+//!   and P-256's Montgomery reduction is shifts and additions;
+//! * `u1·G + u2·Q` is one pass of doublings (Shamir's trick) over two wNAF
+//!   expansions, with a precomputed table of 32 odd multiples of `G` (window
+//!   7, mixed additions) and 8 odd multiples of `Q` computed per call
+//!   (window 5);
+//! * Jacobian coordinates (doubling with `a = −3`), and the affine x of the
+//!   result is never computed: `x ≡ r·Z² (mod p)` is checked instead.
+//!
+//! Scalar arithmetic modulo the group order (DER decoding, range checks,
+//! `s⁻¹`, `u1`, `u2`) stays with the `p256` crate. Everything is variable
+//! time, which is sound for verification: the key, the signature and the
+//! digest are public.
+//!
+//! Checked against the `p256` crate in the tests and by the `p256` fuzz
+//! target.
+
+pub mod field;
+mod table;
+
+use field::Fe;
+
+/// A point in Jacobian coordinates `(X/Z², Y/Z³)`; never the identity
+/// (that is `None` where it can occur).
+#[derive(Clone, Copy, Debug)]
+struct Jacobian {
+    x: Fe,
+    y: Fe,
+    z: Fe,
+}
+
+/// An affine point (`Z = 1`).
+#[derive(Clone, Copy, Debug)]
+struct Affine {
+    x: Fe,
+    y: Fe,
+}
+
+impl Affine {
+    fn neg(&self) -> Affine {
+        Affine {
+            x: self.x,
+            y: self.y.neg(),
+        }
+    }
+
+    fn to_jacobian(self) -> Jacobian {
+        Jacobian {
+            x: self.x,
+            y: self.y,
+            z: Fe::ONE,
+        }
+    }
+}
+
+impl Jacobian {
+    fn neg(&self) -> Jacobian {
+        Jacobian {
+            x: self.x,
+            y: self.y.neg(),
+            z: self.z,
+        }
+    }
+
+    /// `2·self` (dbl-2001-b, `a = −3`: 3M + 5S). P-256 has no point of
+    /// order 2, so the double of a point is never the identity.
+    fn double(&self) -> Jacobian {
+        let delta = self.z.square();
+        let gamma = self.y.square();
+        let beta = self.x.mul(&gamma);
+        let alpha = self.x.sub(&delta).mul(&self.x.add(&delta)).mul_small(3);
+        let x3 = alpha.square().sub(&beta.mul_small(8));
+        let z3 = self.y.add(&self.z).square().sub(&gamma).sub(&delta);
+        let y3 = alpha
+            .mul(&beta.mul_small(4).sub(&x3))
+            .sub(&gamma.square().mul_small(8));
+        Jacobian {
+            x: x3,
+            y: y3,
+            z: z3,
+        }
+    }
+
+    /// `self + q` for an affine `q` (madd-2007-bl: 7M + 4S).
+    fn add_affine(&self, q: &Affine) -> Option<Jacobian> {
+        let z1z1 = self.z.square();
+        let u2 = q.x.mul(&z1z1);
+        let s2 = q.y.mul(&self.z).mul(&z1z1);
+        let h = u2.sub(&self.x);
+        let r = s2.sub(&self.y).mul_small(2);
+        if h.is_zero() {
+            // Same x: the same point (double it) or opposite ones.
+            return r.is_zero().then(|| self.double());
+        }
+        let hh = h.square();
+        let i = hh.mul_small(4);
+        let j = h.mul(&i);
+        let v = self.x.mul(&i);
+        let x3 = r.square().sub(&j).sub(&v.mul_small(2));
+        let y3 = r.mul(&v.sub(&x3)).sub(&self.y.mul(&j).mul_small(2));
+        let z3 = self.z.add(&h).square().sub(&z1z1).sub(&hh);
+        Some(Jacobian {
+            x: x3,
+            y: y3,
+            z: z3,
+        })
+    }
+
+    /// `self + q` (add-2007-bl: 11M + 5S).
+    fn add(&self, q: &Jacobian) -> Option<Jacobian> {
+        let z1z1 = self.z.square();
+        let z2z2 = q.z.square();
+        let u1 = self.x.mul(&z2z2);
+        let u2 = q.x.mul(&z1z1);
+        let s1 = self.y.mul(&q.z).mul(&z2z2);
+        let s2 = q.y.mul(&self.z).mul(&z1z1);
+        let h = u2.sub(&u1);
+        let r = s2.sub(&s1).mul_small(2);
+        if h.is_zero() {
+            return r.is_zero().then(|| self.double());
+        }
+        let i = h.mul_small(2).square();
+        let j = h.mul(&i);
+        let v = u1.mul(&i);
+        let x3 = r.square().sub(&j).sub(&v.mul_small(2));
+        let y3 = r.mul(&v.sub(&x3)).sub(&s1.mul(&j).mul_small(2));
+        let z3 = self.z.add(&q.z).square().sub(&z1z1).sub(&z2z2).mul(&h);
+        Some(Jacobian {
+            x: x3,
+            y: y3,
+            z: z3,
+        })
+    }
+}
+
+/// `acc + p`, where `acc` may be the identity (`None`).
+fn add_jacobian(acc: Option<Jacobian>, p: &Jacobian) -> Option<Jacobian> {
+    match acc {
+        None => Some(*p),
+        Some(a) => a.add(p),
+    }
+}
+
+/// `acc + p` for an affine `p`, where `acc` may be the identity (`None`).
+fn add_affine(acc: Option<Jacobian>, p: &Affine) -> Option<Jacobian> {
+    match acc {
+        None => Some(p.to_jacobian()),
+        Some(a) => a.add_affine(p),
+    }
+}
+
+/// Window of the generator's table (`2^(w−2)` = 32 odd multiples).
+const G_WINDOW: u32 = 7;
+/// Window of the key's table (8 odd multiples).
+const Q_WINDOW: u32 = 5;
+
+/// The width-`w` NAF of a 256-bit big-endian scalar: digits odd and below
+/// `2^(w−1)` in absolute value, or zero, least significant first; at most
+/// 257 of them.
+fn wnaf(scalar: &[u8; 32], w: u32) -> [i8; 257] {
+    // Little-endian 64-bit words, one spare for the carry of a negative digit.
+    let mut k = [0u64; 5];
+    for (word, chunk) in k.iter_mut().zip(scalar.rchunks(8)) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        *word = u64::from_be_bytes(bytes);
+    }
+    let mut digits = [0i8; 257];
+    let window = 1i64 << w;
+    for digit in &mut digits {
+        if k == [0; 5] {
+            break;
+        }
+        if k[0] & 1 == 1 {
+            let mut d = (k[0] & (window as u64 - 1)) as i64;
+            if d >= window / 2 {
+                d -= window;
+            }
+            *digit = d as i8;
+            // k −= d clears the low w bits (d ≡ k mod 2^w).
+            if d >= 0 {
+                k[0] -= d as u64;
+            } else {
+                let mut carry = d.unsigned_abs();
+                for word in &mut k {
+                    let (s, c) = word.overflowing_add(carry);
+                    *word = s;
+                    carry = u64::from(c);
+                }
+            }
+        }
+        for i in 0..4 {
+            k[i] = (k[i] >> 1) | (k[i + 1] << 63);
+        }
+        k[4] >>= 1;
+    }
+    digits
+}
+
+/// `(2i + 1)·G`, from the precomputed table.
+fn generator_multiple(i: usize) -> Affine {
+    let (x, y) = &table::ODD_MULTIPLES[i];
+    Affine {
+        x: Fe::from_montgomery_limbs(x),
+        y: Fe::from_montgomery_limbs(y),
+    }
+}
+
+/// `u1·G + u2·Q`, `None` for the identity.
+fn lincomb(u1: &[u8; 32], u2: &[u8; 32], q: &Affine) -> Option<Jacobian> {
+    // Q, 3Q, …, 15Q.
+    let mut q_table = [q.to_jacobian(); 1 << (Q_WINDOW - 2)];
+    let q2 = q.to_jacobian().double();
+    for i in 1..q_table.len() {
+        // (2i − 1)·Q + 2Q is never the identity: 2i + 1 < n.
+        q_table[i] = q_table[i - 1].add(&q2)?;
+    }
+    let g_digits = wnaf(u1, G_WINDOW);
+    let q_digits = wnaf(u2, Q_WINDOW);
+    let top = (0..257)
+        .rev()
+        .find(|&i| g_digits[i] != 0 || q_digits[i] != 0)?;
+    let mut acc: Option<Jacobian> = None;
+    for i in (0..=top).rev() {
+        acc = acc.map(|a| a.double());
+        let g = g_digits[i];
+        if g != 0 {
+            let p = generator_multiple(usize::from(g.unsigned_abs() / 2));
+            acc = add_affine(acc, &if g > 0 { p } else { p.neg() });
+        }
+        let d = q_digits[i];
+        if d != 0 {
+            let p = q_table[usize::from(d.unsigned_abs() / 2)];
+            acc = add_jacobian(acc, &if d > 0 { p } else { p.neg() });
+        }
+    }
+    acc
+}
+
+/// The group order n.
+const ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+/// The field prime p.
+const PRIME: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+];
+
+/// `a + b` for big-endian 256-bit values, `None` on overflow.
+fn add_be(a: &[u8; 32], b: &[u8; 32]) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    let mut carry = 0u16;
+    for i in (0..32).rev() {
+        let s = u16::from(a[i]) + u16::from(b[i]) + carry;
+        out[i] = s as u8;
+        carry = s >> 8;
+    }
+    (carry == 0).then_some(out)
+}
+
+/// An affine point from big-endian coordinates (any 256-bit values: the
+/// caller passes those of a validated public key).
+fn affine(x: &[u8; 32], y: &[u8; 32]) -> Affine {
+    Affine {
+        x: Fe::from_be_bytes(x),
+        y: Fe::from_be_bytes(y),
+    }
+}
+
+/// Whether the affine x of `u1·G + u2·Q`, reduced mod n, equals `r`: the
+/// last step of ECDSA verification (SEC 1 §4.1.4, steps 5–8). `u1`, `u2`
+/// and `r` are reduced mod n, big-endian; `(qx, qy)` are the big-endian
+/// coordinates of the key's point, which must be on the curve (a decoded
+/// public key).
+#[must_use]
+pub fn check_x(u1: &[u8; 32], u2: &[u8; 32], qx: &[u8; 32], qy: &[u8; 32], r: &[u8; 32]) -> bool {
+    let Some(acc) = lincomb(u1, u2, &affine(qx, qy)) else {
+        return false;
+    };
+    // x = X/Z². x mod n = r ⟺ x = r, or x = r + n when r + n < p.
+    let z2 = acc.z.square();
+    let matches = |v: &[u8; 32]| Fe::from_be_bytes(v).mul(&z2).equals(&acc.x);
+    if matches(r) {
+        return true;
+    }
+    match add_be(r, &ORDER) {
+        Some(rn) if rn < PRIME => matches(&rn),
+        _ => false,
+    }
+}
+
+/// The affine x of `u1·G + u2·Q`, big-endian, `None` for the identity:
+/// for the tests and the fuzz target, which compare it with the `p256`
+/// crate's (slow: a Fermat inversion).
+#[doc(hidden)]
+#[must_use]
+pub fn lincomb_x(u1: &[u8; 32], u2: &[u8; 32], qx: &[u8; 32], qy: &[u8; 32]) -> Option<[u8; 32]> {
+    let acc = lincomb(u1, u2, &affine(qx, qy))?;
+    // Z^(p − 2) = Z⁻¹.
+    let mut e = PRIME;
+    e[31] -= 2;
+    let mut inv = Fe::ONE;
+    for byte in e {
+        for bit in (0..8).rev() {
+            inv = inv.square();
+            if (byte >> bit) & 1 == 1 {
+                inv = inv.mul(&acc.z);
+            }
+        }
+    }
+    Some(acc.x.mul(&inv.square()).to_be_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p256::elliptic_curve::group::Group as _;
+    use p256::elliptic_curve::ops::Reduce as _;
+    use p256::elliptic_curve::sec1::ToSec1Point as _;
+    use p256::{FieldBytes, ProjectivePoint, Scalar};
+
+    fn scalar(bytes: &[u8; 32]) -> Scalar {
+        Scalar::reduce(&FieldBytes::from(*bytes))
+    }
+
+    fn bytes(s: &Scalar) -> [u8; 32] {
+        s.to_bytes().into()
+    }
+
+    fn coords(p: &ProjectivePoint) -> Option<([u8; 32], [u8; 32])> {
+        let enc = p.to_affine().to_sec1_point(false);
+        let x: [u8; 32] = enc.x()?.as_slice().try_into().ok()?;
+        let y: [u8; 32] = enc.y()?.as_slice().try_into().ok()?;
+        Some((x, y))
+    }
+
+    fn xorshift(seed: &mut u64) -> u64 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    }
+
+    fn random32(seed: &mut u64) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for b in &mut out {
+            *b = xorshift(seed) as u8;
+        }
+        out
+    }
+
+    /// The reference: `u1·G + u2·Q` by the `p256` crate.
+    fn reference(u1: &[u8; 32], u2: &[u8; 32], q: &ProjectivePoint) -> Option<[u8; 32]> {
+        let p = ProjectivePoint::GENERATOR * scalar(u1) + *q * scalar(u2);
+        coords(&p).map(|(x, _)| x)
+    }
+
+    #[test]
+    fn generator_table() {
+        let mut p = ProjectivePoint::GENERATOR;
+        let g2 = p.double();
+        for (i, entry) in table::ODD_MULTIPLES.iter().enumerate() {
+            let (x, y) = coords(&p).unwrap();
+            let mine = generator_multiple(i);
+            assert_eq!(mine.x.to_be_bytes(), x, "x of {}G", 2 * i + 1);
+            assert_eq!(mine.y.to_be_bytes(), y, "y of {}G", 2 * i + 1);
+            assert!(entry.0.iter().chain(&entry.1).all(|&l| l < 1 << 29));
+            p += g2;
+        }
+    }
+
+    #[test]
+    fn lincomb_agrees_with_the_p256_crate() {
+        let mut seed = 0x5eed_1234_u64;
+        let mut n_minus_1 = ORDER;
+        n_minus_1[31] -= 1;
+        let mut small = [0u8; 32];
+        small[31] = 3;
+        for round in 0..200 {
+            let d = random32(&mut seed);
+            let q = ProjectivePoint::GENERATOR * scalar(&d);
+            let (qx, qy) = coords(&q).unwrap();
+            let (u1, u2) = match round % 5 {
+                0 => (random32(&mut seed), random32(&mut seed)),
+                1 => (n_minus_1, random32(&mut seed)),
+                2 => (small, n_minus_1),
+                3 => ([0; 32], random32(&mut seed)),
+                _ => (random32(&mut seed), [0; 32]),
+            };
+            // Reduced scalars, as the verifier passes them.
+            let (u1, u2) = (bytes(&scalar(&u1)), bytes(&scalar(&u2)));
+            assert_eq!(
+                lincomb_x(&u1, &u2, &qx, &qy),
+                reference(&u1, &u2, &q),
+                "round {round}"
+            );
+        }
+    }
+
+    /// Q = ±G, 2G, 5G with u1 = ±u2: the additions meet equal and opposite
+    /// points (doubling, identity) along the way.
+    #[test]
+    fn exceptional_additions() {
+        let g = ProjectivePoint::GENERATOR;
+        let mut seed = 42u64;
+        let mut one = [0u8; 32];
+        one[31] = 1;
+        let mut n_minus_1 = ORDER;
+        n_minus_1[31] -= 1;
+        for q in [g, -g, g.double(), g * Scalar::from(5u64)] {
+            let (qx, qy) = coords(&q).unwrap();
+            for _ in 0..20 {
+                let u = bytes(&scalar(&random32(&mut seed)));
+                let neg = bytes(&-scalar(&u));
+                for (u1, u2) in [(u, u), (u, neg), (neg, u), ([0; 32], u), (u, [0; 32])] {
+                    assert_eq!(lincomb_x(&u1, &u2, &qx, &qy), reference(&u1, &u2, &q));
+                }
+            }
+            for (u1, u2) in [(one, n_minus_1), (n_minus_1, one), (one, one)] {
+                assert_eq!(lincomb_x(&u1, &u2, &qx, &qy), reference(&u1, &u2, &q));
+            }
+        }
+    }
+
+    #[test]
+    fn wnaf_recomposes() {
+        let mut seed = 7u64;
+        for w in [G_WINDOW, Q_WINDOW] {
+            for round in 0..100 {
+                let k = if round == 0 {
+                    [0xff; 32]
+                } else {
+                    random32(&mut seed)
+                };
+                let digits = wnaf(&k, w);
+                let mut acc = Scalar::ZERO;
+                let mut pow = Scalar::ONE;
+                for &d in &digits {
+                    assert!(d == 0 || (d % 2 != 0 && i32::from(d).abs() < 1 << (w - 1)));
+                    let term = Scalar::from(u64::from(d.unsigned_abs())) * pow;
+                    acc += if d < 0 { -term } else { term };
+                    pow = pow.double();
+                }
+                assert_eq!(acc, scalar(&k));
+            }
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! Arithmetic modulo the P-256 prime `p = 2²⁵⁶ − 2²²⁴ + 2¹⁹² + 2⁹⁶ − 1`,
+//! shaped for wasm: nine 29-bit limbs in `i64` words, Montgomery form with
+//! `R = 2²⁶¹`.
+//!
+//! A product of two limbs is below 2⁵⁸, so the nine products of a column add
+//! up with no carry (below 2⁶¹·²). The Montgomery reduction needs no
+//! multiplication at all: `−p⁻¹ ≡ 1 (mod 2²⁹)` (as `p ≡ −1 mod 2⁹⁶`), so the
+//! quotient digit `m` is the column's low 29 bits, and in radix `B = 2²⁹`
+//! `p = −1 + 2⁹·B³ + 2¹⁸·B⁶ − 2²¹·B⁷ + 2²⁴·B⁸`: adding `m·p` is four shifted
+//! additions. Limbs are signed so that those subtractions (and field
+//! subtraction) need no borrow handling until the next carry pass.
+//!
+//! Invariant of every [`Fe`]: limbs in `[0, 2²⁹)`, value below 2²⁵⁷ (not
+//! necessarily below `p`). Multiplication maps such inputs to an output
+//! below `2²⁵³ + p`; addition and subtraction fold the bits from 2²⁵⁶ up
+//! back in (`2²⁵⁶ ≡ 2²²⁴ − 2¹⁹² − 2⁹⁶ + 1`), which also lands below 2²⁵⁷.
+//! Only comparisons and output need the fully reduced value.
+//!
+//! Variable time: verification handles public values only.
+
+/// Bits per limb.
+const W: u32 = 29;
+const MASK: i64 = (1 << W) - 1;
+
+/// `p` in limbs.
+const P: [i64; 9] = [
+    0x1fff_ffff,
+    0x1fff_ffff,
+    0x1fff_ffff,
+    0x1ff,
+    0,
+    0,
+    0x4_0000,
+    0x1fe0_0000,
+    0xff_ffff,
+];
+/// `8p` in limbs, added before a subtraction so that the result stays
+/// positive (`8p > 2²⁵⁸ >` any subtrahend).
+const P8: [i64; 9] = [
+    0x1fff_fff8,
+    0x1fff_ffff,
+    0x1fff_ffff,
+    0xfff,
+    0,
+    0,
+    0x20_0000,
+    0x1f00_0000,
+    0x7ff_ffff,
+];
+/// `R² mod p`, to enter the Montgomery domain.
+const R2: Fe = Fe([
+    0xc00,
+    0,
+    0x1fff_0000,
+    0x1fdf_ffff,
+    0x1fbf_ffff,
+    0x1fff_ffff,
+    0x1fff_ffff,
+    0x1fff_fffe,
+    0x13,
+]);
+
+/// An element of the field, in Montgomery form (see the module's invariant).
+#[derive(Clone, Copy, Debug)]
+pub struct Fe([i64; 9]);
+
+impl Fe {
+    /// Zero.
+    pub const ZERO: Fe = Fe([0; 9]);
+    /// One, in Montgomery form (`R mod p`).
+    pub const ONE: Fe = Fe([
+        0x20,
+        0,
+        0,
+        0x1fff_c000,
+        0x1fff_ffff,
+        0x1fff_ffff,
+        0x1f7f_ffff,
+        0x3ff_ffff,
+        0,
+    ]);
+
+    /// An element from its limbs in Montgomery form (each below 2²⁹, value
+    /// below 2²⁵⁷: the precomputed table).
+    pub(super) const fn from_montgomery_limbs(limbs: &[u32; 9]) -> Fe {
+        let mut out = [0i64; 9];
+        let mut i = 0;
+        while i < 9 {
+            out[i] = limbs[i] as i64;
+            i += 1;
+        }
+        Fe(out)
+    }
+
+    /// The element whose value is the big-endian `bytes` (any 256-bit
+    /// value, reduced mod p by the arithmetic).
+    #[must_use]
+    pub fn from_be_bytes(bytes: &[u8; 32]) -> Fe {
+        let mut limbs = [0i64; 9];
+        let (mut acc, mut acc_bits, mut i) = (0i64, 0, 0);
+        for &b in bytes.iter().rev() {
+            acc |= i64::from(b) << acc_bits;
+            acc_bits += 8;
+            if acc_bits >= W {
+                limbs[i] = acc & MASK;
+                acc >>= W;
+                acc_bits -= W;
+                i += 1;
+            }
+        }
+        limbs[8] = acc;
+        Fe(limbs).mul(&R2)
+    }
+
+    /// The fully reduced value, big-endian.
+    #[must_use]
+    pub fn to_be_bytes(&self) -> [u8; 32] {
+        let mut one = [0i64; 9];
+        one[0] = 1;
+        let v = self.mul(&Fe(one)).canonical();
+        let mut out = [0u8; 32];
+        let (mut acc, mut acc_bits) = (0i64, 0);
+        let mut limbs = v.iter();
+        for byte in out.iter_mut().rev() {
+            if acc_bits < 8 {
+                if let Some(&l) = limbs.next() {
+                    acc |= l << acc_bits;
+                    acc_bits += W;
+                }
+            }
+            *byte = acc as u8;
+            acc >>= 8;
+            acc_bits = acc_bits.saturating_sub(8);
+        }
+        out
+    }
+
+    /// `self·rhs`. Not inlined, nor is [`Fe::square`]: a call costs little
+    /// next to 81 products, and the point formulas stay small.
+    #[must_use]
+    #[inline(never)]
+    pub fn mul(&self, rhs: &Fe) -> Fe {
+        let (a, b) = (&self.0, &rhs.0);
+        let mut t = [0i64; 18];
+        for i in 0..9 {
+            for j in 0..9 {
+                t[i + j] += a[i] * b[j];
+            }
+        }
+        reduce(t)
+    }
+
+    /// `self²`: each cross product once, doubled through its first factor.
+    #[must_use]
+    #[inline(never)]
+    pub fn square(&self) -> Fe {
+        let a = &self.0;
+        let mut t = [0i64; 18];
+        for i in 0..9 {
+            let twice = 2 * a[i];
+            t[2 * i] += a[i] * a[i];
+            for j in i + 1..9 {
+                t[i + j] += twice * a[j];
+            }
+        }
+        reduce(t)
+    }
+
+    /// `self + rhs`.
+    #[must_use]
+    pub fn add(&self, rhs: &Fe) -> Fe {
+        let mut t = [0i64; 9];
+        for (i, ti) in t.iter_mut().enumerate() {
+            *ti = self.0[i] + rhs.0[i];
+        }
+        fold(t)
+    }
+
+    /// `self − rhs`.
+    #[must_use]
+    pub fn sub(&self, rhs: &Fe) -> Fe {
+        let mut t = [0i64; 9];
+        for (i, ti) in t.iter_mut().enumerate() {
+            *ti = self.0[i] - rhs.0[i] + P8[i];
+        }
+        fold(t)
+    }
+
+    /// `−self`.
+    #[must_use]
+    pub fn neg(&self) -> Fe {
+        Fe::ZERO.sub(self)
+    }
+
+    /// `k·self` for a small `k` (at most 8).
+    #[must_use]
+    pub fn mul_small(&self, k: i64) -> Fe {
+        debug_assert!((0..=8).contains(&k));
+        let mut t = self.0;
+        for ti in &mut t {
+            *ti *= k;
+        }
+        fold(t)
+    }
+
+    /// Whether the element is 0 mod p.
+    #[must_use]
+    pub fn is_zero(&self) -> bool {
+        self.canonical() == [0; 9]
+    }
+
+    /// Whether both elements are equal mod p.
+    #[must_use]
+    pub fn equals(&self, rhs: &Fe) -> bool {
+        self.canonical() == rhs.canonical()
+    }
+
+    /// The limbs of the value reduced below p (Montgomery form kept).
+    fn canonical(&self) -> [i64; 9] {
+        // Below 2²⁵⁷ < 3p: at most two subtractions.
+        let mut v = self.0;
+        for _ in 0..2 {
+            let mut d = [0i64; 9];
+            for (i, di) in d.iter_mut().enumerate() {
+                *di = v[i] - P[i];
+            }
+            carry(&mut d);
+            if d[8] >= 0 {
+                v = d;
+            }
+        }
+        v
+    }
+}
+
+/// Signed carry propagation: limbs 0..8 into `[0, 2²⁹)`, the rest (and the
+/// sign) in the top limb.
+fn carry(t: &mut [i64; 9]) {
+    for i in 0..8 {
+        t[i + 1] += t[i] >> W;
+        t[i] &= MASK;
+    }
+}
+
+/// Normalises a non-negative value below 2²⁶⁰ (limbs of any sign, each
+/// below 2⁶²) into the invariant: carry, then fold the bits from 2²⁵⁶ up.
+fn fold(mut t: [i64; 9]) -> Fe {
+    carry(&mut t);
+    // Bit 256 is bit 24 of the top limb; h < 16.
+    let h = t[8] >> 24;
+    t[8] &= 0xff_ffff;
+    // h·2²⁵⁶ ≡ h·(2²²⁴ − 2¹⁹² − 2⁹⁶ + 1); the result is below 2²⁵⁶ + 2²²⁸.
+    t[0] += h;
+    t[3] -= h << 9;
+    t[6] -= h << 18;
+    t[7] += h << 21;
+    carry(&mut t);
+    Fe(t)
+}
+
+/// Montgomery reduction of the 17 column sums of a product (`t[17]` is 0):
+/// `t·2⁻²⁶¹ mod p`, below `2²⁵³ + p` for a product of two elements.
+fn reduce(mut t: [i64; 18]) -> Fe {
+    for i in 0..9 {
+        // m·p adds −m at limb i: with m = t[i] mod 2²⁹ the column becomes a
+        // multiple of 2²⁹, carried whole into the next one.
+        let m = t[i] & MASK;
+        t[i + 1] += (t[i] - m) >> W;
+        t[i + 3] += m << 9;
+        t[i + 6] += m << 18;
+        t[i + 7] -= m << 21;
+        t[i + 8] += m << 24;
+    }
+    let mut out = [0i64; 9];
+    out.copy_from_slice(&t[9..]);
+    carry(&mut out);
+    Fe(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 0, 1, p − 1, p, 2²⁵⁶ − 1 and a few others, as raw bytes.
+    fn edge_values() -> Vec<[u8; 32]> {
+        let mut p = [0xffu8; 32];
+        p[4..8].copy_from_slice(&[0, 0, 0, 1]);
+        p[8..20].fill(0);
+        let mut pm1 = p;
+        pm1[31] = 0xfe;
+        let mut one = [0u8; 32];
+        one[31] = 1;
+        vec![[0u8; 32], one, pm1, p, [0xff; 32], [0x80; 32], [0x01; 32]]
+    }
+
+    #[test]
+    fn one_and_zero() {
+        let one = Fe::ONE.to_be_bytes();
+        assert_eq!(one[31], 1);
+        assert!(one[..31].iter().all(|&b| b == 0));
+        for v in edge_values() {
+            let x = Fe::from_be_bytes(&v);
+            assert!(x.mul(&Fe::ONE).equals(&x));
+            assert!(x.sub(&x).is_zero());
+            assert!(x.add(&x.neg()).is_zero());
+            assert!(x.mul(&Fe::ZERO).is_zero());
+        }
+        assert!(Fe::from_be_bytes(&edge_values()[3]).is_zero(), "p is 0");
+    }
+}
