@@ -58,6 +58,7 @@ pub struct OpenSslSpeed {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenSsl {
     rsa2048: Result<OpenSslSpeed, String>,
+    rsa4096: Result<OpenSslSpeed, String>,
     p256: Result<OpenSslSpeed, String>,
 }
 
@@ -68,6 +69,7 @@ impl OpenSsl {
         let speed = |scheme| openssl_verify_per_s(scheme).map_err(|e| e.to_string());
         Self {
             rsa2048: speed(Scheme::Rsa2048),
+            rsa4096: speed(Scheme::Rsa4096),
             p256: speed(Scheme::P256),
         }
     }
@@ -76,15 +78,21 @@ impl OpenSsl {
     #[cfg(test)]
     pub fn from_parts(
         rsa2048: Result<OpenSslSpeed, String>,
+        rsa4096: Result<OpenSslSpeed, String>,
         p256: Result<OpenSslSpeed, String>,
     ) -> Self {
-        Self { rsa2048, p256 }
+        Self {
+            rsa2048,
+            rsa4096,
+            p256,
+        }
     }
 
     /// The result of `scheme`.
     pub fn get(&self, scheme: Scheme) -> &Result<OpenSslSpeed, String> {
         match scheme {
             Scheme::Rsa2048 => &self.rsa2048,
+            Scheme::Rsa4096 => &self.rsa4096,
             Scheme::P256 => &self.p256,
         }
     }
@@ -95,6 +103,7 @@ impl OpenSsl {
 pub fn openssl_algorithm(scheme: Scheme) -> &'static str {
     match scheme {
         Scheme::Rsa2048 => "rsa2048",
+        Scheme::Rsa4096 => "rsa4096",
         Scheme::P256 => "ecdsap256",
     }
 }
@@ -121,6 +130,7 @@ fn parse_openssl_speed(scheme: Scheme, text: &str) -> Result<OpenSslSpeed> {
     // last number of the line is verify/s.
     let wanted = match scheme {
         Scheme::Rsa2048 => "rsa 2048 bits",
+        Scheme::Rsa4096 => "rsa 4096 bits",
         Scheme::P256 => "(nistp256)",
     };
     let alg = openssl_algorithm(scheme);
@@ -221,6 +231,14 @@ mod tests {
         );
         let p256 = "                              sign    verify    sign/s verify/s\n \
                     256 bits ecdsa (nistp256)   0.0000s   0.0001s  40000.0  13000.0\n";
+        let rsa4096 = "rsa 2048 bits 0.000690s 0.000020s   1449.3  49999.5\n\
+                       rsa 4096 bits 0.003483s 0.000056s    287.1  17884.0\n";
+        assert_eq!(
+            parse_openssl_speed(Scheme::Rsa4096, rsa4096)
+                .unwrap()
+                .verify_per_s,
+            17884.0
+        );
         let speed = parse_openssl_speed(Scheme::P256, p256).unwrap();
         assert_eq!(speed.verify_per_s, 13000.0);
     }

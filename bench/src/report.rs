@@ -414,7 +414,7 @@ mod tests {
         assert!(text.contains("| Scenario 1 fresh-instance validate ≤ 1.3× the bare RSA-2048 signature check | 100.0 µs vs 50.0 µs = 2.00× | **not met** |\n"), "{text}");
         assert!(text.contains("epoch interruption on (2000 ms deadline), 256 MiB memory limit"));
         assert!(
-            text.ends_with("\n    verify/s 50000\n    verify/s 20000\n"),
+            text.ends_with("\n    verify/s 50000\n    verify/s 12500\n    verify/s 20000\n"),
             "{text}"
         );
         assert!(!text.contains("e2e-tests"), "{text}");

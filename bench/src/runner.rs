@@ -349,10 +349,21 @@ pub mod fixture {
                 row("6", Some(90e-6), 70e-6, 35e-6),
                 row("sig-rsa2048-1", None, 80e-6, 40e-6),
                 row("sig-rsa2048-k", None, 80e-6 + k * 50e-6, 40e-6 + k * 25e-6),
+                row("sig-rsa4096-1", None, 300e-6, 150e-6),
+                row(
+                    "sig-rsa4096-k",
+                    None,
+                    300e-6 + k * 200e-6,
+                    150e-6 + k * 100e-6,
+                ),
                 row("sig-p256-1", None, 200e-6, 100e-6),
                 row("sig-p256-k", None, 200e-6 + k * 150e-6, 100e-6 + k * 60e-6),
             ],
-            openssl: Some(OpenSsl::from_parts(speed(50_000.0), speed(20_000.0))),
+            openssl: Some(OpenSsl::from_parts(
+                speed(50_000.0),
+                speed(12_500.0),
+                speed(20_000.0),
+            )),
         }
     }
 }

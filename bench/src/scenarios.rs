@@ -33,19 +33,22 @@ pub enum Group {
 pub enum Scheme {
     /// RSA-2048, PKCS#1 v1.5, SHA-256.
     Rsa2048,
+    /// RSA-4096, PKCS#1 v1.5, SHA-256.
+    Rsa4096,
     /// ECDSA P-256, SHA-256.
     P256,
 }
 
 impl Scheme {
     /// Every scheme, in the order of the report.
-    pub const ALL: [Scheme; 2] = [Scheme::Rsa2048, Scheme::P256];
+    pub const ALL: [Scheme; 3] = [Scheme::Rsa2048, Scheme::Rsa4096, Scheme::P256];
 
     /// `RSA-2048`, `P-256`.
     #[must_use]
     pub fn label(self) -> &'static str {
         match self {
             Scheme::Rsa2048 => "RSA-2048",
+            Scheme::Rsa4096 => "RSA-4096",
             Scheme::P256 => "P-256",
         }
     }
@@ -55,6 +58,7 @@ impl Scheme {
     pub fn slope_ids(self) -> (&'static str, &'static str) {
         match self {
             Scheme::Rsa2048 => ("sig-rsa2048-1", "sig-rsa2048-k"),
+            Scheme::Rsa4096 => ("sig-rsa4096-1", "sig-rsa4096-k"),
             Scheme::P256 => ("sig-p256-1", "sig-p256-k"),
         }
     }
@@ -63,7 +67,7 @@ impl Scheme {
     /// does not retry PSS.
     fn settings_algorithm(self) -> &'static str {
         match self {
-            Scheme::Rsa2048 => "RSA_PKCS1_SHA_256",
+            Scheme::Rsa2048 | Scheme::Rsa4096 => "RSA_PKCS1_SHA_256",
             Scheme::P256 => "ECDSA_SHA_256",
         }
     }
@@ -176,6 +180,7 @@ impl Keys {
     fn of(&self, scheme: Scheme) -> &BenchKey {
         match scheme {
             Scheme::Rsa2048 => &self.rsa2048,
+            Scheme::Rsa4096 => &self.rsa4096,
             Scheme::P256 => &self.p256,
         }
     }
@@ -483,6 +488,8 @@ mod tests {
                 "8",
                 "sig-rsa2048-1",
                 "sig-rsa2048-k",
+                "sig-rsa4096-1",
+                "sig-rsa4096-k",
                 "sig-p256-1",
                 "sig-p256-k"
             ]

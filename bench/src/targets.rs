@@ -46,6 +46,12 @@ pub const TARGETS: &[Target] = &[
         threshold: 8.0,
     },
     Target {
+        id: "rsa4096-vs-openssl",
+        description: "RSA-4096 verify in the module ≤ 8× OpenSSL",
+        metric: Metric::VerifyVsOpenSsl(Scheme::Rsa4096),
+        threshold: 8.0,
+    },
+    Target {
         id: "p256-vs-openssl",
         description: "P-256 verify in the module ≤ 8× OpenSSL",
         metric: Metric::VerifyVsOpenSsl(Scheme::P256),
@@ -202,6 +208,11 @@ mod tests {
                     "50.0 µs vs 20.0 µs = 2.50×",
                     Some(true)
                 ),
+                (
+                    "rsa4096-vs-openssl",
+                    "200.0 µs vs 80.0 µs = 2.50×",
+                    Some(true)
+                ),
                 ("p256-vs-openssl", "150.0 µs vs 50.0 µs = 3.00×", Some(true)),
                 (
                     "scenario-1-vs-verify",
@@ -232,10 +243,15 @@ mod tests {
     #[test]
     fn openssl_failure_is_not_measured_and_partial_runs_check_nothing() {
         let mut m = crate::runner::fixture::measurements();
-        let ok = m.openssl.as_ref().unwrap().get(Scheme::P256).clone();
+        let openssl = m.openssl.as_ref().unwrap();
+        let (rsa4096, p256) = (
+            openssl.get(Scheme::Rsa4096).clone(),
+            openssl.get(Scheme::P256).clone(),
+        );
         m.openssl = Some(crate::machine::OpenSsl::from_parts(
             Err("cannot run `openssl speed`".to_owned()),
-            ok,
+            rsa4096,
+            p256,
         ));
         let checks = evaluate(&m).unwrap();
         assert_eq!(checks[0].met, None);
