@@ -135,29 +135,11 @@ fn validate_inner(payload: &[u8], host: &dyn Host, work: &Cell<Work>) -> Verdict
             payload.len()
         )));
     }
-    let mut de = serde_json::Deserializer::from_slice(payload);
-    let p: Payload<'_> = match serde_path_to_error::deserialize(&mut de) {
-        Ok(p) => match de.end() {
-            Ok(()) => p,
-            Err(e) => {
-                return reject(Rejection::Request(format!(
-                    "not a Kubewarden validation request ({e})"
-                )))
-            }
-        },
-        Err(e) => {
-            let path = e.path().to_string();
-            return match path.strip_prefix("settings") {
-                Some(rest) => reject(Rejection::Settings(crate::settings::describe(
-                    rest.trim_start_matches('.'),
-                    e.inner(),
-                ))),
-                None => reject(Rejection::Request(format!(
-                    "not a Kubewarden validation request ({})",
-                    e.inner()
-                ))),
-            };
-        }
+    // The plain deserialiser on the success path; the path-tracking one
+    // (slower: it wraps every value) only to name what failed.
+    let p: Payload<'_> = match serde_json::from_slice(payload) {
+        Ok(p) => p,
+        Err(_) => return reject(payload_error(payload)),
     };
     let settings = p.settings;
     let errors = settings.structural_errors();
@@ -165,6 +147,32 @@ fn validate_inner(payload: &[u8], host: &dyn Host, work: &Cell<Work>) -> Verdict
         return reject(Rejection::Settings(errors.join("; ")));
     }
     evaluate_request(&p.request, &settings, host, work)
+}
+
+/// Why a payload does not deserialise. When the settings are at fault,
+/// they are deserialised again on their own, with their path tracked (the
+/// code `validate_settings` already has), so the message names the field.
+fn payload_error(payload: &[u8]) -> Rejection {
+    #[derive(Deserialize)]
+    struct Parts<'a> {
+        #[serde(borrow)]
+        settings: &'a RawValue,
+    }
+    let request_error = |e: serde_json::Error| {
+        Rejection::Request(format!("not a Kubewarden validation request ({e})"))
+    };
+    match serde_json::from_slice::<Parts<'_>>(payload) {
+        Err(e) => request_error(e),
+        Ok(parts) => match Settings::from_slice(parts.settings.get().as_bytes()) {
+            Err(e) => Rejection::Settings(e),
+            // The settings are fine: the request is what does not fit.
+            Ok(_) => match serde_json::from_slice::<Payload<'_>>(payload) {
+                Err(e) => request_error(e),
+                // Unreachable with the same input; fail closed anyway.
+                Ok(_) => Rejection::Request("not a Kubewarden validation request".to_owned()),
+            },
+        },
+    }
 }
 
 fn admit() -> Verdict {
