@@ -219,35 +219,9 @@ PY
 oci() { python3 "$WORK/oci.py" "$@"; }
 
 # --- the registry -------------------------------------------------------------
-start_registry() {
-  PORT="$(oci free-port)"
-  cat >"$WORK/config.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $WORK/data
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$PORT
-  secret: cosign-e2e-not-a-secret
-EOF
-  # `timeout`: even if this script is killed hard, the registry stops by itself.
-  timeout 600 "$REGISTRY_BIN" serve "$WORK/config.yml" >"$WORK/registry.log" 2>&1 &
-  REG_PID=$!
-  oci wait "http://127.0.0.1:$PORT"
-}
-for attempt in 1 2 3; do
-  if start_registry; then break; fi
-  kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; REG_PID=""
-  [ "$attempt" = 3 ] && fail "start docker-registry on 127.0.0.1" "$(cat "$WORK/registry.log")"
-done
-REG="127.0.0.1:$PORT"
-BASE="http://$REG"
+# shellcheck source=loopback-registry.sh
+. "$ROOT/e2e-tests/loopback-registry.sh"
+start_loopback_registry cosign-e2e-not-a-secret
 ok "docker-registry serves on $REG"
 
 field() { printf '%s\n' "$OUT" | oci field "$1"; }
