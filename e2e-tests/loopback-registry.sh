@@ -1,8 +1,35 @@
-# Sourced by registry-e2e.sh and cosign-e2e.sh: Debian's docker-registry on
-# 127.0.0.1, a free port, storage under $WORK, stopped by the caller's trap
-# (and by `timeout` even if the caller is killed hard).
-# Needs from the caller: WORK, REGISTRY_BIN, fail, and `oci free-port` /
-# `oci wait URL` (its python helper). Sets PORT, REG_PID, REG and BASE.
+# Sourced by registry-e2e.sh and cosign-e2e.sh: a temporary work dir removed
+# on exit, TAP-like `ok`/`fail`, and Debian's docker-registry on 127.0.0.1
+# (a free port, storage under $WORK, stopped by the trap, and by `timeout`
+# even if the caller is killed hard).
+# start_loopback_registry needs from the caller: REGISTRY_BIN and
+# `oci free-port` / `oci wait URL` (its python helper). It sets PORT,
+# REG_PID, REG and BASE.
+
+WORK="$(mktemp -d)"
+REG_PID=""
+cleanup() {
+  if [ -n "$REG_PID" ]; then
+    kill "$REG_PID" 2>/dev/null || true
+    wait "$REG_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+PASSED=0
+FAILED=0
+ok() { PASSED=$((PASSED + 1)); echo "ok $PASSED - $1"; }
+fail() {
+  FAILED=$((FAILED + 1))
+  echo "not ok - $1" >&2
+  [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/#   /' >&2
+  echo "# registry log (last lines):" >&2
+  tail -n 20 "$WORK/registry.log" 2>/dev/null | sed 's/^/#   /' >&2 || true
+  echo "$PASSED passed, $FAILED failed"
+  exit 1
+}
 
 start_registry() {
   PORT="$(oci free-port)"

@@ -27,30 +27,9 @@ for f in "$HARNESS" "$MODULE" "$REGISTRY_BIN"; do
   [ -e "$f" ] || { echo "registry-e2e: missing $f" >&2; exit 1; }
 done
 
-WORK="$(mktemp -d)"
-REG_PID=""
-cleanup() {
-  if [ -n "$REG_PID" ]; then
-    kill "$REG_PID" 2>/dev/null || true
-    wait "$REG_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-PASSED=0
-FAILED=0
-ok() { PASSED=$((PASSED + 1)); echo "ok $PASSED - $1"; }
-fail() {
-  FAILED=$((FAILED + 1))
-  echo "not ok - $1" >&2
-  [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/#   /' >&2
-  echo "# registry log (last lines):" >&2
-  tail -n 20 "$WORK/registry.log" 2>/dev/null | sed 's/^/#   /' >&2 || true
-  echo "$PASSED passed, $FAILED failed"
-  exit 1
-}
+# Work dir, cleanup trap, ok/fail (TAP-like lines) and the registry starter.
+# shellcheck source=loopback-registry.sh
+. "$ROOT/e2e-tests/loopback-registry.sh"
 
 # --- helpers (Python: stdlib only) -------------------------------------------
 cat >"$WORK/oci.py" <<'PY'
@@ -134,8 +113,6 @@ PY
 oci() { python3 "$WORK/oci.py" "$@"; }
 
 # --- the registry -------------------------------------------------------------
-# shellcheck source=loopback-registry.sh
-. "$ROOT/e2e-tests/loopback-registry.sh"
 start_loopback_registry registry-e2e-not-a-secret
 ok "docker-registry serves on $REG ($("$REGISTRY_BIN" --version 2>/dev/null | awk '{print $NF}'))"
 
