@@ -135,11 +135,18 @@ fn validate_inner(payload: &[u8], host: &dyn Host, work: &Cell<Work>) -> Verdict
             payload.len()
         )));
     }
-    // The plain deserialiser on the success path; the path-tracking one
-    // (slower: it wraps every value) only to name what failed.
-    let p: Payload<'_> = match serde_json::from_slice(payload) {
+    // JSON is UTF-8: checked once here (word at a time), so the parser's
+    // strings need no validation each (a third of its time on thousands of
+    // allowlist patterns). Nothing is spent on naming fields unless
+    // something failed.
+    let Ok(text) = std::str::from_utf8(payload) else {
+        return reject(Rejection::Request(
+            "not a Kubewarden validation request (not UTF-8 text)".to_owned(),
+        ));
+    };
+    let p: Payload<'_> = match serde_json::from_str(text) {
         Ok(p) => p,
-        Err(_) => return reject(payload_error(payload)),
+        Err(_) => return reject(payload_error(text)),
     };
     let settings = p.settings;
     let errors = settings.structural_errors();
@@ -150,9 +157,9 @@ fn validate_inner(payload: &[u8], host: &dyn Host, work: &Cell<Work>) -> Verdict
 }
 
 /// Why a payload does not deserialise. When the settings are at fault,
-/// they are deserialised again on their own, with their path tracked (the
-/// code `validate_settings` already has), so the message names the field.
-fn payload_error(payload: &[u8]) -> Rejection {
+/// they are deserialised again on their own, as `validate_settings` does,
+/// so the message names the field at the error's position.
+fn payload_error(payload: &str) -> Rejection {
     #[derive(Deserialize)]
     struct Parts<'a> {
         #[serde(borrow)]
@@ -161,12 +168,12 @@ fn payload_error(payload: &[u8]) -> Rejection {
     let request_error = |e: serde_json::Error| {
         Rejection::Request(format!("not a Kubewarden validation request ({e})"))
     };
-    match serde_json::from_slice::<Parts<'_>>(payload) {
+    match serde_json::from_str::<Parts<'_>>(payload) {
         Err(e) => request_error(e),
-        Ok(parts) => match Settings::from_slice(parts.settings.get().as_bytes()) {
+        Ok(parts) => match Settings::from_str(parts.settings.get()) {
             Err(e) => Rejection::Settings(e),
             // The settings are fine: the request is what does not fit.
-            Ok(_) => match serde_json::from_slice::<Payload<'_>>(payload) {
+            Ok(_) => match serde_json::from_str::<Payload<'_>>(payload) {
                 Err(e) => request_error(e),
                 // Unreachable with the same input; fail closed anyway.
                 Ok(_) => Rejection::Request("not a Kubewarden validation request".to_owned()),

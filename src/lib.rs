@@ -16,6 +16,7 @@ mod engine;
 pub mod evaluate;
 pub mod image;
 mod index;
+mod json_path;
 mod keyring;
 pub mod keys;
 pub mod modexp;

@@ -7,12 +7,12 @@
 //! (run once when policy-server loads the policy) does the full check,
 //! decoding every key, and reports every problem with its path.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
 use crate::allowlist::MAX_PATTERN_LEN;
+use crate::json_path;
 use crate::keys::{self, KeyError};
 
 /// Where an authority's proof for an image may come from.
@@ -47,8 +47,7 @@ pub struct Sources {
     pub registry: bool,
 }
 
-/// Borrowed text (owned only when the JSON string had escapes).
-pub type Text<'a> = Cow<'a, str>;
+pub use crate::text::Text;
 
 /// The `settings` object of the policy.
 #[derive(Debug, Default, Deserialize)]
@@ -213,13 +212,20 @@ impl<'a> Settings<'a> {
     /// not fit (`attestationAuthorities[0]: unknown field `publicKeyDta``).
     ///
     /// # Errors
-    /// The deserialisation error with its path.
+    /// Not UTF-8, or the deserialisation error with its path.
     pub fn from_slice(bytes: &'a [u8]) -> Result<Self, String> {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let settings: Settings<'a> = serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| describe(&e.path().to_string(), e.inner()))?;
-        de.end().map_err(|e| e.to_string())?;
-        Ok(settings)
+        let text = std::str::from_utf8(bytes).map_err(|_| "the settings are not UTF-8 text")?;
+        Self::from_str(text)
+    }
+
+    /// [`Settings::from_slice`] for text. The path is recovered from the
+    /// error's position, only on failure (`json_path`).
+    ///
+    /// # Errors
+    /// The deserialisation error with its path.
+    #[allow(clippy::should_implement_trait)] // borrows from the text, which `FromStr` cannot
+    pub fn from_str(text: &'a str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| describe(&json_path::path_of(text, &e), &e))
     }
 
     /// The enabled attestation sources.
@@ -454,8 +460,8 @@ impl<'a> Settings<'a> {
 }
 
 /// A deserialisation error with its settings path, if it has one.
-pub(crate) fn describe(path: &str, e: &serde_json::Error) -> String {
-    if path.is_empty() || path == "." {
+fn describe(path: &str, e: &serde_json::Error) -> String {
+    if path.is_empty() {
         e.to_string()
     } else {
         format!("{path}: {e}")

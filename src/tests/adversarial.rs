@@ -459,3 +459,21 @@ fn one_digest_under_many_repositories_does_not_scan_every_attestation_per_image(
     )), "{m}");
     assert!(m.ends_with("; … and 200 more failing images"), "{m}");
 }
+
+#[test]
+fn a_payload_that_is_not_utf8_is_refused_before_parsing() {
+    let req = request(
+        "",
+        "Pod",
+        pod(&[&img(DIGEST)], &[rsa_attest("key-1", DIGEST)]),
+    );
+    let mut payload = serde_json::to_vec(&json!({"request": req, "settings": settings()})).unwrap();
+    // A byte that is never UTF-8, inside the Pod's name.
+    let at = payload.windows(4).position(|w| w == b"demo").unwrap();
+    payload[at] = 0xff;
+    let m = rejected(validate(&payload, &Resolver::none()));
+    assert_eq!(
+        m,
+        "cannot evaluate the request: not a Kubewarden validation request (not UTF-8 text)"
+    );
+}
