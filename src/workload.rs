@@ -9,6 +9,7 @@
 //! strictly, so a malformed object is refused, never half-read.
 
 use core::fmt;
+use std::borrow::Cow;
 
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -263,13 +264,13 @@ impl<'de> Visitor<'de> for ReferenceVisitor {
         f.write_str("any JSON value")
     }
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(ImageField::Text(Text::Borrowed(v)))
+        Ok(ImageField::Text(Text(Cow::Borrowed(v))))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(ImageField::Text(Text::Owned(v.to_owned())))
+        Ok(ImageField::Text(Text(Cow::Owned(v.to_owned()))))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(ImageField::Text(Text::Owned(v)))
+        Ok(ImageField::Text(Text(Cow::Owned(v))))
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
         Ok(ImageField::NotText("a boolean"))
