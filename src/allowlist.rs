@@ -27,8 +27,14 @@ pub fn matches(pattern: &str, image: &str) -> bool {
         return p == s;
     };
     // Cheap reject: the literal text before the first star is a prefix.
-    if !s.starts_with(&p[..first_star]) {
-        return false;
+    // Compared from its end: the patterns of a long allowlist share their
+    // registry and differ near the star (`registry.example.com/team-17/*`),
+    // so most fail on the first byte or two, where a forward comparison
+    // would walk the common prefix of each (a `memcmp`, byte by byte in wasm).
+    let prefix = &p[..first_star];
+    match s.get(..first_star) {
+        Some(head) if head.iter().rev().eq(prefix.iter().rev()) => {}
+        _ => return false,
     }
     if p.len() > MAX_PATTERN_LEN {
         return false;
