@@ -37,9 +37,19 @@ impl AttestationIndex {
             })
             .collect();
         let mut index: Vec<usize> = (0..list.len()).collect();
-        index.sort_by(|&a, &b| {
-            (list[a].claims.digest.as_str(), repositories[a].as_deref())
-                .cmp(&(list[b].claims.digest.as_str(), repositories[b].as_deref()))
+        // Ties keep annotation order (the index breaks them), so the unstable
+        // sort, a fraction of the stable one's code, gives the same order.
+        index.sort_unstable_by(|&a, &b| {
+            (
+                list[a].claims.digest.as_str(),
+                repositories[a].as_deref(),
+                a,
+            )
+                .cmp(&(
+                    list[b].claims.digest.as_str(),
+                    repositories[b].as_deref(),
+                    b,
+                ))
         });
         AttestationIndex {
             list,
