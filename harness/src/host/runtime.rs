@@ -163,6 +163,11 @@ impl PolicyModule {
         // instruction executed"); with backtraces on, wasmtime_provider's
         // `err.to_string()` would only show the (usually symbol-less) backtrace.
         config.wasm_backtrace_max_frames(None);
+        // `perf record` sees guest functions by name (with a module that keeps
+        // its name section) when asked: `POLICY_HARNESS_PERFMAP=1`.
+        if std::env::var_os("POLICY_HARNESS_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let ticks = limits.epoch_ticks();
         if ticks.is_some() {
             config.epoch_interruption(true);
