@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod history;
 mod machine;
 mod report;
 mod runner;
@@ -131,6 +132,11 @@ fn main() -> Result<()> {
     });
 
     let elapsed = started.elapsed();
+    let machine = Machine::describe();
+    // The file about to be replaced may hold a run of an earlier day.
+    let earlier = std::fs::read_to_string(&args.output)
+        .ok()
+        .and_then(|previous| history::carried(&previous, &machine.date));
     let report = Report {
         module: args.module.clone(),
         measurements: Measurements {
@@ -140,11 +146,12 @@ fn main() -> Result<()> {
             rows,
             openssl,
         },
-        machine: Machine::describe(),
+        machine,
         limits,
         load_average,
         elapsed,
         budget_ms: args.budget_ms,
+        earlier,
     };
     write_report(&report, &args.output)?;
     eprintln!(

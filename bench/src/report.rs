@@ -12,7 +12,7 @@ use crate::machine::{openssl_algorithm, Machine};
 use crate::runner::{Measurements, Row};
 use crate::scenarios::{Scheme, EXTRA_SIGNATURES};
 use crate::stats::{fmt_ratio, fmt_time, MIN_SAMPLES};
-use crate::targets;
+use crate::{history, targets};
 
 /// Everything the report says.
 #[derive(Debug, Clone)]
@@ -31,6 +31,8 @@ pub struct Report {
     pub elapsed: Duration,
     /// `--budget-ms`.
     pub budget_ms: u64,
+    /// The targets of the latest run of an earlier day ([`history`]).
+    pub earlier: Option<String>,
 }
 
 impl Report {
@@ -45,6 +47,9 @@ impl Report {
         self.machine_table(&mut w)?;
         self.results_table(&mut w)?;
         self.targets(&mut w)?;
+        if let Some(body) = &self.earlier {
+            writeln!(w, "{}\n\n{body}\n", history::HEADING)?;
+        }
         self.breakdown(&mut w)?;
         self.method(&mut w)?;
         Ok(w)
@@ -267,7 +272,11 @@ fn header(w: &mut String) -> fmt::Result {
          `--iterations N` (fresh-instance samples, default 400; warm and native take 5/2 as \
          many), `--budget-ms MS` (time cap per measurement, default 3000, at least \
          {MIN_SAMPLES} samples), `--only ID,…` (some scenarios, for profiling). This file is \
-         overwritten by each run; run it on an otherwise idle machine.\n"
+         overwritten by each run, except the targets of the latest run of an earlier day, \
+         which it carries (wasm speed varies from day to day: targets are judged on two \
+         days); run it on an otherwise idle machine. To see guest functions in `perf`, run \
+         with `POLICY_HARNESS_PERFMAP=1` and a module built with its names \
+         (`CARGO_PROFILE_RELEASE_STRIP=false`).\n"
     )
 }
 
@@ -362,6 +371,18 @@ fn breakdown_lines(m: &Measurements) -> Vec<String> {
             fmt_time((a - b) / 9999.0)
         ));
     }
+    if let (Some(a), Some(b)) = (m.row("3a"), m.row("3b")) {
+        let floor = a.tokenise.median;
+        lines.push(format!(
+            "Scenario 3a's floor: its {:.0} KiB payload only tokenised, natively              (`serde_json` skipping every value), takes {} = {} scenario 3b's whole              native call ({}); no reader of these bytes can bring 3a within 5× of 3b.              The policy's native 3a is {} that floor, the module's warm 3a {}.",
+            a.payload_len as f64 / 1024.0,
+            fmt_time(floor),
+            fmt_ratio(floor / b.native.median),
+            fmt_time(b.native.median),
+            fmt_ratio(a.native.median / floor),
+            fmt_ratio(a.warm.median / floor),
+        ));
+    }
     lines
 }
 
@@ -387,6 +408,7 @@ mod tests {
             load_average: "0.10".to_owned(),
             elapsed: Duration::from_secs(120),
             budget_ms: 3000,
+            earlier: None,
         }
     }
 

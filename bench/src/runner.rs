@@ -37,6 +37,9 @@ pub struct Row {
     pub warm: Stats,
     /// The same crate, in-process.
     pub native: Stats,
+    /// Natively, the payload only tokenised (`serde_json` skipping every
+    /// value): the least any JSON reader of these bytes pays.
+    pub tokenise: Stats,
 }
 
 /// Everything measured in one run.
@@ -225,6 +228,11 @@ impl<'a> Runner<'a> {
         let native = measure(self.warm_n, self.budget, WARMUP, || {
             native_validate(&s.payload, &s.registry).map(drop)
         })?;
+        let tokenise = measure(self.warm_n, self.budget, WARMUP, || {
+            serde_json::from_slice::<serde::de::IgnoredAny>(&s.payload)
+                .map(drop)
+                .map_err(Into::into)
+        })?;
         Ok(Row {
             id: s.id,
             title: s.title.clone(),
@@ -232,6 +240,7 @@ impl<'a> Runner<'a> {
             fresh,
             warm,
             native,
+            tokenise,
         })
     }
 
@@ -323,6 +332,7 @@ pub mod fixture {
             fresh: fresh.map(|f| stats(400, f, 2.0 * f)),
             warm: stats(1000, warm, 2.0 * warm),
             native: stats(1000, native, 2.0 * native),
+            tokenise: stats(1000, native / 4.0, native / 2.0),
         }
     }
 
@@ -388,6 +398,7 @@ mod tests {
             fresh: None,
             warm: stats(warm),
             native: stats(native),
+            tokenise: stats(native / 4.0),
         }
     }
 
