@@ -374,7 +374,10 @@ fn breakdown_lines(m: &Measurements) -> Vec<String> {
     if let (Some(a), Some(b)) = (m.row("3a"), m.row("3b")) {
         let floor = a.tokenise.median;
         lines.push(format!(
-            "Scenario 3a's floor: its {:.0} KiB payload only tokenised, natively              (`serde_json` skipping every value), takes {} = {} scenario 3b's whole              native call ({}); no reader of these bytes can bring 3a within 5× of 3b.              The policy's native 3a is {} that floor, the module's warm 3a {}.",
+            "Scenario 3a's floor: its {:.0} KiB payload only tokenised, natively \
+             (`serde_json` skipping every value), takes {} = {} scenario 3b's whole \
+             native call ({}): no reader of these bytes brings 3a within 5× of 3b. \
+             The policy's native 3a is {} that floor, the module's warm 3a {}.",
             a.payload_len as f64 / 1024.0,
             fmt_time(floor),
             fmt_ratio(floor / b.native.median),
