@@ -437,7 +437,10 @@ mod tests {
         assert!(text.contains("| | **P-256 verify, one signature** (slope, see method) | | | | 150.0 µs | | 60.0 µs | | | 2.50× | |\n"), "{text}");
         assert!(text.contains("| | OpenSSL RSA-2048 verify (`openssl speed -seconds 1 rsa2048`) | | | | | | 20.0 µs | | | | |\n"), "{text}");
         assert!(text.contains("| Scenario 1 fresh-instance validate ≤ 1.3× the bare RSA-2048 signature check | 100.0 µs vs 50.0 µs = 2.00× | **not met**. A fresh instance's fixed cost"), "{text}");
-        assert!(text.contains("| Module ≤ 400 KiB | 300.0 KiB (307200 bytes) | met |\n"), "{text}");
+        assert!(
+            text.contains("| Module ≤ 400 KiB | 300.0 KiB (307200 bytes) | met |\n"),
+            "{text}"
+        );
         assert!(text.contains("epoch interruption on (2000 ms deadline), 256 MiB memory limit"));
         assert!(
             text.ends_with("\n    verify/s 50000\n    verify/s 12500\n    verify/s 20000\n"),
