@@ -34,9 +34,13 @@ pub fn carried(previous: &str, today: &str) -> Option<String> {
         .map_or(String::new(), |(n, _)| {
             format!(", module of that day {n} bytes")
         });
+    let breakdown = section(previous, "## Where the time goes (medians)")
+        .map_or(String::new(), |b| {
+            format!("\n\nWhere the time went that day:\n\n{b}")
+        });
     Some(format!(
         "The run of {date} (load average at start {load}{module}), as the results file of that \
-         run reported it:\n\n{targets}"
+         run reported it:\n\n{targets}{breakdown}"
     ))
 }
 
@@ -72,7 +76,8 @@ mod tests {
             body,
             "The run of 2026-12-01 23:43 UTC (load average at start 0.41, module of that day \
              672013 bytes), as the results file of that run reported it:\n\n\
-             | target | measured | |\n|---|---|---|\n| RSA | 5× | met |"
+             | target | measured | |\n|---|---|---|\n| RSA | 5× | met |\n\n\
+             Where the time went that day:\n\n* x"
         );
     }
 
