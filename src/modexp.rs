@@ -394,19 +394,19 @@ fn sub_in_place(a: &mut [u64], b: &[u64]) -> u64 {
 }
 
 /// `y -= q·n` for `y` of `L + 1` normalised limbs, `n` of `L`, `q < 2^W`
-/// and `q·n ≤ y`.
+/// and `q·n ≤ y`. One signed carry (arithmetic shift: floor) serves for
+/// both the product's carry and the subtraction's borrow: a single short
+/// dependency chain per limb.
 fn submul(y: &mut [u64], n: &[u64], q: u64) {
-    let (mut carry, mut borrow) = (0u64, 0u64);
+    let mut carry = 0i64;
     for (x, &m) in y.iter_mut().zip(n) {
-        // Below 2^56 + 2^29: no overflow.
-        let p = q * m + carry;
-        carry = p >> W;
-        let d = x.wrapping_sub(p & MASK).wrapping_sub(borrow);
-        *x = d & MASK;
-        borrow = d >> 63;
+        // x < 2^28, q·m < 2^56, −2^29 < carry ≤ 0: |t| < 2^57.
+        let t = *x as i64 - (q * m) as i64 + carry;
+        *x = t as u64 & MASK;
+        carry = t >> W;
     }
     let top = n.len();
-    y[top] = y[top].wrapping_sub(carry + borrow);
+    y[top] = (y[top] as i64 + carry) as u64;
 }
 
 /// `x >> shift` for normalised limbs, when it fits in 64 bits: only the
