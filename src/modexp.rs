@@ -118,33 +118,36 @@ impl Modulus {
         let len = self.n.len();
         let w = W as usize;
         let total = 2 * w * len;
-        let mut y = vec![0u64; len + 1];
         let mut exp = self.bits - 1;
+        let mut y = vec![0u64; len];
         y[exp / w] = 1 << (exp % w);
         while !(total - exp).is_multiple_of(w) {
-            self.double(&mut y[..len]);
+            self.double(&mut y);
             exp += 1;
         }
+        // Shifting in a limb is moving a window of L + 1 limbs down one
+        // place in `buf`, not copying the number: its low end is the zero
+        // shifted in, its top limb is zero after each step (y < n).
+        let steps = (total - exp) / w;
+        let mut buf = vec![0u64; steps + len + 1];
+        buf[steps..steps + len].copy_from_slice(&y);
         // The top 32 bits of n, and y at the same scale: y < n·2^W, so its
         // top is below 2^60. Dividing by one more than n's top underestimates
         // q by at most 2 (q < 2^W, n's top ≥ 2^31).
         let shift = self.bits - 32;
         let divisor = top_bits(&self.n, shift) + 1;
-        while exp < total {
-            // y < n, so y·2^W < n·2^W fits in L + 1 limbs.
-            y.copy_within(..len, 1);
-            y[0] = 0;
+        for start in (0..steps).rev() {
+            let y = &mut buf[start..=start + len];
             // q < 2^W since y < n·2^W.
-            let q = top_bits(&y, shift) / divisor;
-            submul(&mut y, &self.n, q);
+            let q = top_bits(y, shift) / divisor;
+            submul(y, &self.n, q);
             while y[len] != 0 || !less_than(&y[..len], &self.n) {
                 let borrow = sub_in_place(&mut y[..len], &self.n);
                 y[len] -= borrow;
             }
-            exp += w;
         }
-        y.truncate(len);
-        y
+        buf.truncate(len);
+        buf
     }
 
     /// `y = 2y mod n` for a residue `y < n`.
