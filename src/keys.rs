@@ -181,10 +181,17 @@ fn pem_der(data: &str) -> Result<(String, Vec<u8>), KeyError> {
     let pem: &[u8] = if trimmed.starts_with("-----BEGIN") {
         trimmed.as_bytes()
     } else {
-        let compact: String = trimmed
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect();
+        // Wrapped base64 is unwrapped; the usual single line is decoded in place.
+        let compact: std::borrow::Cow<'_, str> = if trimmed.bytes().any(|b| b.is_ascii_whitespace())
+        {
+            trimmed
+                .chars()
+                .filter(|c| !c.is_ascii_whitespace())
+                .collect::<String>()
+                .into()
+        } else {
+            trimmed.into()
+        };
         decoded = crate::b64::decode(&compact).map_err(|_| KeyError::NotPem)?;
         decoded.trim_ascii()
     };
