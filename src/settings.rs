@@ -290,37 +290,42 @@ impl<'a> Settings<'a> {
         let registry = self.sources().registry;
         let mut names: HashMap<&str, usize> = HashMap::new();
         for (i, a) in self.attestation_authorities.iter().enumerate() {
-            let at = format!("attestationAuthorities[{i}]");
+            // Runs on every request: paths are formatted only for an error.
+            let at = || format!("attestationAuthorities[{i}]");
             if let Some(annotations) = &a.registry_annotations {
                 if !registry {
-                    errors.push(format!(
-                        "{at}.registryAnnotations: only the registry source checks them; add \"registry\" to attestationSources"
-                    ));
+                    errors.push(format!("{}.registryAnnotations: only the registry source checks them; add \"registry\" to attestationSources", at()));
                 }
                 if annotations.keys().any(|k| k.is_empty()) {
-                    errors.push(format!("{at}.registryAnnotations: keys must not be empty"));
+                    errors.push(format!(
+                        "{}.registryAnnotations: keys must not be empty",
+                        at()
+                    ));
                 }
             }
             if a.name.is_empty() {
-                errors.push(format!("{at}.name: must not be empty"));
+                errors.push(format!("{}.name: must not be empty", at()));
             } else if let Some(j) = names.insert(&a.name, i) {
                 errors.push(format!(
-                    "{at}.name: duplicate authority name {:?} (also attestationAuthorities[{j}])",
+                    "{}.name: duplicate authority name {:?} (also attestationAuthorities[{j}])",
+                    at(),
                     a.name
                 ));
             }
             if a.public_key_data.is_none() {
                 if a.public_keys.is_empty() {
                     errors.push(format!(
-                        "{at}: no public key: set publicKeyData or publicKeys"
+                        "{}: no public key: set publicKeyData or publicKeys",
+                        at()
                     ));
                 }
                 if a.public_key_id.is_some() {
-                    errors.push(format!("{at}.publicKeyId: given without publicKeyData"));
+                    errors.push(format!("{}.publicKeyId: given without publicKeyData", at()));
                 }
                 if a.signature_algorithm.is_some() {
                     errors.push(format!(
-                        "{at}.signatureAlgorithm: given without publicKeyData"
+                        "{}.signatureAlgorithm: given without publicKeyData",
+                        at()
                     ));
                 }
             }
@@ -328,7 +333,7 @@ impl<'a> Settings<'a> {
                 if k.id == Some("") {
                     errors.push(format!(
                         "{}.publicKeyId: must not be empty",
-                        key_path(&at, k)
+                        key_path(&at(), k)
                     ));
                 }
             }
@@ -346,31 +351,27 @@ impl<'a> Settings<'a> {
             }
             let mut seen: HashMap<(Option<&str>, &str), usize> = HashMap::new();
             for (i, p) in policies.iter().enumerate() {
-                let at = format!("attestationPolicies[{i}]");
+                let at = || format!("attestationPolicies[{i}]");
                 if p.name.is_empty() {
-                    errors.push(format!("{at}.name: must not be empty"));
+                    errors.push(format!("{}.name: must not be empty", at()));
                 } else if let Some(j) = seen.insert((p.namespace.as_deref(), &p.name), i) {
-                    errors.push(format!(
-                        "{at}.name: duplicate policy name {:?} in the same namespace (also attestationPolicies[{j}])",
-                        p.name
-                    ));
+                    errors.push(format!("{}.name: duplicate policy name {:?} in the same namespace (also attestationPolicies[{j}])", at(), p.name));
                 }
                 if p.namespace.as_deref() == Some("") {
                     errors.push(format!(
-                        "{at}.namespace: must not be empty; omit it for every namespace"
+                        "{}.namespace: must not be empty; omit it for every namespace",
+                        at()
                     ));
                 }
                 if p.attestation_authority_names.is_empty() {
-                    errors.push(format!(
-                        "{at}.attestationAuthorityNames: must list at least one authority (kritis treats an empty list as malformed)"
-                    ));
+                    errors.push(format!("{}.attestationAuthorityNames: must list at least one authority (kritis treats an empty list as malformed)", at()));
                 }
                 for (k, name) in p.attestation_authority_names.iter().enumerate() {
-                    let field = format!("{at}.attestationAuthorityNames[{k}]");
+                    let field = || format!("{}.attestationAuthorityNames[{k}]", at());
                     if !names.contains_key(name.as_ref()) {
-                        errors.push(format!("{field}: no authority named {name:?}"));
+                        errors.push(format!("{}: no authority named {name:?}", field()));
                     } else if p.attestation_authority_names[..k].contains(name) {
-                        errors.push(format!("{field}: authority {name:?} is listed twice"));
+                        errors.push(format!("{}: authority {name:?} is listed twice", field()));
                     }
                 }
             }
