@@ -111,9 +111,9 @@ impl Modulus {
     /// exponent on a limb, then each step shifts in one limb and takes off
     /// `q·n`, with `q` estimated from the top 32 bits of `n` (never above
     /// the true quotient, and at most two below it). A step is one
-    /// multiply-subtract of `L` limbs: about one Montgomery multiplication in
-    /// all, where climbing to `R²` by squarings took six, a fifth of a whole
-    /// RSA-2048 verification.
+    /// multiply-subtract of `L` limbs: about two Montgomery multiplications'
+    /// time in all (measured), where climbing to `R²` by squarings took six
+    /// and more, a fifth of a whole RSA-2048 verification.
     fn r_squared(&self) -> Vec<u64> {
         let len = self.n.len();
         let w = W as usize;
