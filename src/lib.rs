@@ -21,6 +21,7 @@ mod keyring;
 pub mod keys;
 pub mod modexp;
 pub mod p256_verify;
+mod radix;
 mod registry;
 pub mod rsassa;
 pub mod settings;

@@ -335,42 +335,14 @@ fn pad_reversed(x: &[u64], pad: &mut [u64]) {
 /// `None` if the value needs more.
 fn from_be(bytes: &[u8], len: usize) -> Option<Vec<u64>> {
     let mut limbs = vec![0u64; len];
-    let (mut acc, mut acc_bits, mut i) = (0u64, 0, 0);
-    for &b in bytes.iter().rev() {
-        acc |= u64::from(b) << acc_bits;
-        acc_bits += 8;
-        if acc_bits >= W {
-            // Zero limbs past `len` are leading zeros, not an overflow.
-            if acc & MASK != 0 {
-                *limbs.get_mut(i)? = acc & MASK;
-            }
-            acc >>= W;
-            acc_bits -= W;
-            i += 1;
-        }
-    }
-    if acc != 0 {
-        *limbs.get_mut(i)? = acc;
-    }
+    crate::radix::unpack_be(bytes, W, &mut limbs)?;
     Some(limbs)
 }
 
 /// Normalised limbs (value below `2^(8k)`) to `k` big-endian bytes.
 fn to_be(limbs: &[u64], k: usize) -> Vec<u8> {
     let mut out = vec![0u8; k];
-    let (mut acc, mut acc_bits) = (0u64, 0);
-    let mut limbs = limbs.iter();
-    for byte in out.iter_mut().rev() {
-        if acc_bits < 8 {
-            if let Some(&l) = limbs.next() {
-                acc |= l << acc_bits;
-                acc_bits += W;
-            }
-        }
-        *byte = acc as u8;
-        acc >>= 8;
-        acc_bits = acc_bits.saturating_sub(8);
-    }
+    crate::radix::pack_be(limbs.iter().copied(), W, &mut out);
     out
 }
 

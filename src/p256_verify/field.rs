@@ -96,20 +96,10 @@ impl Fe {
     /// value, reduced mod p by the arithmetic).
     #[must_use]
     pub fn from_be_bytes(bytes: &[u8; 32]) -> Fe {
-        let mut limbs = [0i64; 9];
-        let (mut acc, mut acc_bits, mut i) = (0i64, 0, 0);
-        for &b in bytes.iter().rev() {
-            acc |= i64::from(b) << acc_bits;
-            acc_bits += 8;
-            if acc_bits >= W {
-                limbs[i] = acc & MASK;
-                acc >>= W;
-                acc_bits -= W;
-                i += 1;
-            }
-        }
-        limbs[8] = acc;
-        Fe(limbs).mul(&R2)
+        // 256 bits fill eight 29-bit limbs and 24 bits of the ninth: no overflow.
+        let mut wide = [0u64; 9];
+        let _ = crate::radix::unpack_be(bytes, W, &mut wide);
+        Fe(wide.map(|l| l as i64)).mul(&R2)
     }
 
     /// The fully reduced value, big-endian.
@@ -119,19 +109,8 @@ impl Fe {
         one[0] = 1;
         let v = self.mul(&Fe(one)).canonical();
         let mut out = [0u8; 32];
-        let (mut acc, mut acc_bits) = (0i64, 0);
-        let mut limbs = v.iter();
-        for byte in out.iter_mut().rev() {
-            if acc_bits < 8 {
-                if let Some(&l) = limbs.next() {
-                    acc |= l << acc_bits;
-                    acc_bits += W;
-                }
-            }
-            *byte = acc as u8;
-            acc >>= 8;
-            acc_bits = acc_bits.saturating_sub(8);
-        }
+        // Canonical limbs are normalised, hence non-negative.
+        crate::radix::pack_be(v.iter().map(|&l| l as u64), W, &mut out);
         out
     }
 

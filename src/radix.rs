@@ -1,0 +1,77 @@
+//! Big-endian bytes to and from little-endian limbs of a reduced radix
+//! (`bits` per limb, below 64): the packing both hand-written arithmetics
+//! (`modexp`, 28-bit limbs; `p256_verify::field`, 29-bit limbs) need at
+//! their edges.
+
+/// Reads `bytes` (big-endian) into `limbs`, `bits` bits each. Limbs past the
+/// value are left as they are (callers pass zeros); `None` if the value needs
+/// more limbs than given (leading zero bytes never do).
+#[must_use]
+pub fn unpack_be(bytes: &[u8], bits: u32, limbs: &mut [u64]) -> Option<()> {
+    let mask = (1u64 << bits) - 1;
+    let (mut acc, mut acc_bits, mut i) = (0u64, 0, 0);
+    let mut put = |i: usize, v: u64| -> Option<()> {
+        if v != 0 {
+            *limbs.get_mut(i)? = v;
+        }
+        Some(())
+    };
+    for &b in bytes.iter().rev() {
+        acc |= u64::from(b) << acc_bits;
+        acc_bits += 8;
+        if acc_bits >= bits {
+            put(i, acc & mask)?;
+            acc >>= bits;
+            acc_bits -= bits;
+            i += 1;
+        }
+    }
+    put(i, acc)
+}
+
+/// Writes normalised `limbs` (`bits` bits each) as big-endian bytes filling
+/// `out`; bits beyond `out` are dropped.
+pub fn pack_be(limbs: impl IntoIterator<Item = u64>, bits: u32, out: &mut [u8]) {
+    let (mut acc, mut acc_bits) = (0u64, 0);
+    let mut limbs = limbs.into_iter();
+    for byte in out.iter_mut().rev() {
+        if acc_bits < 8 {
+            if let Some(l) = limbs.next() {
+                acc |= l << acc_bits;
+                acc_bits += bits;
+            }
+        }
+        *byte = acc as u8;
+        acc >>= 8;
+        acc_bits = acc_bits.saturating_sub(8);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_in_both_radices() {
+        let bytes: Vec<u8> = (1..=32).map(|i| i * 7).collect();
+        for bits in [28, 29] {
+            let mut limbs = [0u64; 10];
+            unpack_be(&bytes, bits, &mut limbs).unwrap();
+            assert!(limbs.iter().all(|&l| l < 1 << bits));
+            let mut out = [0u8; 32];
+            pack_be(limbs, bits, &mut out);
+            assert_eq!(out.as_slice(), bytes.as_slice(), "{bits}");
+        }
+    }
+
+    #[test]
+    fn too_few_limbs_is_an_overflow_but_leading_zeros_are_not() {
+        let mut limbs = [0u64; 2];
+        assert_eq!(
+            unpack_be(&[0, 0, 0, 0, 0, 0, 0, 0, 1], 28, &mut limbs),
+            Some(())
+        );
+        assert_eq!(limbs, [1, 0]);
+        assert_eq!(unpack_be(&[1, 0, 0, 0, 0, 0, 0, 0], 28, &mut limbs), None);
+    }
+}
