@@ -9,7 +9,8 @@ use std::collections::{HashMap, HashSet};
 
 use crate::allowlist;
 use crate::attestation::{self, AnnotationError, Attestation};
-use crate::evaluate::{Host, Work, MAX_FAILED_VERIFICATIONS};
+use crate::evaluate::MAX_FAILED_VERIFICATIONS;
+use crate::host::Calls;
 use crate::image::{Digest, ImageRef, Repository};
 use crate::index::{AttestationIndex, Candidates};
 use crate::keyring::Keyring;
@@ -22,6 +23,19 @@ use crate::verify;
 /// Images naming the same repository and digest share one evaluation,
 /// whatever their tags: `app:t1@D` and `app:t2@D` are the same content.
 pub(crate) type Memo<'i> = HashMap<(Repository<'i>, Cow<'i, str>), Result<(), Reason>>;
+
+/// What one request has decided so far, shared by its images.
+#[derive(Default)]
+pub(crate) struct Decisions<'i> {
+    /// Verdicts per (repository, digest).
+    pub memo: Memo<'i>,
+    /// Tag images to pin, with their digest.
+    pub pins: HashMap<&'i str, String>,
+    /// Tags resolved through the host, per normalised (repository, tag):
+    /// `nginx:1`, `docker.io/nginx:1` and `docker.io/library/nginx:1` are
+    /// one lookup.
+    pub resolved: HashMap<(Repository<'i>, Option<&'i str>), Result<String, Reason>>,
+}
 
 /// What remains to do for an image once allowlists, namespaces and tags are
 /// dealt with.
@@ -64,10 +78,9 @@ pub(crate) struct Engine<'s> {
     attestations: OnceCell<Result<AttestationIndex, AnnotationError>>,
     verified: RefCell<HashMap<Proof, Result<(), Miss>>>,
     failed: Cell<u32>,
-    work: &'s Cell<Work>,
     sources: Sources,
     resolve_tags: bool,
-    host: &'s dyn Host,
+    calls: Calls<'s>,
     registry: Registry<'s>,
 }
 
@@ -76,8 +89,7 @@ impl<'s> Engine<'s> {
         settings: &'s Settings<'s>,
         namespace: &'s str,
         annotation_values: &'s [Text<'s>],
-        host: &'s dyn Host,
-        work: &'s Cell<Work>,
+        calls: Calls<'s>,
     ) -> Self {
         let authorities: Vec<&str> = settings
             .attestation_authorities
@@ -124,21 +136,18 @@ impl<'s> Engine<'s> {
             attestations: OnceCell::new(),
             verified: RefCell::new(HashMap::new()),
             failed: Cell::new(0),
-            work,
             sources: settings.sources(),
             resolve_tags: settings.resolve_tags,
-            host,
-            registry: Registry::new(settings, host, work),
+            calls,
+            registry: Registry::new(settings, calls),
         }
     }
 
-    fn count(&self, f: impl FnOnce(&mut Work)) {
-        let mut w = self.work.get();
-        f(&mut w);
-        self.work.set(w);
+    fn count(&self, f: impl FnOnce(&mut crate::host::Work)) {
+        self.calls.count(f);
     }
 
-    fn target<'i>(&self, image: &'i str) -> Target<'i> {
+    fn target<'i>(&self, image: &'i str, decisions: &mut Decisions<'i>) -> Target<'i> {
         let allowlisted = self.allowlists.iter().flat_map(|l| &l.patterns).any(|p| {
             p.namespace.as_deref().is_none_or(|n| n == self.namespace)
                 && allowlist::matches(&p.name_pattern, image)
@@ -157,14 +166,15 @@ impl<'s> Engine<'s> {
         let digest = match reference.digest {
             Some(d) => Cow::Borrowed(d.as_str()),
             None if self.resolve_tags => {
-                let resolved = match self.host.manifest_digest(image) {
-                    Ok(d) => d,
-                    Err(e) => return Target::Failed(Reason::Resolution(e)),
-                };
-                if Digest::parse(&resolved).is_err() {
-                    return Target::Failed(Reason::ResolvedDigest(resolved));
+                let key = (reference.repository, reference.tag);
+                let answer = decisions
+                    .resolved
+                    .entry(key)
+                    .or_insert_with(|| self.resolve(image));
+                match answer {
+                    Ok(d) => Cow::Owned(d.clone()),
+                    Err(reason) => return Target::Failed(reason.clone()),
                 }
-                Cow::Owned(resolved)
             }
             None if self.sources.registry => {
                 return Target::Verify {
@@ -187,15 +197,23 @@ impl<'s> Engine<'s> {
         }
     }
 
-    /// Decides one distinct image; records in `pins` the digest a tag is to
-    /// be pinned to.
-    pub fn decide<'i>(
-        &self,
-        image: &'i str,
-        memo: &mut Memo<'i>,
-        pins: &mut HashMap<&'i str, String>,
-    ) -> Result<(), Reason> {
-        let (repository, digest, resolved) = match self.target(image) {
+    /// Resolves a tag through the host (one lookup per normalised tag per
+    /// request, within the request's budget of host calls).
+    fn resolve(&self, image: &str) -> Result<String, Reason> {
+        let resolved = self
+            .calls
+            .manifest_digest(image)
+            .map_err(Reason::Resolution)?;
+        if Digest::parse(&resolved).is_err() {
+            return Err(Reason::ResolvedDigest(resolved));
+        }
+        Ok(resolved)
+    }
+
+    /// Decides one distinct image; records in `decisions.pins` the digest a
+    /// tag is to be pinned to.
+    pub fn decide<'i>(&self, image: &'i str, decisions: &mut Decisions<'i>) -> Result<(), Reason> {
+        let (repository, digest, resolved) = match self.target(image, decisions) {
             Target::Admitted => return Ok(()),
             Target::Failed(reason) => return Err(reason),
             Target::Verify {
@@ -211,9 +229,9 @@ impl<'s> Engine<'s> {
             None => Cow::Owned(self.learn_digest(image)?),
         };
         if resolved {
-            pins.insert(image, digest.to_string());
+            decisions.pins.insert(image, digest.to_string());
         }
-        match memo.entry((repository, digest)) {
+        match decisions.memo.entry((repository, digest)) {
             Entry::Occupied(e) => e.get().clone(),
             Entry::Vacant(e) => {
                 let (repository, digest) = e.key();

@@ -10,12 +10,13 @@
 //! each (attestation, signature, key) is verified at most once.
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::engine::{Engine, Memo};
+use crate::engine::{Decisions, Engine};
+use crate::host::Calls;
 use crate::settings::{Settings, Text};
 use crate::verdict::{Failure, Place, Rejection, Verdict, VolumeProblem};
 use crate::workload::{self, ImageField, Shape, Site, TypeMeta};
@@ -27,61 +28,9 @@ pub const MAX_PAYLOAD: usize = 4 * 1024 * 1024;
 /// operation; past this many, further signatures count as failed unchecked,
 /// so a flood of bogus signatures cannot stall the admission.
 pub const MAX_FAILED_VERIFICATIONS: u32 = 64;
-pub use crate::registry::MAX_REGISTRY_CALLS;
+pub use crate::host::{Host, Verified, Work, MAX_HOST_CALLS};
 /// Audit annotation (and warning prefix) recording break-glass use.
 pub const BREAKGLASS_AUDIT_KEY: &str = "breakglass";
-
-/// What the policy asks of Kubewarden's host. Production passes the SDK's
-/// host calls (`lib.rs`); tests pass maps.
-pub trait Host {
-    /// The digest (`sha256:…`) of the manifest `image` names
-    /// (`oci`/`v1/manifest_digest`).
-    ///
-    /// # Errors
-    /// The host's reason, as text.
-    fn manifest_digest(&self, image: &str) -> Result<String, String>;
-
-    /// Verifies the cosign signatures of `image` in its registry with one
-    /// public key (`oci`/`v2/verify`, `SigstorePubKeyVerify`): the host
-    /// demands that every key it is given verifies, so the policy gives one
-    /// key per call.
-    ///
-    /// # Errors
-    /// The host's reason, as text (no signature, none verifies, registry
-    /// unreachable…).
-    fn verify_pub_key(
-        &self,
-        image: &str,
-        pub_key: String,
-        annotations: Option<BTreeMap<String, String>>,
-    ) -> Result<Verified, String>;
-}
-
-/// The host's answer to a registry verification.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
-    /// Whether the host trusts the image.
-    pub is_trusted: bool,
-    /// The digest it verified.
-    pub digest: String,
-}
-
-/// How much work one evaluation did: lets tests assert that hostile input
-/// costs work proportional to its size, not to its square.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Work {
-    /// (repository, digest) pairs evaluated against the attestations.
-    pub digest_checks: u32,
-    /// Attestations looked at for an image (they name its digest and its
-    /// repository).
-    pub attestations_examined: u64,
-    /// Signature entries looked at (key id looked up).
-    pub signatures_examined: u64,
-    /// Public-key signature verifications run.
-    pub verifications: u32,
-    /// Registry verifications asked of the host.
-    pub registry_calls: u32,
-}
 
 // One pass over the payload: the settings are deserialised in place, not
 // skipped and parsed again (with thousands of allowlist patterns, the
@@ -216,22 +165,29 @@ fn evaluate_request(
         Ok(w) => w,
         Err(e) => return reject(format!("the object is not a valid {kind} ({e})")),
     };
+    if let Some((path, bytes)) = w.oversized_annotations {
+        return reject(format!(
+            "the {kind}'s {path} total {bytes} bytes, more than Kubernetes' limit of {} bytes \
+             (256 KiB) for one object's annotations: the API server would refuse it, and this \
+             policy does not read its attestations",
+            workload::MAX_ANNOTATION_BYTES
+        ));
+    }
     let namespace = req
         .namespace
         .as_deref()
         .filter(|n| !n.is_empty())
         .or(w.namespace.as_deref())
         .unwrap_or("");
-    let engine = Engine::new(settings, namespace, &w.attestations, host, work);
+    let engine = Engine::new(settings, namespace, &w.attestations, Calls::new(host, work));
 
     let place = |u: &workload::ImageUse<'_>| Place {
         path: u.site.path(shape),
         name: u.name.as_deref().map(str::to_owned),
     };
     let mut failures = Vec::new();
-    let mut pins: HashMap<&str, String> = HashMap::new();
+    let mut decisions = Decisions::default();
     let mut seen: HashSet<&str> = HashSet::new();
-    let mut memo: Memo<'_> = HashMap::new();
     for u in &w.images {
         let image = match image_text(u, || place(u)) {
             Ok(image) => image,
@@ -243,7 +199,7 @@ fn evaluate_request(
         if !seen.insert(image) {
             continue;
         }
-        if let Err(reason) = engine.decide(image, &mut memo, &mut pins) {
+        if let Err(reason) = engine.decide(image, &mut decisions) {
             failures.push(Failure::Image {
                 image: image.to_owned(),
                 reason,
@@ -262,8 +218,8 @@ fn evaluate_request(
         );
     }
     if failures.is_empty() {
-        let mutated_object = if settings.mutate() && !pins.is_empty() {
-            match pin(object, shape, &w, &pins) {
+        let mutated_object = if settings.mutate() && !decisions.pins.is_empty() {
+            match pin(object, shape, &w, &decisions.pins) {
                 Ok(v) => Some(v),
                 Err(e) => return reject(e),
             }
@@ -332,7 +288,7 @@ fn pin(
     object: &RawValue,
     shape: Shape,
     w: &workload::Workload<'_>,
-    pins: &HashMap<&str, String>,
+    pins: &std::collections::HashMap<&str, String>,
 ) -> Result<serde_json::Value, String> {
     let mut value: serde_json::Value = serde_json::from_str(object.get())
         .map_err(|e| format!("the object cannot be re-read ({e})"))?;

@@ -14,6 +14,7 @@ pub mod attestation;
 mod b64;
 mod engine;
 pub mod evaluate;
+pub mod host;
 pub mod image;
 mod index;
 mod json_path;

@@ -1,35 +1,30 @@
 //! The registry source: cosign signatures next to the image, verified by
 //! Kubewarden's host (`oci`/`v2/verify`), one key per call, at most once
-//! per (image, key) and at most [`MAX_REGISTRY_CALLS`] times per request.
+//! per (image, key), within the request's budget of host calls
+//! ([`crate::host::MAX_HOST_CALLS`]).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
-use crate::evaluate::{Host, Work};
+use crate::host::Calls;
 use crate::image::Digest;
 use crate::keyring::Keyring;
 use crate::keys;
 use crate::settings::Settings;
 use crate::verdict::{Listed, Miss};
 
-/// Registry verifications (host calls to `oci`/`v2/verify`) allowed in one
-/// request: each is a registry round trip on a cold cache. Past this many,
-/// further keys count as not verified, with this reason.
-pub const MAX_REGISTRY_CALLS: u32 = 64;
-
 /// The registry source for one request.
 pub(crate) struct Registry<'s> {
-    host: &'s dyn Host,
+    calls: Calls<'s>,
     /// Per authority, the annotations its registry signatures must carry.
     annotations: Vec<Option<BTreeMap<String, String>>>,
     /// (image as sent, key slot) → the digest the host verified, or why not.
     answers: RefCell<HashMap<(String, usize), Result<String, String>>>,
-    work: &'s Cell<Work>,
 }
 
 impl<'s> Registry<'s> {
     /// The registry source under `settings`, asking `host`.
-    pub fn new(settings: &Settings<'_>, host: &'s dyn Host, work: &'s Cell<Work>) -> Self {
+    pub fn new(settings: &Settings<'_>, calls: Calls<'s>) -> Self {
         let annotations = settings
             .attestation_authorities
             .iter()
@@ -42,10 +37,9 @@ impl<'s> Registry<'s> {
             })
             .collect();
         Registry {
-            host,
+            calls,
             annotations,
             answers: RefCell::new(HashMap::new()),
-            work,
         }
     }
 
@@ -106,22 +100,14 @@ impl<'s> Registry<'s> {
     }
 
     fn ask(&self, keyring: &Keyring<'_>, image: &str, k: usize) -> Result<String, String> {
-        let mut work = self.work.get();
-        if work.registry_calls >= MAX_REGISTRY_CALLS {
-            return Err(format!(
-                "not asked: more than {MAX_REGISTRY_CALLS} registry verifications in this request"
-            ));
-        }
         let slot = keyring.slot(k);
         let pem = match slot.pem.get_or_init(|| keys::spki_pem(slot.data)) {
             Ok(pem) => pem.clone(),
             Err(e) => return Err(format!("the key is unusable: {e}")),
         };
-        work.registry_calls += 1;
-        self.work.set(work);
         let annotations = self.annotations[slot.authority].clone();
-        match self.host.verify_pub_key(image, pem, annotations) {
-            Err(e) => Err(e),
+        match self.calls.verify_pub_key(image, pem, annotations) {
+            Err(e) => Err(e.into()),
             Ok(v) if !v.is_trusted => Err("the host does not trust the image".to_owned()),
             Ok(v) if Digest::parse(&v.digest).is_err() => Err(format!(
                 "the host answered {:?}, which is not a digest",

@@ -750,5 +750,6 @@ fn validate_only_tag_resolution() {
 }
 
 mod adversarial;
+mod bounds;
 mod holes;
 mod registry;

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use kubewarden_policy_sdk::response::ValidationResponse;
 
 use crate::attestation::AnnotationError;
+use crate::host::HostFailure;
 use crate::image::ReferenceError;
 use crate::keys::KeyError;
 use crate::settings::Require;
@@ -208,7 +209,7 @@ pub enum Reason {
     /// Not an image reference.
     Reference(ReferenceError),
     /// The host could not resolve the tag.
-    Resolution(String),
+    Resolution(HostFailure),
     /// The host answered with something that is not a digest.
     ResolvedDigest(String),
     /// The annotation is unusable.
@@ -459,7 +460,8 @@ impl fmt::Display for Reason {
                 Quoted(name)
             ),
             Reason::Reference(e) => write!(f, "it is not a valid image reference: {e}"),
-            Reason::Resolution(e) => write!(f, "its tag could not be resolved to a digest: {}", Quoted(e)),
+            Reason::Resolution(HostFailure::Host(e)) => write!(f, "its tag could not be resolved to a digest: {}", Quoted(e)),
+            Reason::Resolution(budget) => write!(f, "its tag was not resolved to a digest: {budget}"),
             Reason::ResolvedDigest(d) => {
                 write!(f, "its tag resolved to {}, which is not a valid digest", Quoted(d))
             }

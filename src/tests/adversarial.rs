@@ -174,21 +174,27 @@ fn quadratic_pattern_against_a_long_near_miss_stays_fast() {
 
 #[test]
 fn big_annotations_and_many_containers() {
-    // 256 KiB of attestations for other digests, plus the right one last.
-    let filler: Vec<Value> = (0..600)
-        .map(|i| signed(&payload(REPO, &format!("sha256:{i:064x}")), "key-x"))
-        .collect();
-    let mut atts = filler;
-    atts.push(rsa_attest("key-1", DIGEST));
-    let o = pod(&[&img(DIGEST)], &atts);
-    assert!(
-        o["metadata"]["annotations"]["kritis.grafeas.io/attestations"]
+    // Nearly 256 KiB of attestations for other digests, plus the right one
+    // last: admitted. Past Kubernetes' 256 KiB limit: refused unread.
+    let annotated = |fillers: usize| {
+        let mut atts: Vec<Value> = (0..fillers)
+            .map(|i| signed(&payload(REPO, &format!("sha256:{i:064x}")), "key-x"))
+            .collect();
+        atts.push(rsa_attest("key-1", DIGEST));
+        let o = pod(&[&img(DIGEST)], &atts);
+        let len = o["metadata"]["annotations"]["kritis.grafeas.io/attestations"]
             .as_str()
             .unwrap()
-            .len()
-            > 256 * 1024
-    );
+            .len();
+        (o, len)
+    };
+    let (o, len) = annotated(360);
+    assert!(len > 240 * 1024 && len < 256 * 1024, "{len}");
     admitted(run(request("", "Pod", o), settings()));
+    let (o, len) = annotated(400);
+    assert!(len > 256 * 1024, "{len}");
+    assert!(rejected(run(request("", "Pod", o), settings()))
+        .contains("more than Kubernetes' limit of 262144 bytes (256 KiB)"));
     // 1,000 containers of the same attested image, and 1,000 distinct tags.
     let same: Vec<String> = (0..1000).map(|_| img(DIGEST)).collect();
     let refs: Vec<&str> = same.iter().map(String::as_str).collect();
@@ -299,7 +305,7 @@ fn unknown_signers_on_one_digest_under_many_tags_cost_linear_work() {
                 attestations_examined: 1,
                 signatures_examined: 6000,
                 verifications: 0,
-                registry_calls: 0
+                ..Work::default()
             },
             "{containers} containers"
         );
@@ -450,7 +456,7 @@ fn one_digest_under_many_repositories_does_not_scan_every_attestation_per_image(
             attestations_examined: 0,
             signatures_examined: 0,
             verifications: 0,
-            registry_calls: 0
+            ..Work::default()
         }
     );
     let m = rejected(verdict);

@@ -444,14 +444,12 @@ fn host_calls_are_bounded_per_request() {
         serde_json::to_vec(&json!({"request": pod_request(&refs, &[]), "settings": settings}))
             .unwrap();
     let (verdict, work) = crate::evaluate::validate_counting(&payload, &host);
-    assert_eq!(work.registry_calls, crate::evaluate::MAX_REGISTRY_CALLS);
-    assert_eq!(
-        host.calls().len(),
-        crate::evaluate::MAX_REGISTRY_CALLS as usize
-    );
+    assert_eq!(work.registry_calls, crate::host::MAX_HOST_CALLS);
+    assert_eq!(work.host_calls(), crate::host::MAX_HOST_CALLS);
+    assert_eq!(host.calls().len(), crate::host::MAX_HOST_CALLS as usize);
     let message = rejected(verdict);
     assert!(
-        message.contains("(host: not asked: more than 64 registry verifications in this request)"),
+        message.contains("(host: not asked: this admission already made 64 registry calls, the policy's limit per request; deploy the image by digest (or allowlist it))"),
         "{message}"
     );
 }
