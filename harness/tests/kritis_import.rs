@@ -272,3 +272,133 @@ fn no_authority_is_an_error_not_invalid_settings() {
         )
     );
 }
+
+/// Runs an unattested Pod with `image` in `namespace` through the policy.
+fn run_unattested_pod(settings: &Value, namespace: &str, image: &str) -> Value {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../e2e-tests/golden/pod-attested-digest/request.json");
+    let mut review: Value =
+        serde_json::from_slice(&std::fs::read(golden).expect("golden request")).expect("json");
+    let request = &mut review["request"];
+    request["namespace"] = namespace.into();
+    request["object"]["metadata"]["namespace"] = namespace.into();
+    request["object"]["metadata"]
+        .as_object_mut()
+        .expect("metadata")
+        .remove("annotations");
+    request["object"]["spec"]["containers"][0]["image"] = image.into();
+    let dir = std::env::temp_dir().join(format!(
+        "kritis-import-ns-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let settings_file = dir.join("settings.json");
+    let review_file = dir.join("review.json");
+    std::fs::write(&settings_file, settings.to_string()).expect("write settings");
+    std::fs::write(&review_file, review.to_string()).expect("write review");
+    let module = policy_harness::golden::policy_module().unwrap_or_else(|e| panic!("{e:#}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_policy-harness"))
+        .args(["run", "--settings-path"])
+        .arg(&settings_file)
+        .arg("--request-path")
+        .arg(&review_file)
+        .arg(module)
+        .output()
+        .expect("run policy-harness");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("response")
+}
+
+#[test]
+fn an_allowlist_namespace_is_warned_about_and_the_pattern_field_named() {
+    let (settings, stderr) = import("namespaced-allowlist.yaml", &["--json"]);
+    let file = data("namespaced-allowlist.yaml");
+    // The resource's metadata.namespace is not carried over (ACK: cluster-scoped)…
+    assert_eq!(
+        settings["admissionAllowlists"],
+        serde_json::json!([{"name": "dev-tools", "patterns": [
+            {"namePattern": "registry.example.com/tools/*"},
+            {"namePattern": "registry.example.com/debug/*", "namespace": "dev"}]}])
+    );
+    // …and the import says so, naming the field that does scope a pattern.
+    assert!(
+        stderr.contains(&format!(
+            "policy-harness: warning: {}: document 4, AdmissionAllowlist \"dev-tools\": \
+             metadata.namespace: \"dev\" is not imported: an AdmissionAllowlist is cluster-scoped \
+             in ACK (the API server ignores metadata.namespace), and a pattern is scoped only by \
+             its own `namespace` field (spec.patterns[].namespace, imported as \
+             admissionAllowlists[].patterns[].namespace); 1 of its 2 pattern(s) have no \
+             `namespace` of their own and are imported for EVERY namespace: set `namespace: dev` \
+             on each pattern meant only for it",
+            file.display()
+        )),
+        "{stderr}"
+    );
+    // One namespace with its own policy next to a cluster-wide one: in words
+    // that read right.
+    assert!(
+        stderr.contains(
+            "policy-harness: enforced in: every namespace (cluster-wide policies: cluster-gap); \
+             namespace prod uses only its own policies, not the cluster-wide ones"
+        ),
+        "{stderr}"
+    );
+    // What the warning says, run through the policy: the unscoped pattern
+    // admits an unverified image in prod too; the scoped one only in dev.
+    let tools = "registry.example.com/tools/shell:1";
+    let debug = "registry.example.com/debug/shell:1";
+    assert_eq!(
+        run_unattested_pod(&settings, "prod", tools)["allowed"],
+        true
+    );
+    assert_eq!(run_unattested_pod(&settings, "dev", debug)["allowed"], true);
+    let refused = run_unattested_pod(&settings, "prod", debug);
+    assert_eq!(refused["allowed"], false, "{refused}");
+    // Every pattern scoped: the warning says nothing is widened.
+    let scoped = std::fs::read_to_string(&file).expect("data").replace(
+        "    - namePattern: registry.example.com/tools/*\n",
+        "    - namePattern: registry.example.com/tools/*\n      namespace: dev\n",
+    );
+    let dir = std::env::temp_dir().join(format!("kritis-import-scoped-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let scoped_file = dir.join("scoped.yaml");
+    std::fs::write(&scoped_file, scoped).expect("write");
+    let out = harness(&["--json"], &scoped_file);
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("every pattern here has its own `namespace`, so each stays confined to it"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn several_namespaces_with_their_own_policies_read_in_the_plural() {
+    let mut text = std::fs::read_to_string(data("namespaced-allowlist.yaml")).expect("data");
+    text.push_str(
+        "---\napiVersion: kritis.grafeas.io/v1beta1\nkind: GenericAttestationPolicy\n\
+         metadata:\n  name: dev-gap\n  namespace: dev\nspec:\n  attestationAuthorityNames: [demo-aa]\n",
+    );
+    let dir = std::env::temp_dir().join(format!("kritis-import-plural-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("plural.yaml");
+    std::fs::write(&file, text).expect("write");
+    let out = harness(&["--json"], &file);
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "enforced in: every namespace (cluster-wide policies: cluster-gap); namespaces dev, \
+             prod each use only their own policies, not the cluster-wide ones"
+        ),
+        "{stderr}"
+    );
+}

@@ -8,6 +8,7 @@ use super::convert::{allowlist, authority, policy, Options};
 use super::error::ImportError;
 use super::fields::{required_string, what, Loc};
 use super::settings::{Allowlist, Authority, Policy};
+use super::warnings::allowlist_namespace_warning;
 
 /// Every resource read, with where it came from, before the cross checks.
 #[derive(Default)]
@@ -117,6 +118,11 @@ fn visit(
         }
         "AdmissionAllowlist" => {
             let allowlist = allowlist(&loc, doc, name, &mut found.skipped)?;
+            if let Some(namespace) = metadata.get("namespace").filter(|v| !v.is_null()) {
+                found
+                    .warnings
+                    .push(allowlist_namespace_warning(&loc, namespace, &allowlist));
+            }
             found.allowlists.push((allowlist, loc));
         }
         k if k.ends_with("List") => visit_items(doc, k, prefix, &loc, options, found)?,

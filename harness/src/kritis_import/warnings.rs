@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use super::fields::Loc;
+use serde_json::Value;
+
+use super::fields::{what, Loc};
 use super::settings::{Allowlist, Policy};
 
 /// The `require: all` warning (without `--require any`): policies that list
@@ -32,6 +34,36 @@ pub(super) fn unscoped_warning(at: &str) -> String {
         "{at}: no metadata.namespace, so it is imported as cluster-wide (every namespace); \
          in a cluster it would live in (and cover only) the namespace it was applied to: \
          set `namespace:` on it in the settings if that is what you meant"
+    )
+}
+
+/// The warning for an AdmissionAllowlist (at `loc`) written with
+/// `metadata.namespace`: in ACK the resource is cluster-scoped (the API
+/// server drops the field), so its patterns apply in every namespace; what
+/// scopes a pattern is the pattern's own `namespace`. Dropping the field
+/// without a word would leave a user believing the allowlist is confined.
+pub(super) fn allowlist_namespace_warning(loc: &Loc, namespace: &Value, a: &Allowlist) -> String {
+    let (given, ns) = match namespace {
+        Value::String(s) => (format!("{s:?}"), s.as_str()),
+        other => (format!("({})", what(other)), "<namespace>"),
+    };
+    let unscoped = a.patterns.iter().filter(|p| p.namespace.is_none()).count();
+    let effect = if unscoped == 0 {
+        "every pattern here has its own `namespace`, so each stays confined to it".to_owned()
+    } else {
+        format!(
+            "{unscoped} of its {} pattern(s) have no `namespace` of their own and are imported \
+             for EVERY namespace: set `namespace: {ns}` on each pattern meant only for it",
+            a.patterns.len()
+        )
+    };
+    format!(
+        "{}: {}: {given} is not imported: an AdmissionAllowlist is \
+         cluster-scoped in ACK (the API server ignores metadata.namespace), and a pattern is \
+         scoped only by its own `namespace` field (spec.patterns[].namespace, imported as \
+         admissionAllowlists[].patterns[].namespace); {effect}",
+        loc.at,
+        loc.path("metadata.namespace"),
     )
 }
 
@@ -92,9 +124,17 @@ pub(super) fn enforcement(policies: &[(Policy, Loc)], warnings: &mut Vec<String>
             cluster_wide.join(", ")
         )]
     } else {
+        // A namespace with policies of its own uses only those (the
+        // cluster-wide ones do not apply there): say so in a sentence that
+        // reads right for one namespace and for several.
+        let (which, uses) = if namespaces.len() == 1 {
+            ("namespace", "uses only its own policies")
+        } else {
+            ("namespaces", "each use only their own policies")
+        };
         vec![format!(
-            "enforced in: every namespace (cluster-wide policies: {}); {listed} use only \
-             their own policies",
+            "enforced in: every namespace (cluster-wide policies: {}); {which} {listed} {uses}, \
+             not the cluster-wide ones",
             cluster_wide.join(", ")
         )]
     }
