@@ -5,6 +5,7 @@
 //! run one way: `registry` → `metadata`, `registry` → `cosign`.
 
 pub mod cosign;
+pub mod http;
 pub mod metadata;
 pub mod registry;
 pub mod sources;

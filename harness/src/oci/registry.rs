@@ -14,26 +14,33 @@
 //! Registries on loopback (`localhost`, `127.0.0.0/8`, `[::1]`) and those
 //! named with `--insecure-registry HOST:PORT` are reached over plain HTTP;
 //! every other one over HTTPS.
+//!
+//! Every read (manifests, the module's layer, `HEAD` for a digest, `.sig`
+//! manifests and their blobs) goes through [`crate::oci::http`]: bounded
+//! bodies, same-scheme redirects, deadlines. `oci-client` only pushes.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Once;
-use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use oci_client::client::{
     Certificate, CertificateEncoding, ClientConfig, ClientProtocol, Config, ImageLayer,
 };
-use oci_client::manifest::{OciImageManifest, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_MEDIA_TYPE};
+use oci_client::manifest::OciImageManifest;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use serde_json::{json, Value};
 
 use crate::host::cache::CacheMode;
 use crate::host::capabilities::{LiveAnswer, LiveCapabilities, KUBEWARDEN_BINDING};
+use crate::host::replay::CALLBACK_FAILURE_PREFIX;
 use crate::host::runtime::{Limits, PolicyModule};
 use crate::oci::cosign;
+use crate::oci::http::{
+    block_on, install_crypto_provider, RegistryHttp, CONNECT_TIMEOUT, MAX_MANIFEST_BYTES,
+    MAX_MODULE_BYTES, READ_TIMEOUT,
+};
 use crate::oci::metadata::SOURCE_ANNOTATION;
 use crate::oci::sha256_digest;
 
@@ -45,9 +52,6 @@ pub const REGISTRY_SCHEME: &str = "registry://";
 pub const OCI_SOURCE_ANNOTATION: &str = "org.opencontainers.image.source";
 /// Config blob of a policy artifact.
 pub const WASM_CONFIG_DATA: &[u8] = b"{}";
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How registries are reached.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -69,7 +73,26 @@ impl RegistryOptions {
             || self.insecure_registries.iter().any(|r| r == registry)
     }
 
-    pub(crate) fn client(&self, reference: &Reference) -> Result<Client> {
+    /// The clients for `reference`'s registry: the bounded reader and, for
+    /// pushing, an `oci-client` client.
+    ///
+    /// # Errors
+    /// A client cannot be built (e.g. an unusable CA certificate).
+    pub fn client(&self, reference: &Reference) -> Result<RegistryClient> {
+        let http = RegistryHttp::new(
+            self.uses_plain_http(reference.resolve_registry()),
+            self.extra_roots
+                .get(reference.resolve_registry())
+                .map_or(&[][..], Vec::as_slice),
+        )
+        .map_err(|e| anyhow!("{e}"))?;
+        Ok(RegistryClient {
+            oci: self.oci_client(reference)?,
+            http,
+        })
+    }
+
+    fn oci_client(&self, reference: &Reference) -> Result<Client> {
         install_crypto_provider();
         let protocol = if self.uses_plain_http(reference.resolve_registry()) {
             ClientProtocol::Http
@@ -100,6 +123,21 @@ impl RegistryOptions {
     }
 }
 
+/// What [`RegistryOptions::client`] makes: reads go through `http`, pushes
+/// through `oci`.
+pub struct RegistryClient {
+    /// `oci-client`'s client: pushes only.
+    pub oci: Client,
+    /// The bounded reader: every read.
+    pub http: RegistryHttp,
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RegistryClient({:?})", self.http)
+    }
+}
+
 /// `true` for `localhost`, `127.0.0.0/8` and `::1`, with or without a port.
 pub fn is_loopback_registry(registry: &str) -> bool {
     let host = if let Some(rest) = registry.strip_prefix('[') {
@@ -114,16 +152,8 @@ pub fn is_loopback_registry(registry: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// rustls needs a process-wide crypto provider: `ring` (the only one built).
-fn install_crypto_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // Fails only when a provider is already installed, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
 fn runtime() -> Result<tokio::runtime::Runtime> {
+    install_crypto_provider();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -185,16 +215,12 @@ fn policy_layer(manifest: &OciImageManifest) -> Result<&oci_client::manifest::Oc
     Ok(&manifest.layers[0])
 }
 
-async fn pull_async(client: &Client, reference: &Reference) -> Result<PulledModule> {
-    let auth = RegistryAuth::Anonymous;
-    let (raw, served_digest) = client
-        .pull_manifest_raw(
-            reference,
-            &auth,
-            &[OCI_IMAGE_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE],
-        )
+async fn pull_async(http: &RegistryHttp, reference: &Reference) -> Result<PulledModule> {
+    let manifest = http
+        .manifest(reference, MAX_MANIFEST_BYTES)
         .await
         .context("cannot pull the manifest")?;
+    let raw = manifest.bytes;
     let manifest_digest = sha256_digest(&raw);
     if let Some(pinned) = reference.digest() {
         ensure!(
@@ -202,17 +228,26 @@ async fn pull_async(client: &Client, reference: &Reference) -> Result<PulledModu
             "manifest digest mismatch: the reference pins {pinned}, the registry served {manifest_digest}"
         );
     }
-    ensure!(
-        served_digest == manifest_digest,
-        "manifest digest mismatch: the registry says {served_digest}, its content is {manifest_digest}"
-    );
+    if let Some(served_digest) = manifest.digest {
+        ensure!(
+            served_digest == manifest_digest,
+            "manifest digest mismatch: the registry says {served_digest}, its content is {manifest_digest}"
+        );
+    }
     let manifest: OciImageManifest =
         serde_json::from_slice(&raw).context("the manifest is not an OCI image manifest")?;
     let layer = policy_layer(&manifest)?.clone();
-
-    let mut bytes: Vec<u8> = Vec::with_capacity(usize::try_from(layer.size).unwrap_or(0));
-    client
-        .pull_blob(reference, &layer, &mut bytes)
+    // The declared size is checked before any request and bounds the read;
+    // nothing is allocated from it (a registry may declare 1 TiB).
+    let declared = u64::try_from(layer.size).map_err(|_| {
+        anyhow!(
+            "the manifest declares a negative size ({}) for the layer {}",
+            layer.size,
+            layer.digest
+        )
+    })?;
+    let bytes = http
+        .blob(reference, &layer.digest, MAX_MODULE_BYTES, Some(declared))
         .await
         .with_context(|| format!("cannot pull the layer {}", layer.digest))?;
     let actual = sha256_digest(&bytes);
@@ -222,7 +257,7 @@ async fn pull_async(client: &Client, reference: &Reference) -> Result<PulledModu
         layer.digest
     );
     ensure!(
-        i64::try_from(bytes.len()).ok() == Some(layer.size),
+        u64::try_from(bytes.len()).ok() == Some(declared),
         "layer size mismatch: the manifest says {} bytes, {} were served",
         layer.size,
         bytes.len()
@@ -241,7 +276,7 @@ pub fn pull_module(source: &str, options: &RegistryOptions) -> Result<PulledModu
     let reference = parse_reference(source)?;
     let client = options.client(&reference)?;
     runtime()?
-        .block_on(pull_async(&client, &reference))
+        .block_on(pull_async(&client.http, &reference))
         .with_context(|| format!("cannot pull the policy {source}"))
 }
 
@@ -342,7 +377,7 @@ pub fn push_module(
     let (layer, config, manifest) = policy_manifest(module, annotations);
     let rt = runtime()?;
     let response = rt
-        .block_on(client.push(
+        .block_on(client.oci.push(
             &reference,
             std::slice::from_ref(&layer),
             config,
@@ -360,7 +395,7 @@ pub fn push_module(
     let digest = match from_url {
         Some(d) => d,
         None => rt
-            .block_on(client.fetch_manifest_digest(&reference, &RegistryAuth::Anonymous))
+            .block_on(client.http.manifest_digest(&reference))
             .with_context(|| format!("pushed, but cannot read back the digest of {destination}"))?,
     };
     Ok(Pushed {
@@ -384,12 +419,14 @@ fn is_sha256_digest(text: &str) -> bool {
 pub fn manifest_digest(image: &str, options: &RegistryOptions) -> Result<String> {
     let reference = parse_reference(image)?;
     let client = options.client(&reference)?;
-    runtime()?
-        .block_on(client.fetch_manifest_digest(&reference, &RegistryAuth::Anonymous))
+    block_on(client.http.manifest_digest(&reference))
+        .and_then(|r| r)
         .map_err(|e| anyhow!("cannot resolve {}: {e}", reference.whole()))
 }
 
-/// Answers `kubewarden`/`oci`/`v1/manifest_digest` from the registry.
+/// Answers `kubewarden`/`oci`/`v1/manifest_digest` and `v2/verify` from the
+/// registry. An error reads as policy-server's: `Callback evaluation
+/// failure: ` and the reason.
 #[derive(Debug, Clone, Default)]
 pub struct LiveRegistry {
     options: RegistryOptions,
@@ -413,7 +450,10 @@ impl LiveCapabilities for LiveRegistry {
         match (binding, namespace, operation) {
             (KUBEWARDEN_BINDING, "oci", "v1/manifest_digest") => {}
             (KUBEWARDEN_BINDING, "oci", "v2/verify") => {
-                return Some(cosign::answer_verify(payload, &|r| self.options.client(r)))
+                return Some(
+                    cosign::answer_verify(payload, &|r| self.options.client(r))
+                        .map_err(|e| format!("{CALLBACK_FAILURE_PREFIX}{e}")),
+                )
             }
             _ => return None,
         }
@@ -421,14 +461,15 @@ impl LiveCapabilities for LiveRegistry {
             Ok(image) => image,
             Err(e) => {
                 return Some(Err(format!(
-                    "oci/v1/manifest_digest: the payload must be the image as a JSON string: {e}"
+                    "{CALLBACK_FAILURE_PREFIX}oci/v1/manifest_digest: the payload must be the \
+                     image as a JSON string: {e}"
                 )))
             }
         };
         Some(
             manifest_digest(&image, &self.options)
                 .map(|digest| json!({ "digest": digest }).to_string().into_bytes())
-                .map_err(|e| format!("{e:#}")),
+                .map_err(|e| format!("{CALLBACK_FAILURE_PREFIX}{e:#}")),
         )
     }
 }

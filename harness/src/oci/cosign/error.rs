@@ -27,9 +27,12 @@ pub enum VerifyError {
         /// What went wrong.
         reason: String,
     },
-    /// No `.sig` manifest could be fetched for the digest.
+    /// No `.sig` manifest could be fetched for the digest. Its text starts
+    /// as policy-fetcher's (`no signatures found for image: <image> `, the
+    /// image fully qualified), so a `messageContains` written against kwctl
+    /// matches; the `.sig` tag and the registry's answer follow.
     NoSignatures {
-        /// The image as requested.
+        /// The image, fully qualified (`HOST/REPO:TAG`, `HOST/REPO@sha256:…`).
         image: String,
         /// `REPO:sha256-HEX.sig`.
         signature_ref: String,
@@ -77,8 +80,8 @@ impl fmt::Display for VerifyError {
                 reason,
             } => write!(
                 f,
-                "no signatures found for image {image}: no cosign signature manifest \
-                 {signature_ref} ({reason})"
+                "no signatures found for image: {image} (no cosign signature manifest \
+                 {signature_ref}: {reason})"
             ),
             Self::BadSignatureManifest {
                 signature_ref,

@@ -13,7 +13,7 @@ pub const SIGNATURE_CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.
 pub const PUB_KEY_VERIFY: &str = "SigstorePubKeyVerify";
 
 /// Largest `.sig` manifest read (the distribution spec's 4 MiB).
-pub const MAX_MANIFEST_BYTES: usize = 4 << 20;
+pub const MAX_MANIFEST_BYTES: usize = crate::oci::http::MAX_MANIFEST_BYTES;
 /// Most layers a `.sig` manifest may have.
 pub const MAX_LAYERS: usize = 64;
 /// Largest signature payload (layer blob) read.

@@ -1,19 +1,18 @@
 //! Registry access behind a trait: what verification and signing need from a
-//! registry ([`SignatureStore`]), and its `oci-client` implementation.
+//! registry ([`SignatureStore`]), and its implementation over the bounded
+//! reader ([`crate::oci::http`]) and `oci-client` (pushes).
 
 use std::fmt;
-use std::pin::Pin;
-use std::task::{Context as TaskContext, Poll};
 
 use anyhow::{Context as _, Result};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
-use oci_client::manifest::{IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_MEDIA_TYPE};
-use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
-/// Makes the registry client for a reference (`RegistryOptions::client`:
-/// plain HTTP or HTTPS, extra CA certificates, timeouts).
-pub type Connect<'a> = &'a dyn Fn(&Reference) -> Result<Client>;
+use crate::oci::http::RegistryHttp;
+use crate::oci::registry::RegistryClient;
+
+/// Makes the registry clients for a reference (`RegistryOptions::client`:
+/// plain HTTP or HTTPS, extra CA certificates, timeouts, the bounded reader).
+pub type Connect<'a> = &'a dyn Fn(&Reference) -> Result<RegistryClient>;
 
 /// A manifest fetched by tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,9 +42,11 @@ pub trait SignatureStore {
     fn blob(&self, reference: &Reference, digest: &str, limit: usize) -> Result<Vec<u8>, String>;
 }
 
-/// A registry reached with `oci-client`, anonymously.
+/// A registry reached anonymously: reads through the bounded reader
+/// ([`RegistryHttp`]), writes (`push`) with `oci-client`.
 pub struct RegistryStore {
     pub(super) client: Client,
+    pub(super) http: RegistryHttp,
     pub(super) runtime: tokio::runtime::Runtime,
 }
 
@@ -61,8 +62,10 @@ impl RegistryStore {
     /// # Errors
     /// The client or the async runtime cannot be built.
     pub fn new(image: &Reference, connect: Connect<'_>) -> Result<Self> {
+        let clients = connect(image)?;
         Ok(Self {
-            client: connect(image)?,
+            client: clients.oci,
+            http: clients.http,
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -71,88 +74,27 @@ impl RegistryStore {
     }
 }
 
-/// "Not found" answers: the manifest or the repository is unknown.
-fn is_not_found(error: &OciDistributionError) -> bool {
-    match error {
-        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
-            matches!(
-                e.code,
-                OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::NotFound
-            )
-        }),
-        OciDistributionError::ServerError { code, .. } => *code == 404,
-        OciDistributionError::ImageManifestNotFoundError(_) => true,
-        _ => false,
-    }
-}
-
-/// An `AsyncWrite` into memory that refuses more than `limit` bytes.
-struct BoundedSink {
-    data: Vec<u8>,
-    limit: usize,
-}
-
-impl tokio::io::AsyncWrite for BoundedSink {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        _: &mut TaskContext<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        if self.data.len().saturating_add(buf.len()) > self.limit {
-            let limit = self.limit;
-            return Poll::Ready(Err(std::io::Error::other(format!(
-                "the blob is larger than {limit} bytes"
-            ))));
-        }
-        self.data.extend_from_slice(buf);
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
 impl SignatureStore for RegistryStore {
     fn resolve(&self, image: &Reference) -> Result<String, String> {
         self.runtime
-            .block_on(
-                self.client
-                    .fetch_manifest_digest(image, &RegistryAuth::Anonymous),
-            )
+            .block_on(self.http.manifest_digest(image))
             .map_err(|e| e.to_string())
     }
 
     fn manifest(&self, reference: &Reference, limit: usize) -> Result<Fetched, String> {
-        // oci-client reads the body before the size can be checked; the
-        // read timeout bounds how long that takes.
-        match self.runtime.block_on(self.client.pull_manifest_raw(
-            reference,
-            &RegistryAuth::Anonymous,
-            &[OCI_IMAGE_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE],
-        )) {
-            Ok((bytes, _)) if bytes.len() > limit => Err(format!(
-                "the manifest is {} bytes, more than {limit}",
-                bytes.len()
-            )),
-            Ok((bytes, _)) => Ok(Fetched::Found(bytes.to_vec())),
-            Err(e) if is_not_found(&e) => Ok(Fetched::Absent(e.to_string())),
+        // Bounded while reading (a declared `Content-Length` over `limit` is
+        // refused before), with an overall deadline: a fast endless body is
+        // cut at `limit`, a slow one at the deadline.
+        match self.runtime.block_on(self.http.manifest(reference, limit)) {
+            Ok(body) => Ok(Fetched::Found(body.bytes)),
+            Err(e) if e.is_not_found() => Ok(Fetched::Absent(e.to_string())),
             Err(e) => Err(e.to_string()),
         }
     }
 
     fn blob(&self, reference: &Reference, digest: &str, limit: usize) -> Result<Vec<u8>, String> {
-        let mut sink = BoundedSink {
-            data: Vec::new(),
-            limit,
-        };
         self.runtime
-            .block_on(self.client.pull_blob(reference, digest, &mut sink))
-            .map_err(|e| e.to_string())?;
-        Ok(sink.data)
+            .block_on(self.http.blob(reference, digest, limit, None))
+            .map_err(|e| e.to_string())
     }
 }

@@ -155,7 +155,7 @@ pub fn verify_with(
         Ok(Fetched::Found(bytes)) => bytes,
         Ok(Fetched::Absent(reason)) | Err(reason) => {
             return Err(VerifyError::NoSignatures {
-                image,
+                image: reference.whole(),
                 signature_ref: sig_name,
                 reason,
             })
