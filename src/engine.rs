@@ -15,8 +15,9 @@ use crate::image::{Digest, ImageRef, Repository};
 use crate::index::{AttestationIndex, Candidates};
 use crate::keyring::Keyring;
 use crate::keys;
-use crate::registry::Registry;
 use crate::settings::{AllowlistSpec, Require, Settings, Sources, Text};
+use crate::sources::registry_identities::Identities;
+use crate::sources::registry_keys::Registry;
 use crate::verdict::{Listed, Miss, PolicyMiss, Reason};
 use crate::verify;
 
@@ -82,6 +83,7 @@ pub(crate) struct Engine<'s> {
     resolve_tags: bool,
     calls: Calls<'s>,
     registry: Registry<'s>,
+    identities: Identities<'s>,
 }
 
 impl<'s> Engine<'s> {
@@ -140,6 +142,7 @@ impl<'s> Engine<'s> {
             resolve_tags: settings.resolve_tags,
             calls,
             registry: Registry::new(settings, calls),
+            identities: Identities::new(settings, calls),
         }
     }
 
@@ -226,7 +229,7 @@ impl<'s> Engine<'s> {
         // digest it verified; everything else is judged for that digest.
         let digest = match digest {
             Some(d) => d,
-            None => Cow::Owned(self.learn_digest(image)?),
+            None => Cow::Owned(self.learn_digest(image, &repository)?),
         };
         if resolved {
             decisions.pins.insert(image, digest.to_string());
@@ -301,10 +304,7 @@ impl<'s> Engine<'s> {
                 return Err(annotation_miss.unwrap_or(Miss::TagOnly));
             }
             let registry_miss =
-                match self
-                    .registry
-                    .check(&self.keyring, a, &registry_image, Some(digest))
-                {
+                match self.registry_check(a, &registry_image, repository, Some(digest)) {
                     Ok(()) => return Ok(()),
                     Err(miss) => miss,
                 };
@@ -358,13 +358,38 @@ impl<'s> Engine<'s> {
         Err(misses)
     }
 
+    /// Authority `a` proven by the registry: by its keys or its identities.
+    fn registry_check(
+        &self,
+        a: usize,
+        image: &str,
+        repository: &Repository<'_>,
+        digest: Option<&str>,
+    ) -> Result<(), Miss> {
+        if self.identities.has(a) {
+            self.identities
+                .check(a, image, repository, digest)
+                .map(|_| ())
+        } else {
+            self.registry.check(&self.keyring, a, image, digest)
+        }
+    }
+
     /// For a tag under the registry source: asks the host to verify it
-    /// with the keys of the authorities the applicable policies name, in
-    /// order, until one verifies; the digest it verified is the image's
-    /// digest from then on.
-    fn learn_digest(&self, image: &str) -> Result<String, Reason> {
+    /// with the keys (or identities) of the authorities the applicable
+    /// policies name, in order, until one verifies; the digest it verified
+    /// is the image's digest from then on.
+    fn learn_digest(&self, image: &str, repository: &Repository<'_>) -> Result<String, Reason> {
         for policy in &self.policies {
             for &a in &policy.authorities {
+                if self.identities.has(a) {
+                    if let Some((i, digest)) = self.identities.learn(a, image) {
+                        self.identities
+                            .remember(format!("{image}@{digest}"), a, i, &digest);
+                        return Ok(digest);
+                    }
+                    continue;
+                }
                 for k in self.keyring.of(a) {
                     if let Ok(digest) = self.registry.verify(&self.keyring, image, k, None) {
                         // The pinned form is what later calls send: the
@@ -380,8 +405,7 @@ impl<'s> Engine<'s> {
         let misses = self
             .judge(|a| {
                 let registry = self
-                    .registry
-                    .check(&self.keyring, a, image, None)
+                    .registry_check(a, image, repository, None)
                     .err()
                     .unwrap_or(Miss::TagOnly);
                 Err(if annotation {

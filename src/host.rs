@@ -271,7 +271,6 @@ impl<'h> Calls<'h> {
     }
 
     /// `oci`/`v2/verify` for one identity.
-    #[allow(dead_code)] // the keyless source lands next
     pub fn verify_identity(
         &self,
         image: &str,
@@ -285,7 +284,6 @@ impl<'h> Calls<'h> {
     }
 
     /// `oci`/`v1/oci_manifest`.
-    #[allow(dead_code)] // the keyless source lands next
     pub fn oci_manifest(&self, image: &str) -> Result<Vec<u8>, HostFailure> {
         self.spend(|w| w.manifest_reads += 1)?;
         self.host.oci_manifest(image).map_err(HostFailure::Host)

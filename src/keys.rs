@@ -175,7 +175,7 @@ impl fmt::Display for KeyError {
 
 /// Reads `publicKeyData`: a PEM block, or base64 (any alphabet, padded or
 /// not, wrapped or not) of one. Returns the PEM label and the DER bytes.
-fn pem_der(data: &str) -> Result<(String, Vec<u8>), KeyError> {
+pub(crate) fn pem_der(data: &str) -> Result<(String, Vec<u8>), KeyError> {
     let trimmed = data.trim();
     let decoded;
     let pem: &[u8] = if trimmed.starts_with("-----BEGIN") {
@@ -270,6 +270,36 @@ pub fn registry_incompatibility(key: &VerifyingKey) -> Option<&'static str> {
     }
 }
 
+/// Decodes a DER SubjectPublicKeyInfo (of a `PUBLIC KEY` block, or of a
+/// certificate): RSA, EC P-256 or EC P-384.
+///
+/// # Errors
+/// A [`KeyError`] when the DER does not parse or the key is of another type.
+pub fn parse_spki(der: &[u8]) -> Result<PublicKey, KeyError> {
+    let info = spki::SubjectPublicKeyInfoRef::from_der(der).map_err(|_| KeyError::Der)?;
+    if info.algorithm.oid == OID_RSA {
+        rsa_key(info.subject_public_key.as_bytes().ok_or(KeyError::Der)?)
+    } else if info.algorithm.oid == OID_EC {
+        let curve = info
+            .algorithm
+            .parameters
+            .and_then(|p| p.decode_as::<spki::ObjectIdentifier>().ok());
+        match curve {
+            Some(c) if c == OID_P256 => Ok(PublicKey::P256(
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(info.subject_public_key.raw_bytes())
+                    .map_err(|_| KeyError::Der)?,
+            )),
+            Some(c) if c == OID_P384 => Ok(PublicKey::P384(
+                p384::ecdsa::VerifyingKey::from_sec1_bytes(info.subject_public_key.raw_bytes())
+                    .map_err(|_| KeyError::Der)?,
+            )),
+            _ => Err(KeyError::Unsupported),
+        }
+    } else {
+        Err(KeyError::Unsupported)
+    }
+}
+
 /// Decodes `publicKeyData` and applies an optional `signatureAlgorithm`.
 ///
 /// # Errors
@@ -278,34 +308,7 @@ pub fn parse_key(data: &str, algorithm: Option<&str>) -> Result<VerifyingKey, Ke
     let (label, der) = pem_der(data)?;
     let key = match label.as_str() {
         "RSA PUBLIC KEY" => rsa_key(&der)?,
-        "PUBLIC KEY" => {
-            let info = spki::SubjectPublicKeyInfoRef::from_der(&der).map_err(|_| KeyError::Der)?;
-            if info.algorithm.oid == OID_RSA {
-                rsa_key(info.subject_public_key.as_bytes().ok_or(KeyError::Der)?)?
-            } else if info.algorithm.oid == OID_EC {
-                let curve = info
-                    .algorithm
-                    .parameters
-                    .and_then(|p| p.decode_as::<spki::ObjectIdentifier>().ok());
-                match curve {
-                    Some(c) if c == OID_P256 => PublicKey::P256(
-                        p256::ecdsa::VerifyingKey::from_sec1_bytes(
-                            info.subject_public_key.raw_bytes(),
-                        )
-                        .map_err(|_| KeyError::Der)?,
-                    ),
-                    Some(c) if c == OID_P384 => PublicKey::P384(
-                        p384::ecdsa::VerifyingKey::from_sec1_bytes(
-                            info.subject_public_key.raw_bytes(),
-                        )
-                        .map_err(|_| KeyError::Der)?,
-                    ),
-                    _ => return Err(KeyError::Unsupported),
-                }
-            } else {
-                return Err(KeyError::Unsupported);
-            }
-        }
+        "PUBLIC KEY" => parse_spki(&der)?,
         other => return Err(KeyError::Label(other.to_owned())),
     };
     let schemes = match algorithm {

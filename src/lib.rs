@@ -12,6 +12,7 @@
 pub mod allowlist;
 pub mod attestation;
 mod b64;
+pub mod certificate;
 mod engine;
 pub mod evaluate;
 pub mod host;
@@ -23,9 +24,9 @@ pub mod keys;
 pub mod modexp;
 pub mod p256_verify;
 mod radix;
-mod registry;
 pub mod rsassa;
 pub mod settings;
+pub mod sources;
 pub mod text;
 pub mod verdict;
 pub mod verify;
@@ -42,6 +43,7 @@ use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest as guest;
 
 pub use evaluate::{validate, Host, Verified};
+pub use host::Identity;
 
 /// The `validate_settings` answer for a settings document.
 #[must_use]
@@ -80,6 +82,81 @@ impl Host for SdkHost {
             digest: r.digest,
         })
         .map_err(host_reason)
+    }
+
+    fn verify_identity(
+        &self,
+        image: &str,
+        identity: &Identity<'_>,
+        annotations: Option<BTreeMap<String, String>>,
+    ) -> Result<Verified, String> {
+        SdkHost::identity_request(image, identity, annotations)
+    }
+
+    /// `oci`/`v1/oci_manifest`, called directly rather than through the
+    /// SDK's `get_manifest`, which would deserialise the whole OCI manifest
+    /// into owned `oci-spec` types; the policy reads three annotations of
+    /// each layer, borrowed from these bytes.
+    fn oci_manifest(&self, image: &str) -> Result<Vec<u8>, String> {
+        let request = serde_json::to_vec(image).map_err(|e| e.to_string())?;
+        guest::host_call("kubewarden", "oci", "v1/oci_manifest", &request).map_err(|e| {
+            let text = e.to_string();
+            match text.strip_prefix("Host error: ") {
+                Some(reason) => reason.to_owned(),
+                None => text,
+            }
+        })
+    }
+}
+
+impl SdkHost {
+    fn identity_request(
+        image: &str,
+        identity: &Identity<'_>,
+        annotations: Option<BTreeMap<String, String>>,
+    ) -> Result<Verified, String> {
+        use kubewarden_policy_sdk::host_capabilities::verification as v;
+        let answer = match *identity {
+            Identity::Keyless { issuer, subject } => v::verify_keyless_exact_match(
+                image,
+                vec![v::KeylessInfo {
+                    issuer: issuer.to_owned(),
+                    subject: subject.to_owned(),
+                }],
+                annotations,
+            ),
+            Identity::KeylessPrefix { issuer, url_prefix } => v::verify_keyless_prefix_match(
+                image,
+                vec![v::KeylessPrefixInfo {
+                    issuer: issuer.to_owned(),
+                    url_prefix: url_prefix.to_owned(),
+                }],
+                annotations,
+            ),
+            Identity::GithubActions { owner, repo } => v::verify_keyless_github_actions(
+                image,
+                owner.to_owned(),
+                repo.map(str::to_owned),
+                annotations,
+            ),
+            Identity::Certificate {
+                certificate,
+                chain,
+                require_rekor_bundle,
+            } => v::verify_certificate(
+                image,
+                certificate.to_owned(),
+                chain.map(<[String]>::to_vec),
+                require_rekor_bundle,
+                annotations,
+            ),
+        };
+        answer
+            .map(|r| Verified {
+                is_trusted: r.is_trusted,
+                digest: r.digest,
+            })
+            .map_err(host_reason)
     }
 }
 

@@ -104,6 +104,88 @@ pub struct AuthoritySpec<'a> {
     /// carry in its payload's `optional` map (`cosign sign -a key=value`).
     #[serde(borrow, default)]
     pub registry_annotations: Option<BTreeMap<Text<'a>, Text<'a>>>,
+    /// Keyless identities (Sigstore: OIDC issuer and certificate subject,
+    /// exact or by URL prefix); any one satisfies the authority.
+    #[serde(borrow, default)]
+    pub keyless: Option<Vec<KeylessSpec<'a>>>,
+    /// Keyless signatures made by GitHub Actions workflows of an owner
+    /// (and repository).
+    #[serde(borrow, default)]
+    pub github_actions: Option<GithubActionsSpec<'a>>,
+    /// Signatures by a key certified by a given certificate.
+    #[serde(borrow, default)]
+    pub certificate: Option<CertificateSpec<'a>>,
+}
+
+/// One keyless identity: the OIDC issuer and the subject, exact or by
+/// URL prefix (exactly one of the two).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeylessSpec<'a> {
+    /// The OIDC issuer URL (e.g. `https://token.actions.githubusercontent.com`).
+    #[serde(borrow)]
+    pub issuer: Text<'a>,
+    /// The exact certificate subject: an email or a URI.
+    #[serde(borrow, default)]
+    pub subject: Option<Text<'a>>,
+    /// A URL the subject must start with; must end in `/`.
+    #[serde(borrow, default)]
+    pub subject_prefix: Option<Text<'a>>,
+}
+
+/// GitHub Actions workflows of one owner, optionally of one repository.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GithubActionsSpec<'a> {
+    /// The GitHub user or organisation.
+    #[serde(borrow)]
+    pub owner: Text<'a>,
+    /// The repository (without the owner).
+    #[serde(borrow, default)]
+    pub repo: Option<Text<'a>>,
+}
+
+/// A certificate that certifies the signing key, optionally chained to CAs.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CertificateSpec<'a> {
+    /// PEM, or base64 of PEM.
+    #[serde(borrow)]
+    pub certificate: Text<'a>,
+    /// The CAs the certificate must chain to (PEM, or base64 of PEM, each).
+    #[serde(borrow, default)]
+    pub certificate_chain: Option<Vec<Text<'a>>>,
+    /// Whether a signature layer must carry a Rekor bundle (default true:
+    /// it lets the host check the signature was made while the certificate
+    /// was valid).
+    #[serde(default)]
+    pub require_rekor_bundle: Option<bool>,
+}
+
+/// How an authority is proven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProofKind {
+    /// Public keys (`publicKeyData`, `publicKeys`).
+    Keys,
+    /// `keyless` identities.
+    Keyless,
+    /// `githubActions`.
+    GithubActions,
+    /// `certificate`.
+    Certificate,
+}
+
+impl ProofKind {
+    /// The settings field that configures it.
+    #[must_use]
+    pub fn field(self) -> &'static str {
+        match self {
+            ProofKind::Keys => "publicKeyData",
+            ProofKind::Keyless => "keyless",
+            ProofKind::GithubActions => "githubActions",
+            ProofKind::Certificate => "certificate",
+        }
+    }
 }
 
 /// One more key of an authority.
@@ -188,6 +270,28 @@ pub struct KeyRef<'s> {
 }
 
 impl<'a> AuthoritySpec<'a> {
+    /// The ways this authority is configured to be proven, in field order
+    /// (valid settings have exactly one).
+    pub fn proof_kinds(&self) -> impl Iterator<Item = ProofKind> {
+        let keys = self.public_key_data.is_some() || !self.public_keys.is_empty();
+        [
+            (keys, ProofKind::Keys),
+            (self.keyless.is_some(), ProofKind::Keyless),
+            (self.github_actions.is_some(), ProofKind::GithubActions),
+            (self.certificate.is_some(), ProofKind::Certificate),
+        ]
+        .into_iter()
+        .filter(|(set, _)| *set)
+        .map(|(_, kind)| kind)
+    }
+
+    /// Whether the authority is proven by an identity (keyless, GitHub
+    /// Actions, certificate) rather than by keys.
+    #[must_use]
+    pub fn is_identity(&self) -> bool {
+        self.keyless.is_some() || self.github_actions.is_some() || self.certificate.is_some()
+    }
+
     /// Every key of the authority: the primary one, then `publicKeys`.
     pub fn keys(&self) -> impl Iterator<Item = KeyRef<'_>> {
         let primary = self.public_key_data.as_deref().map(|data| KeyRef {
@@ -312,10 +416,11 @@ impl<'a> Settings<'a> {
                     a.name
                 ));
             }
+            identity_errors(a, &at, registry, errors);
             if a.public_key_data.is_none() {
-                if a.public_keys.is_empty() {
+                if a.public_keys.is_empty() && !a.is_identity() {
                     errors.push(format!(
-                        "{}: no public key: set publicKeyData or publicKeys",
+                        "{}: no public key: set publicKeyData or publicKeys (or one identity: keyless, githubActions or certificate)",
                         at()
                     ));
                 }
@@ -417,6 +522,25 @@ impl<'a> Settings<'a> {
         let mut ids: HashMap<String, String> = HashMap::new();
         for (i, a) in self.attestation_authorities.iter().enumerate() {
             let at = format!("attestationAuthorities[{i}]");
+            if let Some(c) = &a.certificate {
+                let check = |text: &str| {
+                    crate::certificate::der(text).and_then(|d| crate::certificate::check(&d))
+                };
+                if let Err(e) = check(&c.certificate) {
+                    errors.push(format!(
+                        "{at}.certificate.certificate: authority {:?}: {e}",
+                        a.name
+                    ));
+                }
+                for (k, ca) in c.certificate_chain.iter().flatten().enumerate() {
+                    if let Err(e) = check(ca) {
+                        errors.push(format!(
+                            "{at}.certificate.certificateChain[{k}]: authority {:?}: {e}",
+                            a.name
+                        ));
+                    }
+                }
+            }
             for k in a.keys() {
                 let path = key_path(&at, k);
                 match keys::parse_key(k.data, k.algorithm) {
@@ -456,6 +580,132 @@ impl<'a> Settings<'a> {
             Ok(())
         } else {
             Err(errors.join("; "))
+        }
+    }
+}
+
+/// Whether `url` is an `http(s)://` URL with a host.
+fn is_http_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or("");
+        !host.is_empty() && !r.contains(char::is_whitespace)
+    })
+}
+
+/// The checks of an authority's identity kinds (keyless, githubActions,
+/// certificate): one kind at most, never beside keys, only with the
+/// registry source, and well-formed. Cheap: runs on every request.
+fn identity_errors(
+    a: &AuthoritySpec<'_>,
+    at: &dyn Fn() -> String,
+    registry: bool,
+    errors: &mut Vec<String>,
+) {
+    let kinds: Vec<ProofKind> = a.proof_kinds().collect();
+    if kinds.len() > 1 {
+        let fields: Vec<&str> = kinds.iter().map(|k| k.field()).collect();
+        errors.push(format!(
+            "{}: authority {:?} sets {}: an authority is proven by its keys or by exactly one identity kind (keyless, githubActions, certificate); split it into several authorities and list them in a policy",
+            at(),
+            a.name,
+            fields.join(" and ")
+        ));
+    }
+    let Some(kind) = kinds.iter().copied().find(|k| *k != ProofKind::Keys) else {
+        return;
+    };
+    let field = || format!("{}.{}", at(), kind.field());
+    if !registry {
+        errors.push(format!(
+            "{}: authority {:?}: only the registry source can prove an identity (keyless and certificate signatures live next to the image in its registry); add \"registry\" to attestationSources",
+            field(),
+            a.name
+        ));
+    }
+    if let Some(list) = &a.keyless {
+        if list.is_empty() {
+            errors.push(format!("{}: must list at least one identity", field()));
+        }
+        for (k, id) in list.iter().enumerate() {
+            let at = || format!("{}[{k}]", field());
+            if id.issuer.is_empty() {
+                errors.push(format!("{}.issuer: must not be empty", at()));
+            } else if !is_http_url(&id.issuer) {
+                errors.push(format!(
+                    "{}.issuer: {:?} is not an https:// (or http://) URL; OIDC issuers are URLs, e.g. https://token.actions.githubusercontent.com",
+                    at(),
+                    id.issuer
+                ));
+            }
+            match (&id.subject, &id.subject_prefix) {
+                (Some(_), Some(_)) => errors.push(format!(
+                    "{}: set subject or subjectPrefix, not both",
+                    at()
+                )),
+                (None, None) => errors.push(format!(
+                    "{}: set subject (exact) or subjectPrefix (a URL prefix)",
+                    at()
+                )),
+                (Some(s), None) if s.is_empty() => {
+                    errors.push(format!("{}.subject: must not be empty", at()));
+                }
+                (None, Some(p)) if !is_http_url(p) => errors.push(format!(
+                    "{}.subjectPrefix: {:?} is not an https:// (or http://) URL",
+                    at(),
+                    p
+                )),
+                (None, Some(p)) if !p.ends_with('/') => errors.push(format!(
+                    "{}.subjectPrefix: {:?} must end with '/': Kubewarden's host appends one to a prefix that lacks it, so {:?} would also match {:?}; write the '/' so the setting means what it says",
+                    at(),
+                    p,
+                    p,
+                    format!("{p}-other/")
+                )),
+                _ => {}
+            }
+        }
+    }
+    if let Some(gh) = &a.github_actions {
+        let at = || format!("{}.githubActions", at());
+        if gh.owner.is_empty() {
+            errors.push(format!("{}.owner: must not be empty", at()));
+        } else if gh.owner.contains('/') {
+            errors.push(format!(
+                "{}.owner: {:?} must be a GitHub user or organisation, without '/'; put the repository in repo",
+                at(),
+                gh.owner
+            ));
+        }
+        if let Some(repo) = &gh.repo {
+            if repo.is_empty() {
+                errors.push(format!(
+                    "{}.repo: must not be empty; omit it for every repository of the owner",
+                    at()
+                ));
+            } else if repo.contains('/') {
+                errors.push(format!(
+                    "{}.repo: {:?} must be the repository name alone, without the owner",
+                    at(),
+                    repo
+                ));
+            }
+        }
+    }
+    if let Some(c) = &a.certificate {
+        if c.certificate.is_empty() {
+            errors.push(format!(
+                "{}.certificate.certificate: must not be empty",
+                at()
+            ));
+        }
+        if c.certificate_chain.as_ref().is_some_and(Vec::is_empty) {
+            errors.push(format!(
+                "{}.certificate.certificateChain: must not be empty; omit it to trust the certificate itself",
+                at()
+            ));
         }
     }
 }
@@ -579,7 +829,7 @@ mod tests {
         let e = err(json!({"attestationAuthorities": [{"name": "a"}]}));
         assert_eq!(
             e,
-            "attestationAuthorities[0]: no public key: set publicKeyData or publicKeys"
+            "attestationAuthorities[0]: no public key: set publicKeyData or publicKeys (or one identity: keyless, githubActions or certificate)"
         );
     }
 

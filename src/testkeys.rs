@@ -112,3 +112,21 @@ pub fn p256() -> TestKey {
         private_pem: P256,
     }
 }
+
+/// The TEST-ONLY keyless leaf (`testdata/sigstore/`): its P-256 key, and
+/// its certificate as PEM.
+pub fn sigstore_leaf() -> (TestKey, &'static str) {
+    (
+        TestKey {
+            spki_pem: String::new(),
+            pkcs1_pem: String::new(),
+            private_pem: include_str!("../testdata/sigstore/leaf.key.pem"),
+        },
+        include_str!("../testdata/sigstore/leaf.pem"),
+    )
+}
+
+/// The same leaf certificate with an RSA key (not checkable for keyless).
+pub const SIGSTORE_LEAF_RSA: &str = include_str!("../testdata/sigstore/leaf-rsa.pem");
+/// The TEST-ONLY root that issued the leaves.
+pub const SIGSTORE_CA: &str = include_str!("../testdata/sigstore/ca.pem");

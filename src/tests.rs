@@ -752,4 +752,5 @@ fn validate_only_tag_resolution() {
 mod adversarial;
 mod bounds;
 mod holes;
+mod keyless;
 mod registry;

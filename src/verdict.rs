@@ -225,6 +225,16 @@ pub enum Reason {
     Unsatisfied(Vec<PolicyMiss>),
 }
 
+/// Why one identity of an authority does not prove an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityMiss {
+    /// The host did not verify it: its reason.
+    Host(String),
+    /// The host verified it, but the policy's own check of the signature
+    /// layers failed (the host does not bind signatures to certificates).
+    Unbound(String),
+}
+
 /// A policy that an image does not satisfy.
 #[derive(Debug, Clone)]
 pub struct PolicyMiss {
@@ -287,6 +297,13 @@ pub enum Miss {
         /// (key id, the host's reason), in key order.
         keys: Listed<(String, String)>,
     },
+    /// No identity of the authority verified a signature in the registry
+    /// (or one did, but its layers are not bound to their certificates):
+    /// each identity tried, with why.
+    Identities {
+        /// (the identity as shown, why not, whether it is keyless), in order.
+        identities: Listed<(String, IdentityMiss, bool)>,
+    },
     /// Neither source proves the authority.
     Both {
         /// Why the annotation does not.
@@ -306,7 +323,10 @@ impl Miss {
             Miss::Budget => 3,
             Miss::BadKey { .. } => 4,
             Miss::NotInAnnotation { .. } | Miss::TagOnly => 0,
-            Miss::Annotation(_) | Miss::Registry { .. } | Miss::Both { .. } => 5,
+            Miss::Annotation(_)
+            | Miss::Registry { .. }
+            | Miss::Identities { .. }
+            | Miss::Both { .. } => 5,
         }
     }
 }
@@ -384,6 +404,28 @@ impl fmt::Display for Miss {
                     f.write_str("no cosign signature in the registry verifies with its keys: ")?;
                     capped(f, shown, more, MAX_LISTED, ", ", " keys", |f, (id, why)| {
                         write!(f, "{} (host: {})", Quoted(id), Quoted(why))
+                    })
+                }
+            },
+            Miss::Identities { identities } => match (identities.shown.as_slice(), identities.more) {
+                ([(id, IdentityMiss::Host(why), keyless)], 0) => write!(
+                    f,
+                    "no {} in the registry by {id} (host: {})",
+                    if *keyless { "keyless signature" } else { "signature" },
+                    Quoted(why)
+                ),
+                ([(id, IdentityMiss::Unbound(why), _)], 0) => {
+                    write!(f, "the host verified a keyless signature by {id}, but {why}")
+                }
+                (shown, more) => {
+                    f.write_str("no signature in the registry by any of its identities: ")?;
+                    capped(f, shown, more, MAX_LISTED, ", ", " identities", |f, (id, why, _)| {
+                        match why {
+                            IdentityMiss::Host(why) => write!(f, "{id} (host: {})", Quoted(why)),
+                            IdentityMiss::Unbound(why) => {
+                                write!(f, "{id} (verified by the host, but {why})")
+                            }
+                        }
                     })
                 }
             },

@@ -116,6 +116,30 @@ pub fn verify(
     }
 }
 
+/// Verifies an ECDSA P-256 (DER) `signature` over a SHA-256 `digest` that
+/// the caller did not compute: a cosign signature layer's digest is the
+/// SHA-256 of its payload, which is exactly what the signer signed.
+///
+/// # Errors
+/// [`VerifyError`] when the signature is empty, not DER, or does not verify.
+pub fn verify_p256_prehash(
+    key: &p256::ecdsa::VerifyingKey,
+    digest: &[u8; 32],
+    signature: &[u8],
+) -> Result<(), VerifyError> {
+    if signature.is_empty() {
+        return Err(VerifyError::Empty);
+    }
+    let Ok(sig) = p256::ecdsa::Signature::from_der(signature) else {
+        return Err(not_der(signature, 64));
+    };
+    if verify_p256(key, digest, &sig) {
+        Ok(())
+    } else {
+        Err(VerifyError::Invalid)
+    }
+}
+
 /// ECDSA P-256 over a SHA-256 digest (SEC 1 §4.1.4): the scalars mod n by
 /// the `p256` crate (the signature's range checks, `s⁻¹`, `u1`, `u2`), the
 /// curve arithmetic by [`p256_verify`], about 4× faster inside wasm.

@@ -2,6 +2,9 @@
 //! verifies (a Kritis/Binary Authorization style "atomic container
 //! signature" over SIMPLE_SIGNING_JSON), or the payload of a cosign
 //! signature ([`cosign_payload`]; the registry side is `oci::cosign`).
+//! [`attach`] writes an attestation into a manifest's pod template.
+
+pub mod attach;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -286,6 +289,33 @@ impl SigningKey {
             SigningKey::P256(_) => "EC P-256".to_owned(),
             SigningKey::P384(_) => "EC P-384".to_owned(),
         }
+    }
+
+    /// The public key as DER SubjectPublicKeyInfo, byte for byte what
+    /// `openssl pkey -pubout -outform DER` writes (RSA with NULL parameters,
+    /// EC with the named curve and the uncompressed point).
+    pub fn public_key_der(&self) -> Result<Vec<u8>> {
+        use p256::pkcs8::EncodePublicKey as _;
+        let der = match self {
+            SigningKey::Rsa(key) => rsa::PublicKey::from(key.as_ref()).to_public_key_der(),
+            SigningKey::P256(key) => key.verifying_key().to_public_key_der(),
+            SigningKey::P384(key) => key.verifying_key().to_public_key_der(),
+        }
+        .map_err(|e| anyhow!("cannot encode the public key: {e}"))?;
+        Ok(der.as_bytes().to_vec())
+    }
+
+    /// kritis's default key id for this key, the id the policy gives an
+    /// authority written without `publicKeyId`: `ni:///sha-256;` + the
+    /// unpadded base64url SHA-256 of the DER SubjectPublicKeyInfo (the
+    /// policy's `keys::default_key_id`, and the README's openssl pipeline).
+    pub fn default_key_id(&self) -> Result<String> {
+        use sha2::Digest as _;
+        let hash = sha2::Sha256::digest(self.public_key_der()?);
+        Ok(format!(
+            "ni:///sha-256;{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hash)
+        ))
     }
 
     /// Signs `message`. `scheme` selects the RSA scheme; `pss` is refused for

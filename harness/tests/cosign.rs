@@ -536,8 +536,8 @@ fn sign_refuses_what_cosign_cannot_carry() {
             "given twice",
         ),
         (
-            vec!["--image", &pinned],
-            "--key-id is required with --format kritis",
+            vec!["--image", &pinned, "--into", "/nonexistent/deploy.yaml"],
+            "cannot read /nonexistent/deploy.yaml",
         ),
         (
             vec!["--key-id", "k", "--image", &pinned, "-a", "k=v"],
@@ -597,7 +597,11 @@ fn push_to_an_unreachable_registry_fails_cleanly() {
         let err = text(&o.stderr);
         assert!(
             err.contains("cannot resolve 127.0.0.1:1/team/app:v1")
-                || err.contains("cannot read 127.0.0.1:1/team/app:sha256-"),
+                || err.contains(&format!(
+                    "refusing to sign 127.0.0.1:1/team/app@{}: cannot check that the registry \
+                     holds this manifest",
+                    d('a')
+                )),
             "{err}"
         );
         assert!(o.stdout.is_empty());

@@ -1,10 +1,12 @@
 //! `policy-harness sign`: an attestation as the policy reads it (`--format
 //! kritis`, the default), or a cosign signature (`--format cosign`), printed
-//! or written to the registry next to the image (`--push`).
+//! or written to the registry next to the image (`--push`). `--into
+//! MANIFEST` writes the attestation where the manifest's Pods carry it.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
@@ -13,10 +15,16 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::oci::cosign::{
-    parse_image, push_signature, resolve_image, signature_reference, RegistryStore, SignatureStore,
+    parse_image, push_signature, resolve_image, signature_reference, RegistryStore, ResolvedImage,
+    SignatureStore,
 };
 use crate::oci::registry::RegistryOptions;
-use crate::sign::{attest, cosign_payload, payload_for, DigestReference, RsaScheme, SigningKey};
+use crate::sign::attach::{
+    attach, AttestedImage, Change, ATTESTATIONS_ANNOTATION, MAX_MANIFEST_BYTES,
+};
+use crate::sign::{
+    attest, cosign_payload, payload_for, DigestReference, RsaScheme, SignedAttestation, SigningKey,
+};
 
 /// What `sign` produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -55,9 +63,22 @@ pub struct SignArgs {
     /// Private key, PEM: RSA (PKCS#8 / PKCS#1) or EC P-256/P-384 (PKCS#8 / SEC1).
     #[arg(long, value_name = "KEY.pem")]
     pub key: PathBuf,
-    /// `publicKeyId` written in the attestation (`--format kritis`, required there).
+    /// `publicKeyId` written in the attestation (`--format kritis`). Default:
+    /// kritis's default id of the key, `ni:///sha-256;…` of its DER public
+    /// key, the id an authority written without `publicKeyId` has.
     #[arg(long, value_name = "ID")]
     pub key_id: Option<String>,
+    /// kritis: write the attestation into this manifest (`-`: stdin to
+    /// stdout) instead of printing it: into `kritis.grafeas.io/attestations`
+    /// of every Pod (metadata.annotations) and pod template
+    /// (spec.template.metadata.annotations; CronJob:
+    /// spec.jobTemplate.spec.template.metadata.annotations) that runs the
+    /// image, appended to the attestations there. The file is rewritten with
+    /// serde_yaml: keys, order and values are kept; comments, blank lines,
+    /// quoting and flow style are not; a value kubectl would read otherwise
+    /// once rewritten is refused.
+    #[arg(long, value_name = "MANIFEST.yaml", conflicts_with = "payload")]
+    pub into: Option<PathBuf>,
     /// Image to sign: REPO@sha256:HEX (kritis); REPO[:TAG]@sha256:HEX, or
     /// REPO:TAG with --push (cosign).
     #[arg(long, value_name = "IMAGE", required_unless_present = "payload")]
@@ -122,10 +143,14 @@ fn kritis(args: &SignArgs, key: &SigningKey) -> Result<()> {
         !args.push && args.annotations.is_empty() && args.insecure_registry.is_empty(),
         "--push, --annotation and --insecure-registry apply to --format cosign only"
     );
-    let key_id = args
-        .key_id
-        .as_deref()
-        .ok_or_else(|| anyhow!("--key-id is required with --format kritis"))?;
+    ensure!(
+        args.into.is_none() || args.image.is_some(),
+        "--into needs --image: the attestation goes to the objects that run that image"
+    );
+    let key_id = match &args.key_id {
+        Some(id) => id.clone(),
+        None => key.default_key_id()?,
+    };
     let payload = match (&args.payload, &args.image) {
         (Some(path), _) => std::fs::read(path)
             .with_context(|| format!("cannot read payload file {}", path.display()))?,
@@ -134,11 +159,90 @@ fn kritis(args: &SignArgs, key: &SigningKey) -> Result<()> {
         }
         (None, None) => bail!("either --image or --payload is required"),
     };
-    let attestation = attest(key, key_id, &payload, args.scheme)?;
+    let attestation = attest(key, &key_id, &payload, args.scheme)?;
+    if let (Some(into), Some(image)) = (&args.into, &args.image) {
+        let image = DigestReference::parse(image)?;
+        let identity = args
+            .identity
+            .as_deref()
+            .unwrap_or_else(|| image.repository());
+        return write_into(
+            into,
+            &attestation,
+            &AttestedImage::new(identity, &image.digest),
+        );
+    }
     println!(
         "{}",
         serde_json::to_string(&attestation).context("cannot serialize the attestation")?
     );
+    Ok(())
+}
+
+/// `--into MANIFEST`: the manifest rewritten with the attestation (in place,
+/// through a temporary file renamed over it, so a failure leaves it as it
+/// was; `-`: stdin to stdout); where it went, on stderr.
+fn write_into(into: &Path, attestation: &SignedAttestation, image: &AttestedImage) -> Result<()> {
+    let stdio = into.as_os_str() == "-";
+    let shown = if stdio {
+        "the manifest on stdin".to_owned()
+    } else {
+        into.display().to_string()
+    };
+    let text = if stdio {
+        let mut text = String::new();
+        std::io::stdin()
+            .take(MAX_MANIFEST_BYTES as u64 + 1)
+            .read_to_string(&mut text)
+            .context("cannot read the manifest from stdin")?;
+        text
+    } else {
+        let size = std::fs::metadata(into)
+            .with_context(|| format!("cannot read {shown}"))?
+            .len();
+        ensure!(
+            size <= MAX_MANIFEST_BYTES as u64,
+            "{shown} is {size} bytes, more than {MAX_MANIFEST_BYTES}"
+        );
+        std::fs::read_to_string(into).with_context(|| format!("cannot read {shown}"))?
+    };
+    let attached = attach(&text, attestation, image).with_context(|| shown.clone())?;
+    if stdio {
+        print!("{}", attached.yaml);
+    } else {
+        let dir = into
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = into.file_name().context("--into names no file")?;
+        let temporary = dir.join(format!(
+            ".{}.policy-harness-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        std::fs::write(&temporary, &attached.yaml)
+            .with_context(|| format!("cannot write {}", temporary.display()))?;
+        if let Err(e) = std::fs::rename(&temporary, into) {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(e).with_context(|| format!("cannot replace {shown}"));
+        }
+    }
+    for placed in &attached.placed {
+        let what = match placed.change {
+            Change::Added(n) => format!("added (now {n} attestation(s))"),
+            Change::Replaced => "replaced the signature this key made of this payload".to_owned(),
+        };
+        eprintln!(
+            "policy-harness: {shown}: {}: {}[\"{ATTESTATIONS_ANNOTATION}\"]: {what}",
+            placed.object, placed.path
+        );
+    }
+    if attached.dropped_comments > 0 {
+        eprintln!(
+            "policy-harness: {shown}: {} comment line(s) dropped (serde_yaml keeps no comments)",
+            attached.dropped_comments
+        );
+    }
     Ok(())
 }
 
@@ -162,6 +266,10 @@ fn cosign(args: &SignArgs, key: &SigningKey) -> Result<()> {
     ensure!(
         args.key_id.is_none(),
         "--key-id applies to --format kritis only: a cosign signature names no key"
+    );
+    ensure!(
+        args.into.is_none(),
+        "--into applies to --format kritis only: a cosign signature lives in the registry"
     );
     ensure!(
         args.scheme != Some(RsaScheme::Pss),
@@ -208,6 +316,9 @@ fn cosign(args: &SignArgs, key: &SigningKey) -> Result<()> {
         None
     };
     let resolved = resolve_image(image, store.as_ref().map(|s| s as &dyn SignatureStore))?;
+    if let Some(store) = &store {
+        manifest_exists(store, &resolved)?;
+    }
     let docker_reference = args
         .identity
         .clone()
@@ -237,6 +348,40 @@ fn cosign(args: &SignArgs, key: &SigningKey) -> Result<()> {
         output.signature_manifest_digest = Some(pushed.manifest_digest);
     }
     print(&output)
+}
+
+/// `--push` of `REPO@sha256:…`: the registry must hold that manifest, as
+/// cosign checks before signing, or the signature would sit in the registry
+/// for an image nobody can pull (a digest mistyped, or pushed elsewhere). A
+/// tag needs no check: resolving it asked the registry already.
+fn manifest_exists(store: &dyn SignatureStore, image: &ResolvedImage) -> Result<()> {
+    if image.reference.digest().is_none() {
+        return Ok(());
+    }
+    let pinned = image.pinned();
+    match store.resolve(&image.reference) {
+        Ok(digest) if digest == image.digest => Ok(()),
+        Ok(other) => bail!(
+            "refusing to sign {pinned}: the registry answers digest {other} for it, not the \
+             digest given"
+        ),
+        Err(e) => {
+            let absent = ["manifest unknown", "MANIFEST_UNKNOWN", "not found", "404"]
+                .iter()
+                .any(|needle| e.contains(needle));
+            if absent {
+                bail!(
+                    "refusing to sign {pinned}: the registry has no manifest with this digest \
+                     ({e}); push the image first, or sign the digest the registry holds \
+                     (`crane digest REPO:TAG`), as cosign refuses it too"
+                )
+            }
+            bail!(
+                "refusing to sign {pinned}: cannot check that the registry holds this manifest \
+                 ({e})"
+            )
+        }
+    }
 }
 
 fn print(output: &CosignOutput) -> Result<()> {
