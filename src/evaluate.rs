@@ -15,6 +15,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::cluster;
 use crate::engine::{Decisions, Engine};
 use crate::host::Calls;
 use crate::settings::{Settings, Text};
@@ -102,7 +103,7 @@ fn validate_inner(payload: &[u8], host: &dyn Host, work: &Cell<Work>) -> Verdict
     if !errors.is_empty() {
         return reject(Rejection::Settings(errors.join("; ")));
     }
-    evaluate_request(&p.request, &settings, host, work)
+    evaluate_request(&p.request, settings, host, work)
 }
 
 /// Why a payload does not deserialise. When the settings are at fault,
@@ -141,7 +142,7 @@ fn admit() -> Verdict {
 
 fn evaluate_request(
     req: &Request<'_>,
-    settings: &Settings<'_>,
+    settings: Settings<'_>,
     host: &dyn Host,
     work: &Cell<Work>,
 ) -> Verdict {
@@ -179,7 +180,24 @@ fn evaluate_request(
         .filter(|n| !n.is_empty())
         .or(w.namespace.as_deref())
         .unwrap_or("");
-    let engine = Engine::new(settings, namespace, &w.attestations, Calls::new(host, work));
+    let calls = Calls::new(host, work);
+    // Live mode: the cluster's kritis resources join the settings for this
+    // request (read only when there is an image to judge).
+    let fetched = match &settings.kritis_resources {
+        Some(k) if !w.images.is_empty() => match cluster::fetch(calls, namespace, k) {
+            Ok(f) => Some(f),
+            Err(e) => return reject(e),
+        },
+        _ => None,
+    };
+    let mut settings = settings;
+    if let (Some(f), Some(k)) = (&fetched, settings.kritis_resources) {
+        if let Err(e) = cluster::extend(&mut settings, f, namespace, &k) {
+            return reject(e);
+        }
+    }
+    let settings = &settings;
+    let engine = Engine::new(settings, namespace, &w.attestations, calls);
 
     let place = |u: &workload::ImageUse<'_>| Place {
         path: u.site.path(shape),

@@ -1,8 +1,8 @@
 //! What the policy asks of Kubewarden's host, and the one budget every
 //! such call spends.
 //!
-//! Every host capability the policy uses reaches a registry (or, later, the
-//! cluster) chosen by whoever submits the object: a Pod with 2,000 distinct
+//! Every host capability the policy uses reaches a registry (or the
+//! cluster's API server) chosen by whoever submits the object: a Pod with 2,000 distinct
 //! tags must not become 2,000 sequential registry requests from the
 //! policy-server. So calls go through [`Calls`], which counts them against
 //! [`MAX_HOST_CALLS`] per request and refuses past it with a reason that
@@ -149,6 +149,31 @@ pub trait Host {
     fn oci_manifest(&self, image: &str) -> Result<Vec<u8>, String> {
         Err(format!("this host cannot read the manifest of {image}"))
     }
+
+    /// The resources of one kind in a namespace, as a Kubernetes list
+    /// (`kubernetes`/`list_resources_by_namespace`; context-aware policies).
+    ///
+    /// # Errors
+    /// The host's reason, as text.
+    fn list_resources_by_namespace(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+    ) -> Result<Vec<u8>, String> {
+        let _ = (api_version, namespace);
+        Err(format!("this host cannot list {kind} resources"))
+    }
+
+    /// The resources of one cluster-scoped kind, as a Kubernetes list
+    /// (`kubernetes`/`list_resources_all`).
+    ///
+    /// # Errors
+    /// The host's reason, as text.
+    fn list_resources_all(&self, api_version: &str, kind: &str) -> Result<Vec<u8>, String> {
+        let _ = api_version;
+        Err(format!("this host cannot list {kind} resources"))
+    }
 }
 
 /// The host's answer to a registry verification.
@@ -181,13 +206,15 @@ pub struct Work {
     pub digest_lookups: u32,
     /// Signature manifests read through the host (`v1/oci_manifest`).
     pub manifest_reads: u32,
+    /// Cluster lists read through the host (`kubernetes`/`list_resources_*`).
+    pub cluster_reads: u32,
 }
 
 impl Work {
     /// Every host call made: what [`MAX_HOST_CALLS`] bounds.
     #[must_use]
     pub fn host_calls(&self) -> u32 {
-        self.registry_calls + self.digest_lookups + self.manifest_reads
+        self.registry_calls + self.digest_lookups + self.manifest_reads + self.cluster_reads
     }
 }
 
@@ -280,6 +307,31 @@ impl<'h> Calls<'h> {
         self.spend(|w| w.registry_calls += 1)?;
         self.host
             .verify_identity(image, identity, annotations)
+            .map_err(HostFailure::Host)
+    }
+
+    /// `kubernetes`/`list_resources_by_namespace`.
+    pub fn list_resources_by_namespace(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+    ) -> Result<Vec<u8>, HostFailure> {
+        self.spend(|w| w.cluster_reads += 1)?;
+        self.host
+            .list_resources_by_namespace(api_version, kind, namespace)
+            .map_err(HostFailure::Host)
+    }
+
+    /// `kubernetes`/`list_resources_all`.
+    pub fn list_resources_all(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Vec<u8>, HostFailure> {
+        self.spend(|w| w.cluster_reads += 1)?;
+        self.host
+            .list_resources_all(api_version, kind)
             .map_err(HostFailure::Host)
     }
 

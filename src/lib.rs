@@ -13,6 +13,7 @@ pub mod allowlist;
 pub mod attestation;
 mod b64;
 pub mod certificate;
+mod cluster;
 mod engine;
 pub mod evaluate;
 pub mod host;
@@ -21,6 +22,7 @@ mod index;
 mod json_path;
 mod keyring;
 pub mod keys;
+pub mod kritis;
 pub mod modexp;
 pub mod p256_verify;
 mod radix;
@@ -93,20 +95,76 @@ impl Host for SdkHost {
         SdkHost::identity_request(image, identity, annotations)
     }
 
+    fn list_resources_by_namespace(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+    ) -> Result<Vec<u8>, String> {
+        let request = ListRequest {
+            api_version,
+            kind,
+            namespace: Some(namespace),
+            label_selector: None,
+            field_selector: None,
+            field_masks: None,
+        };
+        raw_host_call("kubernetes", "list_resources_by_namespace", &request)
+    }
+
+    fn list_resources_all(&self, api_version: &str, kind: &str) -> Result<Vec<u8>, String> {
+        let request = ListRequest {
+            api_version,
+            kind,
+            namespace: None,
+            label_selector: None,
+            field_selector: None,
+            field_masks: None,
+        };
+        raw_host_call("kubernetes", "list_resources_all", &request)
+    }
+
     /// `oci`/`v1/oci_manifest`, called directly rather than through the
     /// SDK's `get_manifest`, which would deserialise the whole OCI manifest
     /// into owned `oci-spec` types; the policy reads three annotations of
     /// each layer, borrowed from these bytes.
     fn oci_manifest(&self, image: &str) -> Result<Vec<u8>, String> {
-        let request = serde_json::to_vec(image).map_err(|e| e.to_string())?;
-        guest::host_call("kubewarden", "oci", "v1/oci_manifest", &request).map_err(|e| {
-            let text = e.to_string();
-            match text.strip_prefix("Host error: ") {
-                Some(reason) => reason.to_owned(),
-                None => text,
-            }
-        })
+        raw_host_call("oci", "v1/oci_manifest", &image)
     }
+}
+
+/// `ListResourcesByNamespaceRequest` (with `namespace`) and
+/// `ListAllResourcesRequest` (without) as the SDK 0.17 serialises them.
+/// Written here because the SDK's types sit behind its `cluster-context`
+/// feature, which builds `k8s-openapi` into the module for two structs.
+#[derive(serde::Serialize)]
+struct ListRequest<'r> {
+    api_version: &'r str,
+    kind: &'r str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'r str>,
+    label_selector: Option<&'r str>,
+    field_selector: Option<&'r str>,
+    field_masks: Option<&'r [&'r str]>,
+}
+
+/// A host call whose answer the policy reads itself, borrowing from the
+/// bytes: the request serialised as the SDK serialises it (same types), the
+/// answer not deserialised into the SDK's owned types (`oci-spec`
+/// manifests, `k8s-openapi` lists of unknown kinds).
+fn raw_host_call<T: serde::Serialize + ?Sized>(
+    namespace: &str,
+    operation: &str,
+    request: &T,
+) -> Result<Vec<u8>, String> {
+    let payload = serde_json::to_vec(request).map_err(|e| e.to_string())?;
+    guest::host_call("kubewarden", namespace, operation, &payload).map_err(|e| {
+        let text = e.to_string();
+        match text.strip_prefix("Host error: ") {
+            Some(reason) => reason.to_owned(),
+            None => text,
+        }
+    })
 }
 
 impl SdkHost {

@@ -76,10 +76,45 @@ pub struct Settings<'a> {
     /// Where proofs come from; absent means `[annotation]`.
     #[serde(default)]
     pub attestation_sources: Option<Vec<Source>>,
+    /// Read the kritis resources of the cluster live (GenericAttestationPolicy,
+    /// AttestationAuthority, AdmissionAllowlist), as kritis-validation-hook did.
+    #[serde(default)]
+    pub kritis_resources: Option<KritisResourcesSpec>,
+}
+
+/// What a namespace without a GenericAttestationPolicy of its own (or any
+/// namespace while policy-server's watch cache is still empty) is judged by.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WhenNoPolicy {
+    /// The settings' cluster-wide policies (default): never admitted
+    /// unverified because the cache was empty.
+    #[default]
+    Settings,
+    /// Admitted unverified, as ACK's hook admits a namespace without a
+    /// policy; an explicit opt-out with a start-up window (README).
+    Admit,
+}
+
+/// `kritisResources`: the live mode.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KritisResourcesSpec {
+    /// How a GenericAttestationPolicy listing several authorities is read:
+    /// `any` (ACK's hook) or `all` (grafeas/kritis). Mandatory.
+    #[serde(default)]
+    pub require: Option<Require>,
+    /// Read the cluster's AdmissionAllowlists (default true).
+    #[serde(default)]
+    pub allowlists: Option<bool>,
+    /// Namespaces without a GenericAttestationPolicy: `settings` (default)
+    /// or `admit`.
+    #[serde(default)]
+    pub when_no_policy: WhenNoPolicy,
 }
 
 /// An AttestationAuthority.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuthoritySpec<'a> {
     /// Unique name, referred to by policies.
@@ -119,7 +154,7 @@ pub struct AuthoritySpec<'a> {
 
 /// One keyless identity: the OIDC issuer and the subject, exact or by
 /// URL prefix (exactly one of the two).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KeylessSpec<'a> {
     /// The OIDC issuer URL (e.g. `https://token.actions.githubusercontent.com`).
@@ -134,7 +169,7 @@ pub struct KeylessSpec<'a> {
 }
 
 /// GitHub Actions workflows of one owner, optionally of one repository.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GithubActionsSpec<'a> {
     /// The GitHub user or organisation.
@@ -146,7 +181,7 @@ pub struct GithubActionsSpec<'a> {
 }
 
 /// A certificate that certifies the signing key, optionally chained to CAs.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CertificateSpec<'a> {
     /// PEM, or base64 of PEM.
@@ -189,7 +224,7 @@ impl ProofKind {
 }
 
 /// One more key of an authority.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KeySpec<'a> {
     /// The id signatures by this key name.
@@ -215,7 +250,7 @@ pub enum Require {
 }
 
 /// A GenericAttestationPolicy.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PolicySpec<'a> {
     /// Name, shown in rejection messages.
@@ -233,7 +268,7 @@ pub struct PolicySpec<'a> {
 }
 
 /// An AdmissionAllowlist.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AllowlistSpec<'a> {
     /// Name, for the operator's benefit.
@@ -245,7 +280,7 @@ pub struct AllowlistSpec<'a> {
 }
 
 /// One allowlist entry.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatternSpec<'a> {
     /// The image pattern (ACK wildcard rules, see `allowlist`).
@@ -360,14 +395,46 @@ impl<'a> Settings<'a> {
     #[must_use]
     pub fn structural_errors(&self) -> Vec<String> {
         let mut errors = Vec::new();
-        if self.attestation_authorities.is_empty() {
+        let live_admit = self
+            .kritis_resources
+            .is_some_and(|k| k.when_no_policy == WhenNoPolicy::Admit);
+        if self.attestation_authorities.is_empty() && !live_admit {
             errors.push("attestationAuthorities: at least one authority is required".to_owned());
         }
+        self.kritis_resources_errors(&mut errors);
         self.source_errors(&mut errors);
         let names = self.authority_errors(&mut errors);
         self.policy_errors(&names, &mut errors);
         self.allowlist_errors(&mut errors);
         errors
+    }
+
+    /// Whether some settings policy applies in every namespace (the
+    /// implicit one when `attestationPolicies` is absent).
+    #[must_use]
+    pub fn has_cluster_wide_policy(&self) -> bool {
+        match &self.attestation_policies {
+            None => !self.attestation_authorities.is_empty(),
+            Some(list) => list.iter().any(|p| p.namespace.is_none()),
+        }
+    }
+
+    fn kritis_resources_errors(&self, errors: &mut Vec<String>) {
+        let Some(k) = &self.kritis_resources else {
+            return;
+        };
+        if k.require.is_none() {
+            errors.push(
+                "kritisResources.require: must be set: \"any\" reads a GenericAttestationPolicy listing several authorities as ACK's kritis-validation-hook does (any one of them attests), \"all\" as grafeas/kritis does (every one of them)"
+                    .to_owned(),
+            );
+        }
+        if k.when_no_policy == WhenNoPolicy::Settings && !self.has_cluster_wide_policy() {
+            errors.push(
+                "kritisResources.whenNoPolicy: a namespace without a GenericAttestationPolicy (and every namespace while policy-server's cache of the cluster is still empty after a restart) is judged by the settings' cluster-wide policies, and there is none: add an attestationPolicies entry without namespace (or omit attestationPolicies to require any settings authority), or set whenNoPolicy: admit to admit such namespaces unverified as ACK's hook does (see the README on the start-up window)"
+                    .to_owned(),
+            );
+        }
     }
 
     fn source_errors(&self, errors: &mut Vec<String>) {
@@ -409,6 +476,12 @@ impl<'a> Settings<'a> {
             }
             if a.name.is_empty() {
                 errors.push(format!("{}.name: must not be empty", at()));
+            } else if self.kritis_resources.is_some() && a.name.contains('/') {
+                errors.push(format!(
+                    "{}.name: {:?}: with kritisResources, names with '/' are the cluster's AttestationAuthorities (namespace/name); rename this one",
+                    at(),
+                    a.name
+                ));
             } else if let Some(j) = names.insert(&a.name, i) {
                 errors.push(format!(
                     "{}.name: duplicate authority name {:?} (also attestationAuthorities[{j}])",

@@ -751,6 +751,7 @@ fn validate_only_tag_resolution() {
 
 mod adversarial;
 mod bounds;
+mod cluster;
 mod holes;
 mod keyless;
 mod registry;
