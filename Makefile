@@ -9,7 +9,7 @@ HARNESS     := harness/target/debug/policy-harness
 GOLDEN      := e2e-tests/golden
 
 .PHONY: all setup harness policy.wasm annotated-policy.wasm example test unit-tests \
-        e2e-walkthrough e2e-cosign policy-repo-tests setup-pyyaml \
+        e2e-walkthrough e2e-cosign e2e-keyless policy-repo-tests setup-pyyaml \
         harness-tests e2e-tests golden fmt lint bench check-versions clean \
         setup-registry e2e-registry push
 
@@ -112,6 +112,11 @@ e2e-walkthrough: policy.wasm harness setup-pyyaml
 # and by the policy through `run --allow-network`.
 e2e-cosign: annotated-policy.wasm harness setup-registry
 	ANNOTATED_WASM=$(CURDIR)/annotated-policy.wasm POLICY_WASM=$(CURDIR)/policy.wasm bash e2e-tests/cosign-e2e.sh
+
+# Keyless (Sigstore) signatures: a TEST-ONLY private Sigstore instance, the
+# live host (policy-server 1.31's answers, hole included) and the policy.
+e2e-keyless: policy.wasm harness setup-registry
+	POLICY_WASM=$(CURDIR)/policy.wasm bash e2e-tests/keyless-e2e.sh
 
 # The policy-as-code example repository's suites, against the module just built.
 policy-repo-tests: policy.wasm harness

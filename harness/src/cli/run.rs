@@ -16,6 +16,7 @@ use crate::host::cache::CacheMode;
 use crate::host::capabilities::{HostCapabilities, HostEnvironment};
 use crate::host::replay::load_fixtures;
 use crate::host::runtime::{Limits, DEFAULT_MAX_MEMORY_MB, DEFAULT_TIMEOUT_MS};
+use crate::oci::keyless::{KeylessLive, TrustRoot};
 use crate::oci::registry::{load_policy, LiveRegistry, RegistryOptions};
 use crate::oci::sources::apply_sources_file;
 use crate::suite::manifest::PolicyManifest;
@@ -90,6 +91,11 @@ pub struct RunArgs {
     /// `source_authorities` (extra CA certificates per registry).
     #[arg(long, value_name = "FILE")]
     pub sources_path: Option<PathBuf>,
+    /// kwctl's Sigstore trust root (a ClientTrustConfig JSON with a
+    /// `trustedRoot`) for keyless `oci`/`v2/verify` under --allow-network;
+    /// without it keyless verification is a host error (no default offline).
+    #[arg(long, value_name = "FILE", requires = "allow_network")]
+    pub sigstore_trust_config: Option<PathBuf>,
     /// The policy module (wasm32-wasip1 binary, or WAT text), or
     /// `registry://HOST/REPO:TAG` / `registry://HOST/REPO@sha256:HEX`.
     #[arg(value_name = "MODULE.wasm")]
@@ -185,7 +191,16 @@ pub fn handle(args: &RunArgs) -> Result<ExitCode> {
 
     let mut env = HostEnvironment::new(capabilities);
     if args.allow_network {
-        env = env.with_live(Arc::new(LiveRegistry::new(registry_options)));
+        let trust = match &args.sigstore_trust_config {
+            Some(path) => Some(Arc::new(TrustRoot::from_file(path)?)),
+            None => None,
+        };
+        let registry = Arc::new(LiveRegistry::new(registry_options.clone()));
+        env = env.with_live(Arc::new(KeylessLive::new(
+            registry,
+            registry_options,
+            trust,
+        )));
     }
     let env = Arc::new(env);
     let evaluation = evaluate(&policy, Arc::clone(&env), &settings, &request);

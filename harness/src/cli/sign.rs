@@ -15,9 +15,10 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::oci::cosign::{
-    parse_image, push_signature, resolve_image, signature_reference, RegistryStore, ResolvedImage,
-    SignatureStore,
+    parse_image, push_annotated_layer, push_signature, resolve_image, signature_reference,
+    RegistryStore, ResolvedImage, SignatureStore,
 };
+use crate::oci::keyless::sign::{keyless_annotations, KeylessSignArgs};
 use crate::oci::registry::RegistryOptions;
 use crate::sign::attach::{
     attach, AttestedImage, Change, ATTESTATIONS_ANNOTATION, MAX_MANIFEST_BYTES,
@@ -105,6 +106,9 @@ pub struct SignArgs {
     /// ones always are (repeatable).
     #[arg(long, value_name = "HOST:PORT")]
     pub insecure_registry: Vec<String>,
+    /// cosign, TEST TOOL: keyless-style signatures (certificate, chain, Rekor bundle).
+    #[command(flatten)]
+    pub keyless: KeylessSignArgs,
 }
 
 /// What `sign --format cosign` prints (one JSON line).
@@ -140,8 +144,11 @@ pub fn handle(args: &SignArgs) -> Result<()> {
 
 fn kritis(args: &SignArgs, key: &SigningKey) -> Result<()> {
     ensure!(
-        !args.push && args.annotations.is_empty() && args.insecure_registry.is_empty(),
-        "--push, --annotation and --insecure-registry apply to --format cosign only"
+        !args.push
+            && args.annotations.is_empty()
+            && args.insecure_registry.is_empty()
+            && !args.keyless.is_keyless(),
+        "--push, --annotation, --insecure-registry and --certificate apply to --format cosign only"
     );
     ensure!(
         args.into.is_none() || args.image.is_some(),
@@ -292,6 +299,10 @@ fn cosign(args: &SignArgs, key: &SigningKey) -> Result<()> {
             annotations.is_empty(),
             "--annotation builds the payload: it cannot be used with --payload"
         );
+        ensure!(
+            !args.keyless.is_keyless(),
+            "--certificate signs the image's payload: it needs --image, not --payload"
+        );
         let path = args.payload.as_ref().context("--image or --payload")?;
         let payload = std::fs::read(path)
             .with_context(|| format!("cannot read payload file {}", path.display()))?;
@@ -324,7 +335,28 @@ fn cosign(args: &SignArgs, key: &SigningKey) -> Result<()> {
         .clone()
         .unwrap_or_else(|| crate::oci::cosign::docker_reference(&resolved.reference));
     let payload = cosign_payload(&docker_reference, &resolved.digest, &annotations)?;
-    let signature = b64.encode(key.sign(&payload, Some(RsaScheme::Pkcs1))?);
+    // TEST TOOL: a keyless-style layer (certificate, chain, Rekor bundle).
+    let layer_annotations = if args.keyless.is_keyless() {
+        let replayed = match &args.keyless.replay_from {
+            Some(digest) => Some(cosign_payload(&docker_reference, digest, &annotations)?),
+            None => None,
+        };
+        Some(keyless_annotations(
+            &args.keyless,
+            key,
+            &payload,
+            replayed.as_deref(),
+        )?)
+    } else {
+        None
+    };
+    let signature = match &layer_annotations {
+        Some(a) => a
+            .get(crate::oci::cosign::SIGNATURE_ANNOTATION)
+            .cloned()
+            .context("keyless signature")?,
+        None => b64.encode(key.sign(&payload, Some(RsaScheme::Pkcs1))?),
+    };
     let mut output = CosignOutput {
         image: Some(resolved.pinned()),
         signature_tag: Some(signature_reference(&resolved.reference, &resolved.digest)?.whole()),
@@ -333,7 +365,10 @@ fn cosign(args: &SignArgs, key: &SigningKey) -> Result<()> {
         signature_manifest_digest: None,
     };
     if args.push {
-        let pushed = push_signature(&resolved, &payload, &output.signature, &connect)?;
+        let pushed = match layer_annotations {
+            Some(a) => push_annotated_layer(&resolved, &payload, a, &connect)?,
+            None => push_signature(&resolved, &payload, &output.signature, &connect)?,
+        };
         eprintln!(
             "policy-harness: signed {} with {}: {} {}",
             resolved.pinned(),

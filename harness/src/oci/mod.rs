@@ -6,6 +6,7 @@
 
 pub mod cosign;
 pub mod http;
+pub mod keyless;
 pub mod metadata;
 pub mod registry;
 pub mod sources;

@@ -138,15 +138,26 @@ pub fn add_signature_layer(
     payload: &[u8],
     signature_b64: &str,
 ) -> Result<SignatureManifest> {
+    let annotations = BTreeMap::from([(SIGNATURE_ANNOTATION.to_owned(), signature_b64.to_owned())]);
+    add_annotated_layer(existing, payload, annotations)
+}
+
+/// [`add_signature_layer`] with every layer annotation given: a keyless
+/// signature also carries its certificate, chain and Rekor bundle.
+///
+/// # Errors
+/// `existing` is not an image manifest, or already has [`MAX_LAYERS`] layers.
+pub fn add_annotated_layer(
+    existing: Option<&[u8]>,
+    payload: &[u8],
+    annotations: BTreeMap<String, String>,
+) -> Result<SignatureManifest> {
     let layer = OciDescriptor {
         media_type: SIMPLE_SIGNING_MEDIA_TYPE.to_owned(),
         digest: sha256_digest(payload),
         size: i64::try_from(payload.len()).context("payload too large")?,
         urls: None,
-        annotations: Some(BTreeMap::from([(
-            SIGNATURE_ANNOTATION.to_owned(),
-            signature_b64.to_owned(),
-        )])),
+        annotations: Some(annotations),
         artifact_type: None,
     };
     let mut manifest = match existing {

@@ -61,12 +61,18 @@ pub use format::{
 };
 pub use key::CosignKey;
 pub use manifest::{
-    add_signature_layer, parse_signature_manifest, signature_config, SignatureManifest,
+    add_annotated_layer, add_signature_layer, parse_signature_manifest, signature_config,
+    SignatureManifest,
 };
-pub use push::{push_signature, PushedSignature};
+pub use push::{push_annotated_layer, push_signature, PushedSignature};
 pub use reference::{
     docker_reference, parse_image, resolve_image, signature_reference, signature_tag, ResolvedImage,
 };
 pub use request::{parse_request, PubKeyVerify, VerificationResponse};
 pub use store::{Connect, Fetched, RegistryStore, SignatureStore};
 pub use verify::{answer_verify, unmet_keys, verify_pub_keys, verify_with, SignatureLayer};
+
+// For `crate::oci::keyless`, which reads the same `.sig` layers.
+pub(crate) use payload::{missing_annotations, SimpleSigning};
+pub(crate) use text::shown;
+pub(crate) use verify::fetch_layers;

@@ -10,37 +10,37 @@ use serde_json::Value;
 /// `critical` field present and a string; `optional` absent, null or an
 /// object whose `creator`/`timestamp`, when present, are a string/an integer).
 #[derive(Debug, Deserialize)]
-pub(super) struct SimpleSigning {
-    pub(super) critical: Critical,
+pub(crate) struct SimpleSigning {
+    pub(crate) critical: Critical,
     #[serde(default)]
-    pub(super) optional: Option<Optional>,
+    pub(crate) optional: Option<Optional>,
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct Critical {
+pub(crate) struct Critical {
     #[allow(dead_code)] // required, not compared (as in the real host)
     identity: Identity,
-    pub(super) image: Image,
+    pub(crate) image: Image,
     #[serde(rename = "type")]
     #[allow(dead_code)] // required, not compared (as in the real host)
     kind: String,
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct Identity {
+pub(crate) struct Identity {
     #[serde(rename = "docker-reference")]
     #[allow(dead_code)]
     docker_reference: String,
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct Image {
+pub(crate) struct Image {
     #[serde(rename = "docker-manifest-digest")]
-    pub(super) docker_manifest_digest: String,
+    pub(crate) docker_manifest_digest: String,
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct Optional {
+pub(crate) struct Optional {
     #[serde(default)]
     #[allow(dead_code)]
     creator: Option<String>,
@@ -54,7 +54,7 @@ pub(super) struct Optional {
 /// The requested annotations a payload's `optional` lacks (sigstore-rs's
 /// rule: strings compare as they are, numbers and booleans by their JSON
 /// text; `creator` and `timestamp` are not annotations).
-pub(super) fn missing_annotations(
+pub(crate) fn missing_annotations(
     optional: Option<&Optional>,
     wanted: &BTreeMap<String, String>,
 ) -> Vec<(String, String)> {

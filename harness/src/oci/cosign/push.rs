@@ -1,11 +1,13 @@
 //! Signing: writing a signature to the `.sig` manifest of an image.
 
+use std::collections::BTreeMap;
+
 use anyhow::{anyhow, Context as _, Result};
 use oci_client::manifest::OCI_IMAGE_MEDIA_TYPE;
 use oci_client::secrets::RegistryAuth;
 
-use super::format::MAX_MANIFEST_BYTES;
-use super::manifest::add_signature_layer;
+use super::format::{MAX_MANIFEST_BYTES, SIGNATURE_ANNOTATION};
+use super::manifest::add_annotated_layer;
 use super::reference::{signature_reference, ResolvedImage};
 use super::store::{Connect, Fetched, RegistryStore, SignatureStore as _};
 use crate::oci::sha256_digest;
@@ -32,6 +34,21 @@ pub fn push_signature(
     signature_b64: &str,
     connect: Connect<'_>,
 ) -> Result<PushedSignature> {
+    let annotations = BTreeMap::from([(SIGNATURE_ANNOTATION.to_owned(), signature_b64.to_owned())]);
+    push_annotated_layer(image, payload, annotations, connect)
+}
+
+/// [`push_signature`] with every layer annotation given (a keyless
+/// signature's certificate, chain and bundle next to the signature).
+///
+/// # Errors
+/// Registry errors, or an unusable existing `.sig` manifest.
+pub fn push_annotated_layer(
+    image: &ResolvedImage,
+    payload: &[u8],
+    annotations: BTreeMap<String, String>,
+    connect: Connect<'_>,
+) -> Result<PushedSignature> {
     let signature_ref = signature_reference(&image.reference, &image.digest)?;
     let store = RegistryStore::new(&signature_ref, connect)?;
     let existing = match store
@@ -41,7 +58,7 @@ pub fn push_signature(
         Fetched::Found(bytes) => Some(bytes),
         Fetched::Absent(_) => None,
     };
-    let built = add_signature_layer(existing.as_deref(), payload, signature_b64)
+    let built = add_annotated_layer(existing.as_deref(), payload, annotations)
         .with_context(|| format!("cannot extend {}", signature_ref.whole()))?;
     let client = &store.client;
     let manifest_digest = sha256_digest(&built.manifest);

@@ -17,7 +17,7 @@ pub(super) fn listed(items: &[String]) -> String {
 }
 
 /// Registry- or user-supplied text for a message: escaped, at most 100 characters.
-pub(super) fn shown(text: &str) -> String {
+pub(crate) fn shown(text: &str) -> String {
     const MAX: usize = 100;
     let escaped: String = text.escape_debug().collect();
     let mut out: String = escaped.chars().take(MAX).collect();

@@ -211,7 +211,7 @@ fn request_keys(request: &PubKeyVerify) -> Result<Vec<CosignKey>, VerifyError> {
 
 /// The layers of the `.sig` manifest `bytes` (at `signature_ref`), each
 /// blob fetched and checked against its descriptor's digest.
-fn fetch_layers(
+pub(crate) fn fetch_layers(
     store: &dyn SignatureStore,
     signature_ref: &Reference,
     bytes: &[u8],
