@@ -308,7 +308,7 @@ impl SigningKey {
     /// kritis's default key id for this key, the id the policy gives an
     /// authority written without `publicKeyId`: `ni:///sha-256;` + the
     /// unpadded base64url SHA-256 of the DER SubjectPublicKeyInfo (the
-    /// policy's `keys::default_key_id`, and the README's openssl pipeline).
+    /// policy's `keys::default_key_id`, and the openssl pipeline of docs/walkthrough.md).
     pub fn default_key_id(&self) -> Result<String> {
         use sha2::Digest as _;
         let hash = sha2::Sha256::digest(self.public_key_der()?);
