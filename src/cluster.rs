@@ -99,7 +99,7 @@ pub(crate) fn extend<'b>(
         return Ok(());
     };
     let require = spec.require.unwrap_or(Require::All);
-    let found = kritis::policies(bytes, namespace, require).map_err(describe)?;
+    let found = kritis::policies(bytes, namespace, require, spec.enforcement).map_err(describe)?;
     if found.policies.is_empty() {
         return Ok(());
     }

@@ -9,15 +9,17 @@ use std::collections::{HashMap, HashSet};
 
 use crate::allowlist;
 use crate::attestation::{self, AnnotationError, Attestation};
+use crate::clock;
 use crate::evaluate::MAX_FAILED_VERIFICATIONS;
 use crate::host::Calls;
 use crate::image::{Digest, ImageRef, Repository};
 use crate::index::{AttestationIndex, Candidates};
 use crate::keyring::Keyring;
 use crate::keys;
-use crate::settings::{AllowlistSpec, Require, Settings, Sources, Text};
+use crate::settings::{AllowlistSpec, Enforcement, Require, Settings, Sources, Text};
 use crate::sources::registry_identities::Identities;
 use crate::sources::registry_keys::Registry;
+use crate::text::Quoted;
 use crate::verdict::{Listed, Miss, PolicyMiss, Reason};
 use crate::verify;
 
@@ -38,11 +40,24 @@ pub(crate) struct Decisions<'i> {
     pub resolved: HashMap<(Repository<'i>, Option<&'i str>), Result<String, Reason>>,
 }
 
+/// What a request decides about one image.
+pub(crate) enum Decision {
+    /// Admitted.
+    Admitted,
+    /// Admitted by an allowlist pattern that expires soon: the warning.
+    Expiring(String),
+    /// Would be rejected, but every applicable policy is `warn`.
+    Warned(Reason),
+    /// Rejected.
+    Rejected(Reason),
+}
+
 /// What remains to do for an image once allowlists, namespaces and tags are
 /// dealt with.
 enum Target<'i> {
-    /// Allowlisted, or not enforced in this namespace.
-    Admitted,
+    /// Allowlisted (with a warning when the pattern expires soon), or not
+    /// enforced in this namespace.
+    Admitted(Option<String>),
     /// Refused before any attestation is looked at.
     Failed(Reason),
     /// Needs proofs for this repository and digest.
@@ -60,6 +75,7 @@ enum Target<'i> {
 struct Policy<'s> {
     name: Option<&'s str>,
     require: Require,
+    enforcement: Enforcement,
     authorities: Vec<usize>,
 }
 
@@ -84,6 +100,11 @@ pub(crate) struct Engine<'s> {
     calls: Calls<'s>,
     registry: Registry<'s>,
     identities: Identities<'s>,
+    /// Every applicable policy is `warn`: failures are warnings.
+    warn_only: bool,
+    now: OnceCell<Option<i64>>,
+    /// Seconds before an expiry during which a warning is given.
+    expiry_window: i64,
 }
 
 impl<'s> Engine<'s> {
@@ -105,6 +126,7 @@ impl<'s> Engine<'s> {
             None => vec![Policy {
                 name: None,
                 require: Require::Any,
+                enforcement: Enforcement::Deny,
                 authorities: (0..authorities.len()).collect(),
             }],
             Some(list) => {
@@ -122,6 +144,7 @@ impl<'s> Engine<'s> {
                     .map(|p| Policy {
                         name: Some(p.name.as_ref()),
                         require: p.require,
+                        enforcement: p.enforcement,
                         authorities: p
                             .attestation_authority_names
                             .iter()
@@ -131,7 +154,18 @@ impl<'s> Engine<'s> {
                     .collect()
             }
         };
+        // A `deny` policy that fails rejects whatever `warn` policies say:
+        // where any applies, only they are judged; where all are `warn`,
+        // they are judged and their failures are warnings.
+        let (deny, warn): (Vec<Policy<'s>>, Vec<Policy<'s>>) = policies
+            .into_iter()
+            .partition(|p| p.enforcement == Enforcement::Deny);
+        let warn_only = deny.is_empty() && !warn.is_empty();
+        let policies = if warn_only { warn } else { deny };
         Engine {
+            warn_only,
+            now: OnceCell::new(),
+            expiry_window: settings.expiry_warning_seconds(),
             authorities,
             keyring: Keyring::new(settings),
             policies,
@@ -153,17 +187,55 @@ impl<'s> Engine<'s> {
         self.calls.count(f);
     }
 
+    /// The host's clock, read once per request.
+    fn now(&self) -> Option<i64> {
+        *self.now.get_or_init(|| self.calls.now())
+    }
+
+    /// Whether an allowlist admits `image`: `Some(None)` by a pattern that
+    /// does not expire, `Some(Some(warning))` by one that expires within
+    /// the warning window, `None` when no live pattern matches. An expiring
+    /// pattern matches only while the host's clock says it has not expired:
+    /// without a clock it matches nothing.
+    fn allowlisted(&self, image: &str) -> Option<Option<String>> {
+        let mut expiring: Option<(i64, &str, &str)> = None;
+        for p in self.allowlists.iter().flat_map(|l| &l.patterns) {
+            if !(p.namespace.as_deref().is_none_or(|n| n == self.namespace)
+                && allowlist::matches(&p.name_pattern, image))
+            {
+                continue;
+            }
+            let Some(expires) = p.expires.as_deref() else {
+                return Some(None);
+            };
+            let (Ok(at), Some(now)) = (clock::parse_rfc3339(expires), self.now()) else {
+                continue;
+            };
+            if now < at && expiring.is_none_or(|(best, _, _)| at > best) {
+                expiring = Some((at, &p.name_pattern, expires));
+            }
+        }
+        let (at, pattern, expires) = expiring?;
+        let now = self.now()?;
+        Some((at - now <= self.expiry_window).then(|| {
+            format!(
+                "image {} is admitted by allowlist pattern {} only until {} ({}): sign it, or \
+                 extend the exception",
+                Quoted(image),
+                Quoted(pattern),
+                Quoted(expires),
+                clock::remaining(at - now)
+            )
+        }))
+    }
+
     fn target<'i>(&self, image: &'i str, decisions: &mut Decisions<'i>) -> Target<'i> {
-        let allowlisted = self.allowlists.iter().flat_map(|l| &l.patterns).any(|p| {
-            p.namespace.as_deref().is_none_or(|n| n == self.namespace)
-                && allowlist::matches(&p.name_pattern, image)
-        });
-        if allowlisted {
-            return Target::Admitted;
+        if let Some(note) = self.allowlisted(image) {
+            return Target::Admitted(note);
         }
         // As in kritis, a namespace no policy covers is not enforced.
         if self.policies.is_empty() {
-            return Target::Admitted;
+            return Target::Admitted(None);
         }
         let reference = match ImageRef::parse(image) {
             Ok(r) => r,
@@ -217,10 +289,24 @@ impl<'s> Engine<'s> {
     }
 
     /// Decides one distinct image; records in `decisions.pins` the digest a
-    /// tag is to be pinned to.
-    pub fn decide<'i>(&self, image: &'i str, decisions: &mut Decisions<'i>) -> Result<(), Reason> {
+    /// tag is to be pinned to. In a namespace whose applicable policies are
+    /// all `warn`, what would reject is a warning.
+    pub fn decide<'i>(&self, image: &'i str, decisions: &mut Decisions<'i>) -> Decision {
+        match self.judge_image(image, decisions) {
+            Ok(None) => Decision::Admitted,
+            Ok(Some(note)) => Decision::Expiring(note),
+            Err(reason) if self.warn_only => Decision::Warned(reason),
+            Err(reason) => Decision::Rejected(reason),
+        }
+    }
+
+    fn judge_image<'i>(
+        &self,
+        image: &'i str,
+        decisions: &mut Decisions<'i>,
+    ) -> Result<Option<String>, Reason> {
         let (repository, digest, resolved) = match self.target(image, decisions) {
-            Target::Admitted => return Ok(()),
+            Target::Admitted(note) => return Ok(note),
             Target::Failed(reason) => return Err(reason),
             Target::Verify {
                 repository,
@@ -238,11 +324,11 @@ impl<'s> Engine<'s> {
             decisions.pins.insert(image, digest.to_string());
         }
         match decisions.memo.entry((repository, digest)) {
-            Entry::Occupied(e) => e.get().clone(),
+            Entry::Occupied(e) => e.get().clone().map(|()| None),
             Entry::Vacant(e) => {
                 let (repository, digest) = e.key();
                 let r = self.check_digest(image, resolved, repository, digest);
-                e.insert(r).clone()
+                e.insert(r).clone().map(|()| None)
             }
         }
     }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::cluster;
-use crate::engine::{Decisions, Engine};
+use crate::engine::{Decision, Decisions, Engine};
 use crate::host::Calls;
 use crate::settings::{Settings, Text};
 use crate::verdict::{Failure, Place, Rejection, Verdict, VolumeProblem};
@@ -204,6 +204,9 @@ fn evaluate_request(
         name: u.name.as_deref().map(str::to_owned),
     };
     let mut failures = Vec::new();
+    // Images only `warn` policies reject, and notes of expiring exceptions.
+    let mut warned = Vec::new();
+    let mut notes = Vec::new();
     let mut decisions = Decisions::default();
     let mut seen: HashSet<&str> = HashSet::new();
     for u in &w.images {
@@ -217,12 +220,16 @@ fn evaluate_request(
         if !seen.insert(image) {
             continue;
         }
-        if let Err(reason) = engine.decide(image, &mut decisions) {
-            failures.push(Failure::Image {
-                image: image.to_owned(),
-                reason,
-                volume: matches!(u.site, Site::Volume(_)).then(|| place(u)),
-            });
+        let failure = |reason| Failure::Image {
+            image: image.to_owned(),
+            reason,
+            volume: matches!(u.site, Site::Volume(_)).then(|| place(u)),
+        };
+        match engine.decide(image, &mut decisions) {
+            Decision::Admitted => {}
+            Decision::Expiring(note) => notes.push(note),
+            Decision::Warned(reason) => warned.push(failure(reason)),
+            Decision::Rejected(reason) => failures.push(failure(reason)),
         }
     }
 
@@ -244,24 +251,107 @@ fn evaluate_request(
         } else {
             None
         };
+        let (mut warnings, audit_annotations) = warn_mode(warned);
+        warnings.extend(notes.into_iter().map(|n| cut(n, MAX_WARNING)));
         return Verdict::Admit {
-            warnings: Vec::new(),
-            audit_annotations: Vec::new(),
+            warnings,
+            audit_annotations,
             mutated_object,
         };
     }
-    let rejection = Rejection::Images(failures);
     if settings.allow_breakglass && w.breakglass {
-        let text = rejection.message();
-        return Verdict::Admit {
-            warnings: vec![format!(
-                "break-glass: admitted without verification (kritis.grafeas.io/breakglass): {text}"
-            )],
-            audit_annotations: vec![(BREAKGLASS_AUDIT_KEY, text)],
-            mutated_object: None,
-        };
+        match breakglass_expiry(settings, calls) {
+            Ok(note) => {
+                let text = Rejection::Images(failures).message();
+                let mut warnings = vec![format!(
+                    "break-glass: admitted without verification (kritis.grafeas.io/breakglass): {text}"
+                )];
+                warnings.extend(note);
+                return Verdict::Admit {
+                    warnings,
+                    audit_annotations: vec![(BREAKGLASS_AUDIT_KEY, text)],
+                    mutated_object: None,
+                };
+            }
+            Err(refused) => failures.insert(0, Failure::BreakglassRefused(refused)),
+        }
     }
-    Verdict::Reject(rejection)
+    Verdict::Reject(Rejection::Images(failures))
+}
+
+/// Longest warning, in bytes: kubectl prints each on its own line.
+const MAX_WARNING: usize = 1024;
+/// Warnings given for images that `warn` policies reject; the rest are
+/// counted in one more warning (the audit annotation lists them all).
+const MAX_WARNED_IMAGES: usize = 20;
+/// Audit annotation recording what `warn` policies would have rejected. The
+/// API server prefixes it with the webhook's name (`<webhook>/would-reject`),
+/// so it carries no `/` of its own, which would make that key invalid.
+pub const WOULD_REJECT_AUDIT_KEY: &str = "would-reject";
+
+/// `text` cut below `max` bytes, on a character boundary.
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max - 4;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str(" …");
+    }
+    text
+}
+
+/// One warning per image that only `warn` policies reject, saying what the
+/// rejection would have said, and the audit annotation that records them.
+fn warn_mode(warned: Vec<Failure>) -> (Vec<String>, Vec<(&'static str, String)>) {
+    if warned.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let mut warnings: Vec<String> = warned
+        .iter()
+        .take(MAX_WARNED_IMAGES)
+        .map(|f| {
+            cut(
+                format!("enforcement is warn, so admitted; would reject: {f}"),
+                MAX_WARNING,
+            )
+        })
+        .collect();
+    if warned.len() > MAX_WARNED_IMAGES {
+        warnings.push(format!(
+            "enforcement is warn: {} more images would be rejected (see the {WOULD_REJECT_AUDIT_KEY} audit annotation)",
+            warned.len() - MAX_WARNED_IMAGES
+        ));
+    }
+    let text = Rejection::Images(warned).message();
+    (warnings, vec![(WOULD_REJECT_AUDIT_KEY, text)])
+}
+
+/// Whether break-glass may still be used: `Ok` with an optional warning when
+/// it expires soon, `Err` with why it is refused (expired, or no clock to
+/// tell).
+fn breakglass_expiry(settings: &Settings<'_>, calls: Calls<'_>) -> Result<Option<String>, String> {
+    let Some(expires) = settings.breakglass_expires.as_deref() else {
+        return Ok(None);
+    };
+    let Ok(at) = crate::clock::parse_rfc3339(expires) else {
+        return Err(format!("breakglassExpires {expires:?} is not a time"));
+    };
+    let Some(now) = calls.now() else {
+        return Err(format!(
+            "break-glass is refused: it expires at {expires} and the host gives this policy no clock to tell"
+        ));
+    };
+    if now >= at {
+        return Err(format!("break-glass is refused: it expired at {expires}"));
+    }
+    Ok((at - now <= settings.expiry_warning_seconds()).then(|| {
+        format!(
+            "break-glass expires at {expires} ({}): after that, objects marked kritis.grafeas.io/breakglass are verified like any other",
+            crate::clock::remaining(at - now)
+        )
+    }))
 }
 
 /// The kind of the object: from the request, else from the object itself.

@@ -150,6 +150,13 @@ pub trait Host {
         Err(format!("this host cannot read the manifest of {image}"))
     }
 
+    /// The host's wall clock, in seconds since the Unix epoch, or `None`
+    /// when it gives none (expiring exceptions then match nothing).
+    /// Kubewarden's host gives WASI's realtime clock; tests give a fixed one.
+    fn now(&self) -> Option<i64> {
+        crate::clock::system_now()
+    }
+
     /// The resources of one kind in a namespace, as a Kubernetes list
     /// (`kubernetes`/`list_resources_by_namespace`; context-aware policies).
     ///
@@ -308,6 +315,11 @@ impl<'h> Calls<'h> {
         self.host
             .verify_identity(image, identity, annotations)
             .map_err(HostFailure::Host)
+    }
+
+    /// The host's clock (not a call: WASI, not waPC).
+    pub fn now(&self) -> Option<i64> {
+        self.host.now()
     }
 
     /// `kubernetes`/`list_resources_by_namespace`.

@@ -26,7 +26,9 @@ use serde_json::value::RawValue;
 
 use crate::allowlist::MAX_PATTERN_LEN;
 use crate::keys;
-use crate::settings::{AllowlistSpec, AuthoritySpec, PatternSpec, PolicySpec, Require, Text};
+use crate::settings::{
+    AllowlistSpec, AuthoritySpec, Enforcement, PatternSpec, PolicySpec, Require, Text,
+};
 
 /// The group and version of every kritis resource.
 pub const API_VERSION: &str = "kritis.grafeas.io/v1beta1";
@@ -248,6 +250,7 @@ fn patterns<'a>(
             Ok(PatternSpec {
                 name_pattern: pattern,
                 namespace,
+                expires: None,
             })
         })
         .collect()
@@ -273,6 +276,7 @@ pub fn policies<'a>(
     bytes: &'a [u8],
     namespace: &str,
     require: Require,
+    enforcement: Enforcement,
 ) -> Result<Policies<'a>, ResourceError> {
     let mut out = Policies {
         policies: Vec::new(),
@@ -334,6 +338,7 @@ pub fn policies<'a>(
             namespace: Some(owned(namespace.to_owned())),
             attestation_authority_names: authority_names,
             require,
+            enforcement,
         });
     }
     Ok(out)

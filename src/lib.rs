@@ -13,6 +13,7 @@ pub mod allowlist;
 pub mod attestation;
 mod b64;
 pub mod certificate;
+pub mod clock;
 mod cluster;
 mod engine;
 pub mod evaluate;

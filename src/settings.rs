@@ -15,6 +15,11 @@ use crate::allowlist::MAX_PATTERN_LEN;
 use crate::json_path;
 use crate::keys::{self, KeyError};
 
+/// Days before an expiry during which a warning is given, by default.
+pub const DEFAULT_EXPIRY_WARNING_DAYS: u32 = 7;
+/// Longest warning window accepted.
+pub const MAX_EXPIRY_WARNING_DAYS: u32 = 366;
+
 /// Where an authority's proof for an image may come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -66,6 +71,13 @@ pub struct Settings<'a> {
     /// Honour the `kritis.grafeas.io/breakglass` annotation.
     #[serde(default)]
     pub allow_breakglass: bool,
+    /// RFC 3339 UTC time after which break-glass is refused.
+    #[serde(borrow, default)]
+    pub breakglass_expires: Option<Text<'a>>,
+    /// Days before an expiry during which what it admits carries a warning
+    /// (default 7).
+    #[serde(default)]
+    pub expiry_warning_days: Option<u32>,
     /// Resolve tags to digests through the host (`oci/v1/manifest_digest`).
     #[serde(default)]
     pub resolve_tags: bool,
@@ -111,6 +123,10 @@ pub struct KritisResourcesSpec {
     /// or `admit`.
     #[serde(default)]
     pub when_no_policy: WhenNoPolicy,
+    /// What the GenericAttestationPolicies do when they fail: `deny`
+    /// (default) or `warn`.
+    #[serde(default)]
+    pub enforcement: Enforcement,
 }
 
 /// An AttestationAuthority.
@@ -265,6 +281,21 @@ pub struct PolicySpec<'a> {
     /// `all` (default) or `any`.
     #[serde(default)]
     pub require: Require,
+    /// `deny` (default) or `warn`.
+    #[serde(default)]
+    pub enforcement: Enforcement,
+}
+
+/// What a failing policy does.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Enforcement {
+    /// Reject the object (default).
+    #[default]
+    Deny,
+    /// Admit it, with a warning for each image saying what the rejection
+    /// would have said, and an audit annotation.
+    Warn,
 }
 
 /// An AdmissionAllowlist.
@@ -289,6 +320,9 @@ pub struct PatternSpec<'a> {
     /// The namespace it applies to; absent means every namespace.
     #[serde(borrow, default)]
     pub namespace: Option<Text<'a>>,
+    /// RFC 3339 UTC time from which the pattern matches nothing.
+    #[serde(borrow, default)]
+    pub expires: Option<Text<'a>>,
 }
 
 /// One key of an authority, wherever it was written.
@@ -556,9 +590,38 @@ impl<'a> Settings<'a> {
         }
     }
 
+    /// The expiry warning window, in seconds.
+    #[must_use]
+    pub fn expiry_warning_seconds(&self) -> i64 {
+        i64::from(
+            self.expiry_warning_days
+                .unwrap_or(DEFAULT_EXPIRY_WARNING_DAYS),
+        ) * 86_400
+    }
+
     fn allowlist_errors(&self, errors: &mut Vec<String>) {
+        if let Some(e) = &self.breakglass_expires {
+            if let Err(why) = crate::clock::parse_rfc3339(e) {
+                errors.push(format!("breakglassExpires: {e:?} {why}"));
+            }
+        }
+        if self
+            .expiry_warning_days
+            .is_some_and(|d| d > MAX_EXPIRY_WARNING_DAYS)
+        {
+            errors.push(format!(
+                "expiryWarningDays: at most {MAX_EXPIRY_WARNING_DAYS} days"
+            ));
+        }
         for (i, list) in self.admission_allowlists.iter().enumerate() {
             for (k, pattern) in list.patterns.iter().enumerate() {
+                if let Some(e) = &pattern.expires {
+                    if let Err(why) = crate::clock::parse_rfc3339(e) {
+                        errors.push(format!(
+                            "admissionAllowlists[{i}].patterns[{k}].expires: {e:?} {why}"
+                        ));
+                    }
+                }
                 let empty_namespace = pattern.namespace.as_deref() == Some("");
                 let length = pattern.name_pattern.len();
                 // Runs on every request: the path is formatted only for an

@@ -755,3 +755,4 @@ mod cluster;
 mod holes;
 mod keyless;
 mod registry;
+mod rollout;

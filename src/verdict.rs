@@ -82,6 +82,9 @@ pub enum Failure {
         /// Where they belong, e.g. `spec.template.metadata.annotations`.
         path: &'static str,
     },
+    /// Break-glass was asked for but is refused (expired, or no clock):
+    /// listed first, before the images it would have admitted.
+    BreakglassRefused(String),
     /// An image volume whose `image.reference` cannot be read as an image.
     VolumeReference {
         /// The volume.
@@ -543,6 +546,7 @@ impl fmt::Display for Failure {
                 reason.fmt(f)
             }
             Failure::NoImage(place) => write!(f, "container {place} has no image"),
+            Failure::BreakglassRefused(why) => f.write_str(why),
             Failure::MisplacedAttestations { kind, path } => write!(
                 f,
                 "the {} carries kritis.grafeas.io/attestations on its own metadata.annotations, which \
