@@ -3,25 +3,21 @@
 //! annotation, verified here; the registry, verified by the host).
 
 use std::borrow::Cow;
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::OnceCell;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::allowlist;
-use crate::attestation::{self, AnnotationError, Attestation};
 use crate::clock;
-use crate::evaluate::MAX_FAILED_VERIFICATIONS;
 use crate::host::Calls;
 use crate::image::{Digest, ImageRef, Repository};
-use crate::index::{AttestationIndex, Candidates};
 use crate::keyring::Keyring;
-use crate::keys;
 use crate::settings::{AllowlistSpec, Enforcement, Require, Settings, Sources, Text};
+use crate::sources::annotation::Annotation;
 use crate::sources::registry_identities::Identities;
 use crate::sources::registry_keys::Registry;
 use crate::text::Quoted;
-use crate::verdict::{Listed, Miss, PolicyMiss, Reason};
-use crate::verify;
+use crate::verdict::{Miss, PolicyMiss, Reason};
 
 /// Images naming the same repository and digest share one evaluation,
 /// whatever their tags: `app:t1@D` and `app:t2@D` are the same content.
@@ -79,11 +75,6 @@ struct Policy<'s> {
     authorities: Vec<usize>,
 }
 
-/// What a verification proves: (attestation, signature, key slot). The key
-/// is part of it, so a result proven with one authority's key is never
-/// reused for another key that has the same id.
-type Proof = (usize, usize, usize);
-
 pub(crate) struct Engine<'s> {
     authorities: Vec<&'s str>,
     keyring: Keyring<'s>,
@@ -91,10 +82,7 @@ pub(crate) struct Engine<'s> {
     /// Matched straight from the settings: no per-pattern work up front.
     allowlists: &'s [AllowlistSpec<'s>],
     namespace: &'s str,
-    annotation_values: &'s [Text<'s>],
-    attestations: OnceCell<Result<AttestationIndex, AnnotationError>>,
-    verified: RefCell<HashMap<Proof, Result<(), Miss>>>,
-    failed: Cell<u32>,
+    annotation: Annotation<'s>,
     sources: Sources,
     resolve_tags: bool,
     calls: Calls<'s>,
@@ -171,10 +159,7 @@ impl<'s> Engine<'s> {
             policies,
             allowlists: &settings.admission_allowlists,
             namespace,
-            annotation_values,
-            attestations: OnceCell::new(),
-            verified: RefCell::new(HashMap::new()),
-            failed: Cell::new(0),
+            annotation: Annotation::new(annotation_values, calls),
             sources: settings.sources(),
             resolve_tags: settings.resolve_tags,
             calls,
@@ -333,13 +318,6 @@ impl<'s> Engine<'s> {
         }
     }
 
-    fn attestations(&self) -> &Result<AttestationIndex, AnnotationError> {
-        self.attestations.get_or_init(|| {
-            attestation::parse_all(self.annotation_values.iter().map(AsRef::as_ref))
-                .map(AttestationIndex::new)
-        })
-    }
-
     /// Admitted when at least one applicable policy is satisfied. `image` is
     /// the image as written (`pinned`: a tag whose digest came from the
     /// host), for the registry source.
@@ -352,7 +330,7 @@ impl<'s> Engine<'s> {
     ) -> Result<(), Reason> {
         self.count(|w| w.digest_checks += 1);
         let annotation = if self.sources.annotation {
-            let parsed = self.attestations().as_ref();
+            let parsed = self.annotation.index().as_ref();
             if !self.sources.registry {
                 // Annotation only: today's reasons, for the whole image.
                 let parsed = parsed.map_err(|e| Reason::Annotation(e.clone()))?;
@@ -380,9 +358,13 @@ impl<'s> Engine<'s> {
                     digest: digest.to_owned(),
                     carried: parsed.list.len(),
                 }),
-                Ok((parsed, Some(candidates))) => {
-                    self.check_authority(a, &parsed.list, candidates, repository)
-                }
+                Ok((parsed, Some(candidates))) => self.annotation.check_authority(
+                    &self.keyring,
+                    a,
+                    &parsed.list,
+                    candidates,
+                    repository,
+                ),
             });
             let annotation_miss = match from_annotation {
                 Some(Ok(())) => return Ok(()),
@@ -509,98 +491,5 @@ impl<'s> Engine<'s> {
             .err()
             .unwrap_or_default();
         Err(Reason::Unsatisfied(misses))
-    }
-
-    /// Does authority `a` attest `repository` in one of the `candidates`
-    /// (the attestations naming the digest)? On failure, the most telling
-    /// reason found.
-    fn check_authority(
-        &self,
-        a: usize,
-        attestations: &[Attestation],
-        candidates: &Candidates<'_>,
-        repository: &Repository<'_>,
-    ) -> Result<(), Miss> {
-        let mut best: Option<Miss> = None;
-        let mut note = |m: Miss| {
-            if best.as_ref().is_none_or(|b| m.rank() > b.rank()) {
-                best = Some(m);
-            }
-        };
-        let mut signed_by: Listed<(String, bool)> = Listed::default();
-        let mut seen_ids: HashSet<&str> = HashSet::new();
-        if let Some(other) = candidates.other {
-            note(Miss::OtherRepository {
-                named: attestations[other].claims.docker_reference.clone(),
-                expected: repository.to_string(),
-            });
-        }
-        for &ai in candidates.matching {
-            let att = &attestations[ai];
-            self.count(|w| {
-                w.attestations_examined += 1;
-                w.signatures_examined += att.signatures.len() as u64;
-            });
-            for (si, sig) in att.signatures.iter().enumerate() {
-                let mut known = false;
-                let mut ours = false;
-                for k in self.keyring.named(&sig.key_id) {
-                    known = true;
-                    if self.keyring.slot(k).authority != a {
-                        continue;
-                    }
-                    ours = true;
-                    match self.verify(ai, si, att, k) {
-                        Ok(()) => return Ok(()),
-                        Err(m) => note(m),
-                    }
-                }
-                if !ours && seen_ids.insert(&sig.key_id) {
-                    signed_by.push_with(|| (sig.key_id.clone(), known));
-                }
-            }
-        }
-        Err(best.unwrap_or_else(|| Miss::NoSignature {
-            key_ids: self.keyring.ids_of(a).collect(),
-            signed_by,
-        }))
-    }
-
-    /// Verifies signature `si` of attestation `ai` with key slot `k`.
-    fn verify(&self, ai: usize, si: usize, att: &Attestation, k: usize) -> Result<(), Miss> {
-        if let Some(r) = self.verified.borrow().get(&(ai, si, k)) {
-            return r.clone();
-        }
-        let slot = self.keyring.slot(k);
-        let result = if self.failed.get() >= MAX_FAILED_VERIFICATIONS {
-            Err(Miss::Budget)
-        } else {
-            match slot
-                .parsed
-                .get_or_init(|| keys::parse_key(slot.data, slot.algorithm))
-            {
-                Err(e) => Err(Miss::BadKey {
-                    key_id: slot.display_id(),
-                    error: e.clone(),
-                }),
-                Ok(key) => {
-                    self.count(|w| w.verifications += 1);
-                    let sig = &att.signatures[si];
-                    verify::verify(key, &att.payload, &att.payload_sha256, &sig.bytes)
-                        .map(|_| ())
-                        .map_err(|error| {
-                            self.failed.set(self.failed.get() + 1);
-                            Miss::BadSignature {
-                                key_id: sig.key_id.clone(),
-                                error,
-                            }
-                        })
-                }
-            }
-        };
-        self.verified
-            .borrow_mut()
-            .insert((ai, si, k), result.clone());
-        result
     }
 }

@@ -1,8 +1,8 @@
 //! Where an authority's proof for an image comes from. One file per
 //! source, each answering "does authority `a` prove this image?":
 //!
-//! - the annotation (`kritis.grafeas.io/attestations` on the object),
-//!   verified in the module — still in [`crate::engine`] (`check_authority`);
+//! - [`annotation`]: attestations in the object's
+//!   `kritis.grafeas.io/attestations` annotation, verified in the module;
 //! - [`registry_keys`]: cosign signatures in the registry verified by the
 //!   host with the authority's public keys;
 //! - [`registry_identities`]: keyless (Sigstore) and certificate signatures
@@ -13,6 +13,7 @@
 //!
 //! Every host call goes through [`crate::host::Calls`], the request's budget.
 
+pub(crate) mod annotation;
 pub(crate) mod registry_identities;
 pub(crate) mod registry_keys;
 pub mod signature_layers;
