@@ -195,10 +195,15 @@ spec:
           image: $reg/payments/api:2.1
 EOF
 
-# What \`kwctl run --record-host-capabilities-interactions\` writes when the
-# policy asks the registry for these tags (kwctl 1.31's session format).
+# The registry's answers for these tags, written here in kwctl 1.31's
+# session format (what \`kwctl run --record-host-capabilities-interactions\`
+# and \`policy-harness run --allow-network
+# --record-host-capabilities-interactions\` write). Not recorded:
+# registry.example.com is made up, so there is no registry to ask.
 cat >"$here/host-capabilities/payments-registry.yaml" <<EOF
 $header
+# Written by hand in kwctl's session format, not recorded from a registry:
+# registry.example.com and its digests are made up (see README.md).
 - type: Exchange
   request: |
     !OciManifestDigest

@@ -397,3 +397,125 @@ fn kwctl_command_line_yaml_settings_and_sources_file() {
         "{\"uid\":\"uid-7\",\"allowed\":true,\"auditAnnotations\":null,\"warnings\":null}\n"
     );
 }
+
+#[test]
+fn a_call_without_an_answer_says_how_to_give_it_one() {
+    let guest = validate(Behavior::host_call(
+        "oci",
+        "v2/verify",
+        r#"{"type":"SigstorePubKeyVerify","image":"ghcr.io/org/app:1","pub_keys":["k"],"annotations":null}"#,
+    ));
+    let case = Case::new(&guest);
+    let output = case.run(&[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    // In the host error the policy sees (and may quote, cut): short.
+    let message = stdout_json(&output)["status"]["message"]
+        .as_str()
+        .expect("message")
+        .to_owned();
+    assert!(
+        message.contains(
+            "no matching fixture for host call kubewarden/oci/v2/verify (use --allow-network, \
+             a recorded session or a fixture) payload="
+        ),
+        "{message}"
+    );
+    // On stderr: every way, and the fixture's shape with this call's fields.
+    let stderr = text(&output.stderr);
+    for needle in [
+        "policy-harness: note: no answer for host call kubewarden/oci/v2/verify: give --allow-network to ask the registry",
+        "--record-host-capabilities-interactions FILE",
+        "--replay-host-capabilities-interactions FILE",
+        r#"[{"namespace": "oci", "operation": "v2/verify", "request": {"annotations":null,"image":"ghcr.io/org/app:1","pub_keys":["k"],"type":"SigstorePubKeyVerify"}, "response": <the answer as JSON>}]"#,
+    ] {
+        assert!(stderr.contains(needle), "{needle}\n{stderr}");
+    }
+    // The help of --allow-network names every registry call it serves.
+    let help = text(&harness(&["run", "--help"], &case.dir.path().join("cache")).stdout);
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("v1/manifest_digest (tags to digests), v2/verify (cosign signatures;"),
+        "{help}"
+    );
+    assert!(help.contains("and v1/oci_manifest"), "{help}");
+    let help = text(&harness(&["test", "--help"], &case.dir.path().join("cache")).stdout);
+    assert!(help.contains("--allow-network"), "{help}");
+}
+
+#[test]
+fn recorded_sessions_replay_to_the_same_verdict() {
+    let guest = validate(Behavior::host_call(
+        "oci",
+        "v1/manifest_digest",
+        r#""ghcr.io/org/app:1""#,
+    ));
+    let case = Case::new(&guest);
+    for (name, answer) in [
+        (
+            "success",
+            json!({"response": {"accepted": false, "message": "pinned by a recorded digest", "code": 403}}),
+        ),
+        (
+            "error",
+            json!({"error": "Callback evaluation failure: manifest unknown"}),
+        ),
+    ] {
+        let mut fixture = json!({"namespace": "oci", "operation": "v1/manifest_digest",
+                                 "request": "ghcr.io/org/app:1"});
+        fixture
+            .as_object_mut()
+            .expect("object")
+            .extend(answer.as_object().expect("object").clone());
+        let caps = case
+            .dir
+            .write(&format!("{name}.json"), json!([fixture]).to_string())
+            .display()
+            .to_string();
+        let session = case.dir.path().join(format!("{name}-session.yaml"));
+        let session = session.display().to_string();
+        let recorded = case.run(&[
+            "--host-capabilities",
+            &caps,
+            "--record-host-capabilities-interactions",
+            &session,
+        ]);
+        assert!(recorded.status.success(), "{}", text(&recorded.stderr));
+        let written = std::fs::read_to_string(&session).expect("session written");
+        assert!(
+            written.starts_with(
+                "- type: Exchange\n  request: |\n    !OciManifestDigest\n    image: ghcr.io/org/app:1\n  response:\n"
+            ),
+            "{written}"
+        );
+        if name == "error" {
+            assert!(
+                written.ends_with("    type: Error\n    message: manifest unknown\n"),
+                "{written}"
+            );
+        }
+        let replayed = case.run(&["--replay-host-capabilities-interactions", &session]);
+        assert!(replayed.status.success(), "{}", text(&replayed.stderr));
+        assert_eq!(stdout_json(&replayed), stdout_json(&recorded), "{name}");
+    }
+    // kwctl's modes exclude each other.
+    let output = case.run(&[
+        "--replay-host-capabilities-interactions",
+        "a.yaml",
+        "--record-host-capabilities-interactions",
+        "b.yaml",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn every_output_flag_has_the_short_o() {
+    let dir = TempDir::new("cli-short-o");
+    for command in ["test", "annotate", "kritis-import"] {
+        let help = text(&harness(&[command, "--help"], &dir.path().join("cache")).stdout);
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with("-o, --output")),
+            "{command}:\n{help}"
+        );
+    }
+}

@@ -90,8 +90,25 @@ fn assert_line_starts(output: &Output, prefix: &str, contains: &[&str]) {
 fn the_example_passes_through_its_ci_step() {
     let junit = TempDir::new("policy-repo-junit");
     let report = junit.path().join("policy-tests.xml");
+    // A wrapper counting the harness's runs: the JUnit report must come
+    // from the same run as the text (it once ran every suite twice).
+    let runs = junit.path().join("runs");
+    let wrapper = junit.path().join("policy-harness");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\nexec '{BIN}' \"$@\"\n",
+            runs.display()
+        ),
+    )
+    .expect("wrapper");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
     let output = Command::new(example().join("ci/policy-tests.sh"))
-        .env("POLICY_HARNESS", BIN)
+        .env("POLICY_HARNESS", &wrapper)
         .env("POLICY_MODULE", module())
         .env("JUNIT_REPORT", &report)
         .output()
@@ -121,6 +138,98 @@ fn the_example_passes_through_its_ci_step() {
     assert!(
         xml.contains("<testsuites name=\"policy-harness\" tests=\"16\" failures=\"0\" errors=\"0\" skipped=\"0\""),
         "{xml}"
+    );
+    let runs = std::fs::read_to_string(&runs).expect("runs logged");
+    assert_eq!(
+        runs.lines().count(),
+        1,
+        "one run for text and JUnit:\n{runs}"
+    );
+}
+
+#[test]
+fn other_tools_test_files_beside_the_suites_are_skipped() {
+    let dir = TempDir::new("policy-repo-kyverno");
+    copy_dir(&example(), dir.path());
+    std::fs::write(
+        dir.path().join("kyverno-test.yaml"),
+        "apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: require-labels
+policies: [kyverno/require-labels.yaml]
+resources: [workloads/shop.yaml]
+results:
+  - policy: require-labels
+    rule: check-team
+    resources: [web]
+    kind: Deployment
+    result: pass
+",
+    )
+    .expect("kyverno test");
+    std::fs::create_dir_all(dir.path().join("e2e")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("e2e/chainsaw-test.yaml"),
+        "apiVersion: chainsaw.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: deploy
+spec:
+  steps:
+    - try:
+        - apply: {file: ../workloads/shop.yaml}
+",
+    )
+    .expect("chainsaw test");
+    let output = test_suites(dir.path(), &["-v"]);
+    let out = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l == "summary: 2 suite(s), 16 case(s): 16 passed, 0 failed, 0 not run"),
+        "{out}"
+    );
+    let stderr = text(&output.stderr);
+    for file in ["e2e/chainsaw-test.yaml", "kyverno-test.yaml"] {
+        assert!(
+            stderr.contains(&format!(
+                "policy-harness: skipped {}/{file}: not a policy-harness suite",
+                dir.path().display()
+            )),
+            "{file}\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_non_mutating_manifest_that_pins_fails_with_the_fix() {
+    let dir = broken_copy(
+        "policy-repo-not-mutating",
+        "policies/payments-admission-policy.yaml",
+        |text| text.replace("  mutating: true\n", "  mutating: false\n"),
+    );
+    let output = test_suites(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_line_starts(
+        &output,
+        "  FAIL api by tag is pinned to the attested digest: allowed: expected true, got false",
+        &[
+            "the policy said: Request rejected by policy namespaced-payments-payments-attestations. \
+             The policy attempted to mutate the request, but it is currently configured to not \
+             allow mutations.",
+            "payments-admission-policy.yaml (AdmissionPolicy payments-attestations) has \
+             spec.mutating: false",
+            "Fix: set spec.mutating: true in the manifest, or set spec.settings.mutateToDigest: \
+             false",
+        ],
+    );
+    // The cases without a patch are unchanged.
+    assert!(
+        text(&output.stdout)
+            .contains("summary: 2 suite(s), 16 case(s): 15 passed, 1 failed, 0 not run"),
+        "{}",
+        text(&output.stdout)
     );
 }
 

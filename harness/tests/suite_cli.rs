@@ -251,7 +251,9 @@ fn rejecting_repo(dir: &TempDir) {
     dir.write("workloads/web.yaml", DEPLOYMENT);
     dir.write(
         "policy-tests.yaml",
-        "policy: policies/cluster.yaml
+        "apiVersion: policy-harness.kritis.dev/v1
+kind: Suite
+policy: policies/cluster.yaml
 cases:
   - name: web is rejected
     resource: workloads/web.yaml
@@ -359,7 +361,9 @@ fn module_override_settings_files_and_invalid_settings() {
     dir.write("policies/cluster.yaml", MANIFEST);
     dir.write(
         "cluster-test.yaml",
-        "policy: policies/cluster.yaml
+        "apiVersion: policy-harness.kritis.dev/v1
+kind: Suite
+policy: policies/cluster.yaml
 cases:
   - name: anything
     resource: {apiVersion: apps/v1, kind: Deployment, metadata: {name: w}}
@@ -397,7 +401,7 @@ fn invalid_suites_name_the_file_and_the_yaml_path() {
     let module = dir.write("p.wasm", Guest::default().wasm());
     let suite = dir.write(
         "typo-test.yaml",
-        "settings: {}\ncases:\n  - name: a\n    resource: {apiVersion: v1, kind: Pod, metadata: {name: p}}\n    expect: {allowed: true, messageContain: [x]}\n",
+        "apiVersion: policy-harness.kritis.dev/v1\nkind: Suite\nsettings: {}\ncases:\n  - name: a\n    resource: {apiVersion: v1, kind: Pod, metadata: {name: p}}\n    expect: {allowed: true, messageContain: [x]}\n",
     );
     let output = harness(
         &[
@@ -484,4 +488,374 @@ fn golden_case_folders_are_suites() {
         &dir.path().join("cache"),
     );
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+}
+
+const SUITE_HEADER: &str = "apiVersion: policy-harness.kritis.dev/v1\nkind: Suite\n";
+
+/// A suite of two cases on a guest that rejects with `message`.
+fn two_case_suite(dir: &TempDir, file: &str, header: &str, message: &str) -> String {
+    let guest = Guest {
+        validate: Behavior::respond(
+            json!({"accepted": false, "message": message, "code": 403}).to_string(),
+        ),
+        ..Guest::default()
+    };
+    let module = dir.write("p.wasm", guest.wasm());
+    dir.write(
+        file,
+        format!(
+            "{header}name: two cases
+settings: {{}}
+cases:
+  - name: web is rejected
+    resource: {{apiVersion: v1, kind: Pod, metadata: {{name: web}}}}
+    expect: {{allowed: false, messageContains: [not attested]}}
+  - name: api is admitted
+    resource: {{apiVersion: v1, kind: Pod, metadata: {{name: api}}}}
+    expect: {{allowed: true, messageContains: [\"nothing\"]}}
+"
+        ),
+    );
+    module.display().to_string()
+}
+
+#[test]
+fn other_tools_test_files_are_skipped_and_versions_are_checked() {
+    let dir = TempDir::new("test-identity");
+    let module = two_case_suite(&dir, "repo/app-test.yaml", SUITE_HEADER, "not attested");
+    // Other tools' files of the same names: skipped, not run.
+    dir.write(
+        "repo/kyverno-test.yaml",
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicies: [p.yaml]\nresources: [r.yaml]\nresults: []\n",
+    );
+    dir.write(
+        "repo/chainsaw/chainsaw-test.yaml",
+        "apiVersion: chainsaw.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\nspec: {steps: []}\n",
+    );
+    dir.write(
+        "repo/gator-test.yaml",
+        "apiVersion: test.gatekeeper.sh/v1alpha1\nkind: Suite\ntests: []\n",
+    );
+    let repo = dir.path().join("repo").display().to_string();
+    let cache = dir.path().join("cache");
+    let output = harness(
+        &["test", "--module", &module, "--run", "rejected", &repo],
+        &cache,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    assert_line(&output, "  PASS web is rejected");
+    assert!(text(&output.stderr).is_empty(), "{}", text(&output.stderr));
+    // -v says which and why.
+    let output = harness(
+        &[
+            "test", "-v", "--module", &module, "--run", "rejected", &repo,
+        ],
+        &cache,
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = text(&output.stderr);
+    for line in [
+        format!("policy-harness: skipped {repo}/chainsaw/chainsaw-test.yaml: not a policy-harness suite (apiVersion chainsaw.kyverno.io/v1alpha1, kind Test)"),
+        format!("policy-harness: skipped {repo}/gator-test.yaml: not a policy-harness suite (apiVersion test.gatekeeper.sh/v1alpha1, kind Suite)"),
+        format!("policy-harness: skipped {repo}/kyverno-test.yaml: not a policy-harness suite (apiVersion cli.kyverno.io/v1alpha1, kind Test)"),
+    ] {
+        assert!(stderr.lines().any(|l| l == line), "{line}\n{stderr}");
+    }
+    // Named on the command line, another tool's file is refused.
+    let output = harness(
+        &[
+            "test",
+            "--module",
+            &module,
+            &format!("{repo}/kyverno-test.yaml"),
+        ],
+        &cache,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stdout).contains("kyverno-test.yaml is not a policy-harness suite (apiVersion cli.kyverno.io/v1alpha1, kind Test): a suite starts with `apiVersion: policy-harness.kritis.dev/v1` and `kind: Suite`"),
+        "{}",
+        text(&output.stdout)
+    );
+    // Our group, a version this binary does not read: an error, not a skip.
+    dir.write(
+        "repo/future-test.yaml",
+        "apiVersion: policy-harness.kritis.dev/v2\nkind: Suite\ncases: []\n",
+    );
+    let output = harness(&["test", "--module", &module, &repo], &cache);
+    assert_eq!(output.status.code(), Some(1));
+    assert_line(
+        &output,
+        &format!(
+            "  FAIL (suite): cannot load the suite: {repo}/future-test.yaml: apiVersion \
+             policy-harness.kritis.dev/v2 is not known to this policy-harness (it reads \
+             policy-harness.kritis.dev/v1); upgrade policy-harness, or write the suite in the \
+             policy-harness.kritis.dev/v1 format"
+        ),
+    );
+}
+
+#[test]
+fn suites_without_a_header_still_run_with_a_warning() {
+    let dir = TempDir::new("test-legacy");
+    let module = two_case_suite(&dir, "old-test.yaml", "", "not attested");
+    let root = dir.path().display().to_string();
+    let output = harness(
+        &["test", "--module", &module, "--run", "web", &root],
+        &dir.path().join("cache"),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    assert_line(&output, "  PASS web is rejected");
+    assert!(
+        text(&output.stderr).contains(&format!(
+            "policy-harness: warning: {root}/old-test.yaml has no apiVersion/kind: add \
+             `apiVersion: policy-harness.kritis.dev/v1` and `kind: Suite`"
+        )),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn run_selects_cases_by_name_and_junit_goes_to_a_file_in_the_same_run() {
+    let dir = TempDir::new("test-select");
+    let module = two_case_suite(
+        &dir,
+        "app-test.yaml",
+        SUITE_HEADER,
+        "image \"x\" is not attested",
+    );
+    let root = dir.path().display().to_string();
+    let cache = dir.path().join("cache");
+    // Everything: one failure, printed as plain text (no Rust quoting).
+    let junit = dir.path().join("report.xml");
+    let output = harness(
+        &[
+            "test",
+            "--module",
+            &module,
+            "--junit",
+            &junit.display().to_string(),
+            &root,
+        ],
+        &cache,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let failure = "  FAIL api is admitted: allowed: expected true, got false; message: expected \
+                   to contain \"nothing\", got \"image \"x\" is not attested\"";
+    assert_line(&output, failure);
+    assert!(!text(&output.stdout).contains("Some("));
+    let xml = std::fs::read_to_string(&junit).expect("JUnit written");
+    assert!(
+        xml.contains(
+            "message: expected to contain &quot;nothing&quot;, got &quot;image &quot;x&quot; is not attested&quot;"
+        ),
+        "{xml}"
+    );
+    assert!(!xml.contains("Some("), "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), 2);
+    // One case by a substring of its name, -o junit on stdout.
+    let output = harness(
+        &[
+            "test", "--module", &module, "--run", "rejected", "-o", "junit", &root,
+        ],
+        &cache,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    let xml = text(&output.stdout);
+    assert_eq!(xml.matches("<testcase ").count(), 1, "{xml}");
+    assert!(xml.contains("name=\"web is rejected\""), "{xml}");
+    // A suite's name selects all its cases; several --run add up.
+    let output = harness(
+        &["test", "--module", &module, "--run", "two cases", &root],
+        &cache,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_line(&output, "  PASS web is rejected");
+    assert_line(&output, failure);
+    // Nothing selected: an error, not a green run.
+    let output = harness(
+        &["test", "--module", &module, "--run", "Web is", &root],
+        &cache,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("--run Web is: no case of the suites found"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+/// A guest that admits with a mutated object (a pinned image).
+fn pinning_guest() -> Guest {
+    Guest {
+        validate: Behavior::respond(
+            json!({"accepted": true, "mutated_object": {
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "team-a"},
+                "spec": {"template": {"spec": {"containers": [
+                    {"name": "web", "image": "ghcr.io/org/web:1@sha256:0000000000000000000000000000000000000000000000000000000000000000"}]}}}}})
+            .to_string(),
+        ),
+        ..Guest::default()
+    }
+}
+
+#[test]
+fn a_patch_from_a_non_mutating_policy_is_refused_as_policy_server_does() {
+    let dir = TempDir::new("test-mutating");
+    let module = dir
+        .write("p.wasm", pinning_guest().wasm())
+        .display()
+        .to_string();
+    let suite = format!(
+        "{SUITE_HEADER}policy: policy.yaml
+cases:
+  - name: web is pinned
+    resource: web.yaml
+    namespace: team-a
+    expect:
+      allowed: true
+      images: {{\"containers[web]\": \"ghcr.io/org/web:1@sha256:0000000000000000000000000000000000000000000000000000000000000000\"}}
+"
+    );
+    dir.write("app-test.yaml", &suite);
+    dir.write("web.yaml", DEPLOYMENT);
+    let cache = dir.path().join("cache");
+    let root = dir.path().display().to_string();
+    let policy_server_message = "Request rejected by policy namespaced-team-a-team. The policy \
+        attempted to mutate the request, but it is currently configured to not allow mutations.";
+    for (mutating, passes) in [
+        ("", false),
+        ("  mutating: false\n", false),
+        ("  mutating: true\n", true),
+        ("  mutating: false\n  mode: monitor\n", true),
+    ] {
+        dir.write(
+            "policy.yaml",
+            MANIFEST.replace("  rules:\n", &format!("{mutating}  rules:\n")),
+        );
+        let output = harness(&["test", "--module", &module, &root], &cache);
+        let out = text(&output.stdout);
+        if passes {
+            assert_eq!(output.status.code(), Some(0), "{mutating}\n{out}");
+            assert_line(&output, "  PASS web is pinned");
+            continue;
+        }
+        assert_eq!(output.status.code(), Some(1), "{mutating}\n{out}");
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("  FAIL web is pinned: allowed: expected true, got false"))
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(
+            line.contains(&format!("the policy said: {policy_server_message}")),
+            "{line}"
+        );
+        assert!(
+            line.contains(
+                "Fix: set spec.mutating: true in the manifest, or set \
+                           spec.settings.mutateToDigest: false"
+            ),
+            "{line}"
+        );
+        assert!(
+            line.contains(if mutating.is_empty() {
+                "has no spec.mutating (false)"
+            } else {
+                "has spec.mutating: false"
+            }),
+            "{line}"
+        );
+    }
+
+    // run --policy answers as policy-server would, and says how to fix it.
+    dir.write(
+        "policy.yaml",
+        MANIFEST.replace("  rules:\n", "  mutating: false\n  rules:\n"),
+    );
+    let output = harness(
+        &[
+            "run",
+            "--policy",
+            &dir.path().join("policy.yaml").display().to_string(),
+            "--resource",
+            &dir.path().join("web.yaml").display().to_string(),
+            &module,
+        ],
+        &cache,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let response: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(response["allowed"], json!(false));
+    assert_eq!(response["status"]["message"], json!(policy_server_message));
+    assert!(response.get("patch").is_none(), "{response}");
+    assert!(
+        text(&output.stderr).contains("Fix: set spec.mutating: true"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn settings_errors_give_the_yaml_line_not_a_json_position() {
+    let dir = TempDir::new("test-settings-line");
+    let guest = Guest {
+        validate_settings: Behavior::respond(
+            r#"{"valid":false,"message":"resolveTags: invalid type: string \"yes\", expected a boolean at line 1 column 78"}"#,
+        ),
+        ..Guest::default()
+    };
+    let module = dir.write("p.wasm", guest.wasm()).display().to_string();
+    let manifest = MANIFEST.replace(
+        "    attestationAuthorities: [{name: a}]\n",
+        "    attestationAuthorities: [{name: a}]\n    resolveTags: \"yes\"\n",
+    );
+    let line = manifest
+        .lines()
+        .position(|l| l.contains("resolveTags"))
+        .expect("line")
+        + 1;
+    dir.write("policy.yaml", &manifest);
+    dir.write(
+        "settings.yaml",
+        "# settings\nattestationAuthorities:\n  - name: a\nresolveTags: \"yes\"\n",
+    );
+    dir.write(
+        "app-test.yaml",
+        format!("{SUITE_HEADER}policy: policy.yaml\ncases:\n  - name: a\n    resource: {{apiVersion: apps/v1, kind: Deployment, metadata: {{name: w}}}}\n    expect: {{allowed: true}}\n"),
+    );
+    let root = dir.path().display().to_string();
+    let cache = dir.path().join("cache");
+    let output = harness(&["test", "--module", &module, &root], &cache);
+    assert_eq!(output.status.code(), Some(1));
+    assert_line(
+        &output,
+        &format!(
+            "  FAIL (suite): settings are not valid: {root}/policy.yaml (AdmissionPolicy team): \
+             spec.settings.resolveTags: invalid type: string \"yes\", expected a boolean (line {line})"
+        ),
+    );
+    assert!(!text(&output.stdout).contains("column 78"));
+    // run -s FILE.yaml: the file's line.
+    let request = dir.write("request.json", pod_review("u", "a:1").to_string());
+    let settings = dir.path().join("settings.yaml").display().to_string();
+    let output = harness(
+        &[
+            "run",
+            "-s",
+            &settings,
+            "-r",
+            &request.display().to_string(),
+            &module,
+        ],
+        &cache,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stderr).trim_end(),
+        format!(
+            "Provided settings are not valid: resolveTags: invalid type: string \"yes\", \
+             expected a boolean ({settings} line 4)"
+        )
+    );
 }

@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
-# CI step for a policy-as-code repository: install policy-harness, then run
-# every suite (policy-tests.yaml, *-test.yaml) of the repository.
+# CI step for a policy-as-code repository: find policy-harness (or install
+# it), then run every suite of the repository once (files named
+# policy-tests.yaml or *-test.yaml whose header is
+# `apiVersion: policy-harness.kritis.dev/v1` / `kind: Suite`; other tools'
+# files of those names, such as kyverno-test.yaml, are skipped).
 #
-#   ci/policy-tests.sh                       # the module of each manifest's spec.module
-#   POLICY_MODULE=policy.wasm ci/policy-tests.sh   # a module you just built instead
-#   JUNIT_REPORT=policy-tests.xml ci/policy-tests.sh   # also write JUnit XML for the CI UI
+#   ci/policy-tests.sh                                # the module of each manifest's spec.module
+#   POLICY_MODULE=policy.wasm ci/policy-tests.sh      # a module you just built instead
+#   JUNIT_REPORT=policy-tests.xml ci/policy-tests.sh  # also write JUnit XML (same run)
 #
-# POLICY_HARNESS: an installed policy-harness binary (skips the installation).
-# HARNESS_REF: the git tag of kritis-attestation-policy to install it from.
+# Where policy-harness comes from, first found:
+#   POLICY_HARNESS   an installed policy-harness binary;
+#   policy-harness   on PATH;
+#   HARNESS_SOURCE   a checkout of the kritis-attestation-policy project:
+#                    `cargo install --locked --path "$HARNESS_SOURCE/harness"`;
+#   HARNESS_GIT      the git URL where you host that project (and HARNESS_REF,
+#                    a tag or branch of it): `cargo install --locked --git …`.
+# There is no default URL: the project is not published under a fixed
+# address, so point HARNESS_SOURCE or HARNESS_GIT at your copy.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,8 +26,15 @@ if [ -z "$harness" ]; then
   harness=$(command -v policy-harness || true)
 fi
 if [ -z "$harness" ]; then
-  cargo install --locked --git https://github.com/your-org/kritis-attestation-policy \
-    --tag "${HARNESS_REF:-v0.1.0}" policy-harness
+  if [ -n "${HARNESS_SOURCE:-}" ]; then
+    cargo install --locked --path "$HARNESS_SOURCE/harness"
+  elif [ -n "${HARNESS_GIT:-}" ]; then
+    cargo install --locked --git "$HARNESS_GIT" ${HARNESS_REF:+--tag "$HARNESS_REF"} policy-harness
+  else
+    echo "policy-tests.sh: no policy-harness: set POLICY_HARNESS (a binary), HARNESS_SOURCE" \
+      "(a checkout of the project) or HARNESS_GIT (its git URL)" >&2
+    exit 2
+  fi
   harness=policy-harness
 fi
 
@@ -25,10 +42,8 @@ args=()
 if [ -n "${POLICY_MODULE:-}" ]; then
   args+=(--module "$POLICY_MODULE")
 fi
-
-status=0
-"$harness" test ${args[@]+"${args[@]}"} "$repo_root" || status=$?
 if [ -n "${JUNIT_REPORT:-}" ]; then
-  "$harness" test ${args[@]+"${args[@]}"} --output junit "$repo_root" >"$JUNIT_REPORT" || true
+  args+=(--junit "$JUNIT_REPORT")
 fi
-exit "$status"
+
+exec "$harness" test ${args[@]+"${args[@]}"} "$repo_root"

@@ -17,7 +17,7 @@ pub struct KritisImportArgs {
     pub require: String,
     /// What to print: the `settings` block, or a whole ClusterAdmissionPolicy
     /// (`manifest`, needs --module).
-    #[arg(long, value_name = "settings|manifest", default_value = "settings",
+    #[arg(long, short = 'o', value_name = "settings|manifest", default_value = "settings",
           value_parser = ["settings", "manifest"])]
     pub output: String,
     /// Module reference of the manifest, e.g.

@@ -14,7 +14,8 @@ use crate::host::admission::{
 };
 use crate::host::cache::CacheMode;
 use crate::host::capabilities::{HostCapabilities, HostEnvironment};
-use crate::host::replay::load_fixtures;
+use crate::host::cluster::{gate_fixtures, run_access, Cluster, ClusterHost, ContextAwareAccess};
+use crate::host::replay::{load_fixtures, record_session};
 use crate::host::runtime::{Limits, DEFAULT_MAX_MEMORY_MB, DEFAULT_TIMEOUT_MS};
 use crate::oci::keyless::{KeylessLive, TrustRoot};
 use crate::oci::registry::{load_policy, LiveRegistry, RegistryOptions};
@@ -23,7 +24,7 @@ use crate::suite::manifest::PolicyManifest;
 use crate::suite::review::{
     admission_request as request_for_object, deterministic_uid, RequestOptions,
 };
-use crate::suite::yaml::read_documents;
+use crate::suite::yaml::{read_documents, strip_json_position, PathStep, SettingsSource};
 
 /// `policy-harness run`.
 #[derive(Debug, Args)]
@@ -77,13 +78,37 @@ pub struct RunArgs {
     /// kwctl's runtime selector: only `kubewarden` (waPC) is run here.
     #[arg(long, short = 'e', value_name = "MODE", value_parser = ["kubewarden"])]
     pub execution_mode: Option<String>,
-    /// Accepted for kwctl compatibility; this host serves no Kubernetes
-    /// resources (the policy is not context-aware).
+    /// As kwctl: let the policy read the Kubernetes resource types its
+    /// metadata lists (`contextAwareResources`, embedded by `annotate`);
+    /// without it, and without --policy, every read is refused with
+    /// policy-evaluator's text. With --policy, the manifest's
+    /// `spec.contextAwareResources` is what is granted (policy-server's
+    /// rule; an AdmissionPolicy is granted nothing).
     #[arg(long)]
     pub allow_context_aware: bool,
-    /// Answer `oci`/`v1/manifest_digest` from the registry when no fixture matches.
+    /// Resource files (YAML/JSON, `---` documents or a `List`, as `kubectl
+    /// get -o yaml` prints them), or folders of them, served as the cluster
+    /// to the policy's Kubernetes reads (list_resources_by_namespace,
+    /// list_resources_all, get_resource) of the types it is granted.
+    #[arg(long, value_name = "PATH")]
+    pub cluster_resources: Vec<PathBuf>,
+    /// Answer from the registry the `oci` host calls no fixture matches:
+    /// v1/manifest_digest (tags to digests), v2/verify (cosign signatures;
+    /// keyless ones with --sigstore-trust-config) and v1/oci_manifest.
+    /// Without it such a call fails, and the policy rejects.
     #[arg(long)]
     pub allow_network: bool,
+    /// Write the host calls of this run and their answers (from the
+    /// registry with --allow-network, or from fixtures) to FILE in kwctl's
+    /// session format, as `kwctl run --record-host-capabilities-interactions`
+    /// does; replay it with --replay-host-capabilities-interactions, or use
+    /// it as a suite's hostCapabilities.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "replay_host_capabilities_interactions"
+    )]
+    pub record_host_capabilities_interactions: Option<PathBuf>,
     /// Registry (HOST:PORT) reached over plain HTTP; loopback ones always are.
     #[arg(long, value_name = "HOST:PORT")]
     pub insecure_registry: Vec<String>,
@@ -139,7 +164,7 @@ fn load_request(args: &RunArgs, manifest: Option<&PolicyManifest>) -> Result<Val
         .with_context(|| format!("invalid request file {}", path.display()))
 }
 
-fn load_capabilities(args: &RunArgs) -> Result<HostCapabilities> {
+fn load_capabilities(args: &RunArgs, access: &ContextAwareAccess) -> Result<HostCapabilities> {
     let mut fixtures = Vec::new();
     for path in [
         &args.host_capabilities,
@@ -148,9 +173,43 @@ fn load_capabilities(args: &RunArgs) -> Result<HostCapabilities> {
     .into_iter()
     .flatten()
     {
-        fixtures.extend(load_fixtures(path)?);
+        let mut loaded = load_fixtures(path)?;
+        // kwctl checks a replayed Kubernetes read against what the policy
+        // is granted before replaying it.
+        if Some(path) == args.replay_host_capabilities_interactions.as_ref() {
+            gate_fixtures(&mut loaded, access);
+        }
+        fixtures.extend(loaded);
     }
     HostCapabilities::from_fixtures(fixtures).context("invalid host capabilities")
+}
+
+/// A settings message with the policy's JSON positions (in the compact
+/// JSON the settings were turned into) replaced by the line of the setting
+/// in the user's settings file or manifest, when found.
+fn locate_settings(args: &RunArgs, manifest: Option<&PolicyManifest>, message: &str) -> String {
+    let key = |k: &str| PathStep::Key(k.to_owned());
+    let source = match (manifest, &args.settings_path) {
+        (Some(m), _) => Some(SettingsSource {
+            file: m.file.clone(),
+            document: m.document,
+            prefix: vec![key("spec"), key("settings")],
+        }),
+        (None, Some(path)) => Some(SettingsSource {
+            file: path.clone(),
+            document: 0,
+            prefix: Vec::new(),
+        }),
+        (None, None) => None,
+    };
+    match source {
+        Some(source) => source.locate(message),
+        None => message
+            .split("; ")
+            .map(strip_json_position)
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
 }
 
 /// `policy-harness run`: prints the AdmissionResponse on stdout.
@@ -169,7 +228,6 @@ pub fn handle(args: &RunArgs) -> Result<ExitCode> {
             "policy-harness: note: in a cluster this request would not reach the policy ({reason})"
         );
     }
-    let capabilities = load_capabilities(args)?;
     let limits = Limits {
         timeout_ms: args.timeout_ms,
         max_memory_mb: args.max_memory_mb,
@@ -188,6 +246,21 @@ pub fn handle(args: &RunArgs) -> Result<ExitCode> {
         apply_sources_file(path, &mut registry_options)?;
     }
     let policy = load_policy(&args.module, &registry_options, limits, &cache)?;
+    let (access, notes) = run_access(
+        manifest.as_ref(),
+        args.allow_context_aware,
+        &args.module,
+        &registry_options,
+    )?;
+    for note in notes {
+        eprintln!("policy-harness: note: {note}");
+    }
+    let cluster = if args.cluster_resources.is_empty() {
+        None
+    } else {
+        Some(Arc::new(Cluster::load(&args.cluster_resources)?))
+    };
+    let capabilities = load_capabilities(args, &access)?;
 
     let mut env = HostEnvironment::new(capabilities);
     if args.allow_network {
@@ -202,20 +275,50 @@ pub fn handle(args: &RunArgs) -> Result<ExitCode> {
             trust,
         )));
     }
+    if args.allow_context_aware || cluster.is_some() {
+        let host = ClusterHost::new(cluster, access).then(env.live());
+        env = env.with_live(Arc::new(host));
+    }
     let env = Arc::new(env);
     let evaluation = evaluate(&policy, Arc::clone(&env), &settings, &request);
     if args.trace_host_calls {
         eprint!("{}", env.trace());
     }
+    for hint in env.unanswered_hints() {
+        eprintln!("policy-harness: note: {hint}");
+    }
+    if let (Some(path), Ok(_)) = (&args.record_host_capabilities_interactions, &evaluation) {
+        let session = record_session(&env.calls())?;
+        for call in &session.left_out {
+            eprintln!("policy-harness: warning: not recorded: {call}");
+        }
+        std::fs::write(path, session.text)
+            .with_context(|| format!("cannot write the session file {}", path.display()))?;
+    }
     match evaluation?.outcome {
         Outcome::SettingsInvalid { message } => {
             eprintln!(
                 "Provided settings are not valid: {}",
-                message.as_deref().unwrap_or("(no message)")
+                message.as_deref().map_or_else(
+                    || "(no message)".to_owned(),
+                    |m| locate_settings(args, manifest.as_ref(), m)
+                )
             );
             Ok(ExitCode::FAILURE)
         }
         Outcome::Response(response) => {
+            // With --policy: what policy-server answers (a patch from a
+            // policy deployed as non-mutating is refused).
+            let response = match &manifest {
+                Some(manifest) => {
+                    let (response, fix) = manifest.apply_policy_server(response);
+                    if let Some(fix) = fix {
+                        eprintln!("policy-harness: note: {fix}");
+                    }
+                    response
+                }
+                None => response,
+            };
             let line = serde_json::to_string(&response)
                 .context("cannot serialize the AdmissionResponse")?;
             println!("{line}");

@@ -4,13 +4,17 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 
 use crate::host::cache::CacheMode;
+use crate::host::capabilities::LiveCapabilities;
 use crate::host::runtime::{Limits, DEFAULT_MAX_MEMORY_MB, DEFAULT_TIMEOUT_MS};
-use crate::oci::registry::{is_registry_reference, RegistryOptions};
+use crate::oci::registry::{is_registry_reference, LiveRegistry, RegistryOptions};
 use crate::oci::sources::apply_sources_file;
+use crate::suite::file::identity::LEGACY_WARNING;
 use crate::suite::file::{discover, ModuleSource};
 use crate::suite::output::{render_junit, render_text};
 use crate::suite::runner::{run_all, ModuleCache, RunOptions};
@@ -27,10 +31,31 @@ pub enum OutputFormat {
 /// `policy-harness test`.
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// Suite files, or folders searched for `policy-tests.yaml`, `*-test.yaml`
-    /// and golden-case folders (default: the current folder).
+    /// Suite files, or folders searched for suites (`policy-tests.yaml` and
+    /// `*-test.yaml` files whose header is `apiVersion:
+    /// policy-harness.kritis.dev/v1`, `kind: Suite`; other tools' files of
+    /// those names are skipped) and golden-case folders (default: the
+    /// current folder).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Run only the cases whose name (or whose suite's name) contains TEXT,
+    /// a case-sensitive substring, not a pattern; repeat for several. A run
+    /// that selects no case fails.
+    #[arg(long = "run", value_name = "TEXT")]
+    pub run: Vec<String>,
+    /// Say which files were skipped as other tools' (kyverno-test.yaml,
+    /// chainsaw-test.yaml…) and why.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+    /// Also write the JUnit XML report to FILE (the text report still goes
+    /// to standard output): one run for both.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Answer the `oci` host calls no fixture matches from the registry
+    /// (manifest_digest, oci_manifest, oci_manifest_config, v2/verify), as
+    /// `run --allow-network` does; without it such a call fails the case.
+    #[arg(long)]
+    pub allow_network: bool,
     /// Run this module (a file or `registry://…`) instead of the one each
     /// suite or policy names.
     #[arg(long, value_name = "MODULE")]
@@ -67,7 +92,21 @@ pub fn handle(args: &TestArgs) -> Result<ExitCode> {
     } else {
         args.paths.clone()
     };
-    let sources = discover(&paths)?;
+    let discovery = discover(&paths)?;
+    for path in &discovery.legacy {
+        eprintln!(
+            "policy-harness: warning: {} {LEGACY_WARNING}",
+            path.display()
+        );
+    }
+    if args.verbose {
+        for (path, what) in &discovery.skipped {
+            eprintln!(
+                "policy-harness: skipped {}: not a policy-harness suite ({what})",
+                path.display()
+            );
+        }
+    }
     let mut registry = RegistryOptions {
         plain_http: false,
         insecure_registries: args.insecure_registry.clone(),
@@ -95,11 +134,29 @@ pub fn handle(args: &TestArgs) -> Result<ExitCode> {
         } else {
             CacheMode::from_env()
         },
+        select: args.run.clone(),
+        live: None,
     };
-    let report = run_all(&sources, &options, &mut ModuleCache::default());
+    let options = RunOptions {
+        live: args.allow_network.then(|| {
+            Arc::new(LiveRegistry::new(options.registry.clone())) as Arc<dyn LiveCapabilities>
+        }),
+        ..options
+    };
+    let report = run_all(&discovery.sources, &options, &mut ModuleCache::default());
+    if !args.run.is_empty() && report.suites.is_empty() {
+        anyhow::bail!(
+            "--run {}: no case of the suites found has a name (or a suite name) containing it",
+            args.run.join(", --run ")
+        );
+    }
     match args.output {
         OutputFormat::Text => print!("{}", render_text(&report)),
         OutputFormat::Junit => print!("{}", render_junit(&report)),
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, render_junit(&report))
+            .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
     }
     Ok(if report.passed() {
         ExitCode::SUCCESS

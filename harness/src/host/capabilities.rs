@@ -206,6 +206,11 @@ pub struct HostCall {
     pub request: Value,
     /// How it was answered.
     pub outcome: HostCallOutcome,
+    /// What the guest was given: the result bytes or the host error's
+    /// message; `None` for an unexpected call (no answer existed). Kept
+    /// for `--record-host-capabilities-interactions`.
+    #[serde(skip)]
+    pub answer: Option<LiveAnswer>,
 }
 
 impl fmt::Display for HostCall {
@@ -252,6 +257,63 @@ fn preview(payload: &[u8]) -> String {
     out
 }
 
+/// `true` for the calls `--allow-network` answers from the registry.
+fn is_registry_call(binding: &str, namespace: &str, operation: &str) -> bool {
+    binding == KUBEWARDEN_BINDING
+        && namespace == "oci"
+        && matches!(
+            operation,
+            "v1/manifest_digest" | "v1/oci_manifest" | "v2/verify"
+        )
+}
+
+/// The short hint inside the host error (the guest quotes host errors cut
+/// to about 200 characters, so it stays short; [`unanswered_hint`] is the
+/// long form the harness prints itself).
+fn short_hint(binding: &str, namespace: &str, operation: &str, live: bool) -> &'static str {
+    if is_registry_call(binding, namespace, operation) && !live {
+        "use --allow-network, a recorded session or a fixture"
+    } else {
+        "add a fixture"
+    }
+}
+
+/// For a call that had no answer (no fixture, nothing live), how to give
+/// it one: the registry (`--allow-network`), a recorded session, or a
+/// fixture of the harness's format, whose shape is spelled out with this
+/// call's own fields. `None` for a call that was answered.
+#[must_use]
+pub fn unanswered_hint(call: &HostCall, live: bool) -> Option<String> {
+    if call.outcome != HostCallOutcome::Unexpected {
+        return None;
+    }
+    let fixture = format!(
+        "a fixture (hostCapabilities of the suite or case, or --host-capabilities FILE): \
+         [{{\"namespace\": \"{}\", \"operation\": \"{}\", \"request\": {}, \
+         \"response\": <the answer as JSON>}}] (or \"error\": \"<message>\" instead of \
+         \"response\")",
+        call.namespace, call.operation, call.request
+    );
+    Some(
+        if is_registry_call(&call.binding, &call.namespace, &call.operation) && !live {
+            format!(
+                "no answer for host call {}/{}/{}: give --allow-network to ask the registry; \
+                 or record the registry's answers once with `policy-harness run --allow-network \
+                 --record-host-capabilities-interactions FILE` (kwctl's session format, which \
+                 `kwctl run --record-host-capabilities-interactions` writes too) and replay \
+                 them with --replay-host-capabilities-interactions FILE or a suite's \
+                 hostCapabilities: FILE; or write {fixture}",
+                call.binding, call.namespace, call.operation
+            )
+        } else {
+            format!(
+                "no answer for host call {}/{}/{}: write {fixture}",
+                call.binding, call.namespace, call.operation
+            )
+        },
+    )
+}
+
 fn payload_as_json(payload: &[u8]) -> Value {
     serde_json::from_slice(payload)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(payload).into_owned()))
@@ -272,6 +334,12 @@ impl HostEnvironment {
     pub fn with_live(mut self, live: Arc<dyn LiveCapabilities>) -> Self {
         self.live = Some(live);
         self
+    }
+
+    /// What answers the calls no fixture matches, to chain another in
+    /// front of it (the cluster's Kubernetes calls before the registry's).
+    pub fn live(&self) -> Option<Arc<dyn LiveCapabilities>> {
+        self.live.clone()
     }
 
     /// The waPC host callback.
@@ -301,27 +369,47 @@ impl HostEnvironment {
             (None, Some(Err(_))) => HostCallOutcome::LiveError,
             (None, None) => HostCallOutcome::Unexpected,
         };
+        let given: Option<LiveAnswer> = match (answer, live) {
+            (Some(Answer::Response(bytes)), _) => Some(Ok(bytes)),
+            (Some(Answer::Error(message)), _) => Some(Err(message)),
+            (None, Some(result)) => Some(result),
+            (None, None) => None,
+        };
         lock(&self.calls).push(HostCall {
             binding: binding.to_owned(),
             namespace: namespace.to_owned(),
             operation: operation.to_owned(),
             request: payload_as_json(payload),
             outcome,
+            answer: given.clone(),
         });
-        match (answer, live) {
-            (Some(Answer::Response(bytes)), _) => Ok(bytes),
-            (Some(Answer::Error(message)), _) => Err(message.into()),
-            (None, Some(result)) => result.map_err(Into::into),
+        match given {
+            Some(result) => result.map_err(Into::into),
             // The hint comes first and the payload (user-controlled, and cut)
             // last: policies quote host errors cut to a few hundred
             // characters, and the hint must survive that.
-            (None, None) => Err(format!(
+            None => Err(format!(
                 "policy-harness: no matching fixture for host call {binding}/{namespace}/{operation} \
-                 payload={}",
+                 ({}) payload={}",
+                short_hint(binding, namespace, operation, self.live.is_some()),
                 preview(payload)
             )
             .into()),
         }
+    }
+
+    /// `true` when calls no fixture matches are answered live.
+    pub fn is_live(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// [`unanswered_hint`] of every unanswered call so far.
+    pub fn unanswered_hints(&self) -> Vec<String> {
+        let live = self.is_live();
+        self.calls()
+            .iter()
+            .filter_map(|c| unanswered_hint(c, live))
+            .collect()
     }
 
     /// Every host call made so far (guest log events excluded).

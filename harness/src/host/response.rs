@@ -84,7 +84,40 @@ pub const MUTATION_OF_NULL_OBJECT: &str =
     "Incoming object is null, which happens only with DELETE \
      operations, but the policy is attempting a mutation. This is not allowed";
 
+/// policy-server's rejection of a patch from a policy deployed with
+/// `spec.mutating: false` (policy-evaluator's `AdmissionResponseHandler`,
+/// policy-server 1.31, its exact words); `policy_id` is the policy's key in
+/// policy-server's `policies.yml` (see
+/// [`crate::suite::manifest::PolicyManifest::policy_server_id`]).
+#[must_use]
+pub fn not_allowed_to_mutate_message(policy_id: &str) -> String {
+    format!(
+        "Request rejected by policy {policy_id}. The policy attempted to mutate the request, \
+         but it is currently configured to not allow mutations."
+    )
+}
+
 impl AdmissionResponse {
+    /// What policy-server answers (in `protect` mode) when a policy that is
+    /// not allowed to mutate returns a patch: `allowed: false`, its message,
+    /// no code, the patch dropped (a validating webhook's answer may not
+    /// carry one); warnings and audit annotations are kept. `None` when the
+    /// response has no patch (nothing to refuse).
+    #[must_use]
+    pub fn refuse_mutation(&self, policy_id: &str) -> Option<Self> {
+        self.patch.as_ref()?;
+        Some(Self {
+            allowed: false,
+            status: Some(AdmissionResponseStatus {
+                message: Some(not_allowed_to_mutate_message(policy_id)),
+                code: None,
+            }),
+            patch: None,
+            patch_type: None,
+            ..self.clone()
+        })
+    }
+
     /// Rejection with a message and code.
     pub fn reject(uid: &str, message: String, code: u16) -> Self {
         Self {

@@ -109,7 +109,8 @@ pub fn check(
                 check_message(expected, message.as_deref(), &mut problems);
             } else {
                 problems.push(format!(
-                    "settings: expected valid, but validate_settings rejected them: {message:?}"
+                    "settings: expected valid, but validate_settings rejected them: {}",
+                    plain(message.as_deref())
                 ));
             }
         }
@@ -128,8 +129,13 @@ pub fn check(
         if calls.len() != want {
             let list: Vec<String> = calls.iter().map(ToString::to_string).collect();
             problems.push(format!(
-                "hostCalls: expected {want}, got {}: {list:#?}",
-                calls.len()
+                "hostCalls: expected {want}, got {}{}",
+                calls.len(),
+                if list.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", list.join(", "))
+                }
             ));
         }
     }
@@ -140,7 +146,9 @@ pub fn check(
 #[must_use]
 pub fn render_outcome(outcome: &Outcome) -> String {
     match outcome {
-        Outcome::SettingsInvalid { message } => format!("settings rejected: {message:?}"),
+        Outcome::SettingsInvalid { message } => {
+            format!("settings rejected: {}", plain(message.as_deref()))
+        }
         Outcome::Response(response) => {
             serde_json::to_string_pretty(response).unwrap_or_else(|e| format!("{response:?} ({e})"))
         }
@@ -163,7 +171,12 @@ fn check_response(
     }
     if let Some(code) = expected.code {
         if Some(code) != response.code() {
-            problems.push(format!("code: expected {code}, got {:?}", response.code()));
+            problems.push(format!(
+                "code: expected {code}, got {}",
+                response
+                    .code()
+                    .map_or_else(|| "no code".to_owned(), |c| c.to_string())
+            ));
         }
     }
     check_message(expected, response.message(), problems);
@@ -171,16 +184,18 @@ fn check_response(
     for want in &expected.warnings_contain {
         if !warnings.iter().any(|w| w.contains(want.as_str())) {
             problems.push(format!(
-                "warnings: none contains {want:?}; got {warnings:?}"
+                "warnings: none contains \"{want}\"; got {}",
+                plain_list(&warnings)
             ));
         }
     }
     let annotations = response.audit_annotations.clone().unwrap_or_default();
     for key in &expected.audit_annotation_keys {
         if !annotations.contains_key(key) {
-            let keys: Vec<&String> = annotations.keys().collect();
+            let keys: Vec<String> = annotations.keys().cloned().collect();
             problems.push(format!(
-                "auditAnnotations: missing key {key:?}; got keys {keys:?}"
+                "auditAnnotations: missing key \"{key}\"; got keys {}",
+                plain_list(&keys)
             ));
         }
     }
@@ -315,19 +330,44 @@ fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
 }
 
+/// A message as the user reads it: the text itself (no Rust quoting or
+/// escapes, which made `got Some("image …")` of a plain sentence), or
+/// `no message`.
+fn plain(message: Option<&str>) -> String {
+    match message {
+        Some(text) => format!("\"{text}\""),
+        None => "no message".to_owned(),
+    }
+}
+
+/// `"a", "b"`, or `none`.
+fn plain_list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items
+            .iter()
+            .map(|i| format!("\"{i}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 fn check_message(expected: &Expectation, message: Option<&str>, problems: &mut Vec<String>) {
     let text = message.unwrap_or_default();
     for want in &expected.message_contains {
         if !text.contains(want.as_str()) {
             problems.push(format!(
-                "message: expected to contain {want:?}, got {message:?}"
+                "message: expected to contain \"{want}\", got {}",
+                plain(message)
             ));
         }
     }
     for unwanted in &expected.message_not_contains {
         if text.contains(unwanted.as_str()) {
             problems.push(format!(
-                "message: expected NOT to contain {unwanted:?}, got {message:?}"
+                "message: expected NOT to contain \"{unwanted}\", got {}",
+                plain(message)
             ));
         }
     }

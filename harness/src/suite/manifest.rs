@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::host::response::AdmissionResponse;
 use crate::suite::yaml::read_documents;
 
 /// Fields of `PolicySpec` (both kinds), policies.kubewarden.io/v1.
@@ -309,6 +310,62 @@ impl PolicyManifest {
             }
             _ => None,
         }
+    }
+
+    /// The policy's key in policy-server's `policies.yml`, which
+    /// policy-server names in its messages: what the Kubewarden controller
+    /// (1.31) writes, `clusterwide-NAME` or `namespaced-NAMESPACE-NAME`.
+    #[must_use]
+    pub fn policy_server_id(&self) -> String {
+        match (self.kind, &self.namespace) {
+            (PolicyKind::AdmissionPolicy, Some(ns)) => format!("namespaced-{ns}-{}", self.name),
+            _ => format!("clusterwide-{}", self.name),
+        }
+    }
+
+    /// `spec.mutating`; a manifest without it is not mutating (the CRD's
+    /// field is a plain `bool`: Go's zero value, `false`).
+    #[must_use]
+    pub fn allowed_to_mutate(&self) -> bool {
+        self.mutating.unwrap_or(false)
+    }
+
+    /// What policy-server does with `response` before answering the API
+    /// server: in `protect` mode (the default), a patch from a policy that
+    /// is not allowed to mutate rejects the request
+    /// ([`AdmissionResponse::refuse_mutation`]). Returns the response to
+    /// check, and when it was refused, how to fix the manifest (for the
+    /// user, not part of policy-server's answer). `monitor` mode is left
+    /// alone: policy-server does not apply this check there.
+    #[must_use]
+    pub fn apply_policy_server(
+        &self,
+        response: AdmissionResponse,
+    ) -> (AdmissionResponse, Option<String>) {
+        if self.allowed_to_mutate() || self.mode.as_deref() == Some("monitor") {
+            return (response, None);
+        }
+        match response.refuse_mutation(&self.policy_server_id()) {
+            Some(refused) => (refused, Some(self.mutation_fix())),
+            None => (response, None),
+        }
+    }
+
+    /// How to fix a manifest whose non-mutating policy returned a patch.
+    #[must_use]
+    pub fn mutation_fix(&self) -> String {
+        let mutating = match self.mutating {
+            Some(false) => "spec.mutating: false",
+            _ => "no spec.mutating (false)",
+        };
+        format!(
+            "{} has {mutating}, so policy-server refuses the patch the policy returned \
+             (with resolveTags or the registry source it pins tag images to their \
+             verified digest). Fix: set spec.mutating: true in the manifest, or set \
+             spec.settings.mutateToDigest: false (tags are still resolved and checked, \
+             nothing is patched), or reference the workload's images by digest",
+            self.describe()
+        )
     }
 
     /// `<file> (<kind> <name>)`, for messages.

@@ -11,12 +11,13 @@ use serde_json::Value;
 
 use crate::host::admission::{evaluate, validate_settings, Outcome};
 use crate::host::cache::CacheMode;
-use crate::host::capabilities::{HostCapabilities, HostEnvironment};
+use crate::host::capabilities::{HostCapabilities, HostEnvironment, LiveCapabilities};
 use crate::host::response::AdmissionResponse;
 use crate::host::runtime::{Limits, PolicyModule};
 use crate::oci::registry::{load_policy, RegistryOptions};
 use crate::suite::expect::{check, render_outcome};
 use crate::suite::file::{Case, CaseRequest, ModuleSource, SettingsOrigin, Suite, SuiteSource};
+use crate::suite::yaml::{strip_json_position, PathStep, SettingsSource};
 
 /// How suites are run.
 #[derive(Debug, Clone)]
@@ -29,6 +30,22 @@ pub struct RunOptions {
     pub limits: Limits,
     /// Compiled-module cache.
     pub cache: CacheMode,
+    /// `--run`: only the cases whose name, or whose suite's name, contains
+    /// one of these (case-sensitive substrings); empty: every case.
+    pub select: Vec<String>,
+    /// `--allow-network`: answers the host calls no fixture matches (the
+    /// registry's `oci` capabilities).
+    pub live: Option<Arc<dyn LiveCapabilities>>,
+}
+
+impl RunOptions {
+    fn selects(&self, suite: &str, case: &str) -> bool {
+        self.select.is_empty()
+            || self
+                .select
+                .iter()
+                .any(|s| case.contains(s.as_str()) || suite.contains(s.as_str()))
+    }
 }
 
 /// How a case ended.
@@ -168,11 +185,20 @@ impl ModuleCache {
 pub fn run_all(sources: &[SuiteSource], options: &RunOptions, modules: &mut ModuleCache) -> Report {
     let suites = sources
         .iter()
-        .map(|source| {
+        .filter_map(|source| {
             let started = Instant::now();
             match Suite::load(source) {
-                Ok(suite) => run_suite(&suite, options, modules),
-                Err(e) => SuiteReport {
+                Ok(mut suite) => {
+                    let name = suite.name.clone();
+                    suite.cases.retain(|c| options.selects(&name, &c.name));
+                    if suite.cases.is_empty() {
+                        return None;
+                    }
+                    Some(run_suite(&suite, options, modules))
+                }
+                // A suite that cannot be read is reported even under
+                // `--run`: whether it holds a selected case is unknown.
+                Err(e) => Some(SuiteReport {
                     name: source.path().display().to_string(),
                     source: source.path().display().to_string(),
                     golden: matches!(source, SuiteSource::GoldenCase(_)),
@@ -181,7 +207,7 @@ pub fn run_all(sources: &[SuiteSource], options: &RunOptions, modules: &mut Modu
                     error: Some(format!("cannot load the suite: {e:#}")),
                     cases: Vec::new(),
                     duration: started.elapsed(),
-                },
+                }),
             }
         })
         .collect();
@@ -243,9 +269,13 @@ pub fn run_suite(suite: &Suite, options: &RunOptions, modules: &mut ModuleCache)
         }
     }
     for case in &suite.cases {
-        report
-            .cases
-            .extend(run_case(suite, case, &policy, settings_message.is_some()));
+        report.cases.extend(run_case(
+            suite,
+            case,
+            &policy,
+            settings_message.is_some(),
+            options,
+        ));
     }
     report.duration = started.elapsed();
     report
@@ -256,6 +286,7 @@ fn run_case(
     case: &Case,
     policy: &PolicyModule,
     settings_invalid: bool,
+    options: &RunOptions,
 ) -> Vec<CaseReport> {
     let requests = match &case.requests {
         Ok(requests) => requests,
@@ -286,7 +317,7 @@ fn run_case(
                 };
             }
             let started = Instant::now();
-            let mut report = run_request(suite, case, policy, request);
+            let mut report = run_request(suite, case, policy, request, options);
             report.name = name;
             report.duration = started.elapsed();
             report
@@ -299,6 +330,7 @@ fn run_request(
     case: &Case,
     policy: &PolicyModule,
     request: &CaseRequest,
+    options: &RunOptions,
 ) -> CaseReport {
     let mut report = CaseReport {
         name: String::new(),
@@ -314,15 +346,20 @@ fn run_request(
             .manifest()
             .and_then(|m| m.skip_reason(&request.request))
     };
-    let env = Arc::new(HostEnvironment::new(match HostCapabilities::from_fixtures(
-        case.fixtures.clone(),
-    ) {
-        Ok(caps) => caps,
-        Err(e) => {
-            report.status = CaseStatus::Failed(vec![format!("host capabilities: {e:#}")]);
-            return report;
-        }
-    }));
+    let mut env = HostEnvironment::new(
+        match HostCapabilities::from_fixtures(case.fixtures.clone()) {
+            Ok(caps) => caps,
+            Err(e) => {
+                report.status = CaseStatus::Failed(vec![format!("host capabilities: {e:#}")]);
+                return report;
+            }
+        },
+    );
+    if let Some(live) = &options.live {
+        env = env.with_live(Arc::clone(live));
+    }
+    let env = Arc::new(env);
+    let mut mutation_fix = None;
     let outcome = if let Some(reason) = &not_sent {
         let uid = request
             .request
@@ -337,7 +374,16 @@ fn run_request(
         })
     } else {
         match evaluate(policy, Arc::clone(&env), &suite.settings, &request.request) {
-            Ok(evaluation) => evaluation.outcome,
+            Ok(evaluation) => match (evaluation.outcome, suite.manifest()) {
+                // What policy-server does with the answer before the API
+                // server sees it (a patch from a non-mutating policy).
+                (Outcome::Response(response), Some(manifest)) => {
+                    let (response, fix) = manifest.apply_policy_server(response);
+                    mutation_fix = fix;
+                    Outcome::Response(response)
+                }
+                (outcome, _) => outcome,
+            },
             Err(e) => {
                 report.status = CaseStatus::Failed(vec![format!("evaluation failed: {e:#}")]);
                 report.actual = Some(format!("(error)\n{}", env.trace()));
@@ -364,6 +410,10 @@ fn run_request(
                 problems.push(format!("the policy said: {}", cut(message, 400)));
             }
         }
+        if let Some(fix) = mutation_fix {
+            problems.push(fix);
+        }
+        problems.extend(env.unanswered_hints());
         report.status = CaseStatus::Failed(problems);
     }
     report
@@ -384,20 +434,59 @@ fn describe_settings(origin: &SettingsOrigin) -> Option<String> {
 /// path prefixed with `spec.settings.`; other messages are given whole.
 #[must_use]
 pub fn locate_settings_message(origin: &SettingsOrigin, message: &str) -> String {
-    let (place, prefix) = match origin {
-        SettingsOrigin::Manifest(m) => (m.describe(), "spec.settings"),
-        SettingsOrigin::File(f) => (f.display().to_string(), ""),
-        SettingsOrigin::Inline(f) => (format!("{} (settings)", f.display()), ""),
-        SettingsOrigin::Default => ("the default settings ({})".to_owned(), ""),
+    let key = |k: &str| PathStep::Key(k.to_owned());
+    let (place, prefix, source) = match origin {
+        SettingsOrigin::Manifest(m) => (
+            m.describe(),
+            "spec.settings",
+            Some(SettingsSource {
+                file: m.file.clone(),
+                document: m.document,
+                prefix: vec![key("spec"), key("settings")],
+            }),
+        ),
+        SettingsOrigin::File(f) => (
+            f.display().to_string(),
+            "",
+            Some(SettingsSource {
+                file: f.clone(),
+                document: 0,
+                prefix: Vec::new(),
+            }),
+        ),
+        SettingsOrigin::Inline(f) => (
+            format!("{} (settings)", f.display()),
+            "",
+            Some(SettingsSource {
+                file: f.clone(),
+                document: 0,
+                prefix: vec![key("settings")],
+            }),
+        ),
+        SettingsOrigin::Default => ("the default settings ({})".to_owned(), "", None),
     };
+    // The policy's positions are in the compact JSON it was given, not in
+    // the user's file: dropped, and the file's own line given instead.
+    let text = source
+        .as_ref()
+        .and_then(|s| std::fs::read_to_string(&s.file).ok());
     let parts: Vec<String> = message
         .split("; ")
-        .map(|part| match (prefix.is_empty(), part.split_once(": ")) {
-            (false, Some((path, rest))) if looks_like_path(path) => {
-                format!("{prefix}.{path}: {rest}")
+        .map(|part| {
+            let part = strip_json_position(part);
+            let line = match (&source, &text) {
+                (Some(source), Some(text)) => source
+                    .line_of(text, part)
+                    .map_or_else(String::new, |l| format!(" (line {l})")),
+                _ => String::new(),
+            };
+            match (prefix.is_empty(), part.split_once(": ")) {
+                (false, Some((path, rest))) if looks_like_path(path) => {
+                    format!("{prefix}.{path}: {rest}{line}")
+                }
+                (false, _) => format!("{prefix}: {part}{line}"),
+                (true, _) => format!("{part}{line}"),
             }
-            (false, _) => format!("{prefix}: {part}"),
-            (true, _) => part.to_owned(),
         })
         .collect();
     format!("{place}: {}", parts.join("; "))

@@ -11,6 +11,14 @@ use crate::suite::review::Operation;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct SuiteFile {
+    /// `policy-harness.kritis.dev/v1` (checked by `identity` before).
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub(super) api_version: Option<String>,
+    /// `Suite` (checked by `identity` before).
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub(super) kind: Option<String>,
     #[serde(default)]
     pub(super) name: Option<String>,
     #[serde(default)]

@@ -10,12 +10,13 @@ use serde_json::{json, Value};
 
 use super::format::{CaseFile, SuiteFile};
 use super::golden_case::golden_suite;
+use super::identity::{identify, Identity, SUITE_API_VERSION, SUITE_KIND};
 use super::loaded::{Case, ModuleSource, SettingsOrigin, Suite, SuiteSource};
 use super::requests::case_requests;
 use crate::host::capabilities::Fixture;
 use crate::host::replay::{fixtures_from_value, load_fixtures};
 use crate::suite::manifest::{manifest_dir, module_location, ModuleLocation, PolicyManifest};
-use crate::suite::yaml::single_document;
+use crate::suite::yaml::{documents_from_str, single_document};
 
 impl Suite {
     /// Loads a suite from its source.
@@ -45,6 +46,20 @@ fn base_dir(file: &Path) -> PathBuf {
 fn load_suite_file(path: &Path) -> Result<Suite> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read suite file {}", path.display()))?;
+    let first = documents_from_str(&text)
+        .with_context(|| format!("invalid suite file {}", path.display()))?
+        .into_iter()
+        .next();
+    match first.as_ref().map(identify) {
+        Some(Identity::Current | Identity::Legacy) => {}
+        Some(Identity::Invalid(why)) => bail!("{}: {why}", path.display()),
+        Some(Identity::Foreign(what)) => bail!(
+            "{} is not a policy-harness suite ({what}): a suite starts with \
+             `apiVersion: {SUITE_API_VERSION}` and `kind: {SUITE_KIND}`",
+            path.display()
+        ),
+        None => bail!("{}: empty suite file", path.display()),
+    }
     let file: SuiteFile = serde_yaml::from_str(&text)
         .with_context(|| format!("invalid suite file {}", path.display()))?;
     let dir = base_dir(path);

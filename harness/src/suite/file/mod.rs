@@ -2,6 +2,8 @@
 //! folders read as one-case suites, and discovery of both under a path.
 //!
 //! ```yaml
+//! apiVersion: policy-harness.kritis.dev/v1  # what makes the file a suite (see `identity`)
+//! kind: Suite
 //! name: cluster-wide policy               # optional (default: the file)
 //! policy: policies/cluster.yaml           # a ClusterAdmissionPolicy / AdmissionPolicy
 //! policyName: kritis-attestations         # only when the file holds several
@@ -21,7 +23,8 @@
 //!
 //! The modules: `format` (the suite file as written), `loaded` (suites and
 //! cases ready to run), `load` (a suite file → a suite), `requests` (a
-//! case's AdmissionRequests), `golden_case` (golden-case folders as suites)
+//! case's AdmissionRequests), `identity` (which files are suites, and
+//! which version), `golden_case` (golden-case folders as suites)
 //! and `discover` (finding suites under paths). Dependencies run one way,
 //! from `load` and `discover` down to the leaves; none imports this module,
 //! which only re-exports them.
@@ -29,10 +32,11 @@
 mod discover;
 mod format;
 mod golden_case;
+pub mod identity;
 mod load;
 mod loaded;
 mod requests;
 
-pub use discover::{discover, is_suite_file_name};
+pub use discover::{discover, is_suite_file_name, Discovery};
 pub use golden_case::{is_golden_case, load_golden_case, GoldenInputs};
 pub use loaded::{Case, CaseRequest, ModuleSource, SettingsOrigin, Suite, SuiteSource};
