@@ -915,3 +915,29 @@ fn cosign_push_refuses_a_digest_the_registry_does_not_hold() {
     let o = cosign(&format!("{}/team/app:v1", registry.host));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[cfg(unix)]
+#[test]
+fn into_keeps_the_files_permissions() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TempDir::new("into-mode");
+    let path = dir.write(
+        "pod.yaml",
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers: [{{name: a, image: \
+             \"{REPO}@{DIGEST}\"}}]\n"
+        ),
+    );
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = sign_into("p256", &path);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(attestations(&yaml(&path), &[]).len(), 1);
+    // No temporary file is left behind.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("pod.yaml")]);
+}

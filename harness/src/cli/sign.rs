@@ -229,6 +229,14 @@ fn write_into(into: &Path, attestation: &SignedAttestation, image: &AttestedImag
         ));
         std::fs::write(&temporary, &attached.yaml)
             .with_context(|| format!("cannot write {}", temporary.display()))?;
+        // The rewritten file keeps the original's permissions (a manifest
+        // kept 0600 stays so).
+        if let Err(e) = std::fs::metadata(into)
+            .and_then(|m| std::fs::set_permissions(&temporary, m.permissions()))
+        {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(e).with_context(|| format!("cannot keep the permissions of {shown}"));
+        }
         if let Err(e) = std::fs::rename(&temporary, into) {
             let _ = std::fs::remove_file(&temporary);
             return Err(e).with_context(|| format!("cannot replace {shown}"));
