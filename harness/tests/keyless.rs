@@ -390,6 +390,60 @@ fn certificate_must_be_valid_at_the_integrated_time() {
     }
 }
 
+/// A trust root listing only the root CA (not the intermediate that issued
+/// the leaves), with the trusted Rekor key.
+fn root_only_trust() -> TrustRoot {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let full: Value =
+        serde_json::from_slice(&std::fs::read(file("trust-config.json")).unwrap()).unwrap();
+    let root = b64.encode(std::fs::read(file("root.der")).unwrap());
+    let config = json!({"trustedRoot": {
+        "tlogs": full["trustedRoot"]["tlogs"],
+        "certificateAuthorities": [{"certChain": {"certificates": [{"rawBytes": root}]}}]
+    }});
+    TrustRoot::from_json(config.to_string().as_bytes(), now()).unwrap()
+}
+
+#[test]
+fn leaf_must_be_issued_directly_by_a_trust_root_certificate() {
+    let mut s = Fake::default();
+    s.sign(&image('a'), signed("email"));
+    // The layer's chain annotation names the intermediate, and openssl
+    // would build the path through it; the host does not read the chain.
+    let e = verify_with(
+        &s,
+        &keyless(&image('a'), EMAIL_ISSUER, EMAIL),
+        Some(&root_only_trust()),
+        now(),
+    )
+    .unwrap_err();
+    assert!(
+        format!("{e:#}").contains("not issued by a certificate authority of the trust root"),
+        "{e:#}"
+    );
+}
+
+#[test]
+fn chain_annotation_is_not_read() {
+    let mut s = Fake::default();
+    let a = s.sign(&image('a'), signed("email"));
+    let mut annotations = a.clone();
+    annotations.insert(
+        "dev.sigstore.cosign/chain".to_owned(),
+        "not a certificate at all".to_owned(),
+    );
+    let mut t = Fake::default();
+    let payload = cosign_payload(REPO, &d('a'), &BTreeMap::new()).unwrap();
+    let built = add_annotated_layer(None, &payload, annotations).unwrap();
+    t.blobs.insert(sha256_digest(&payload), payload);
+    t.manifests
+        .insert(Fake::sig_ref(&image('a')), built.manifest);
+    assert_eq!(
+        verified(&t, &keyless(&image('a'), EMAIL_ISSUER, EMAIL)),
+        d('a')
+    );
+}
+
 #[test]
 fn no_bundle_no_identity() {
     let mut s = Fake::default();
