@@ -26,9 +26,15 @@ use crate::workload::{self, ImageField, Shape, Site, TypeMeta};
 /// 3 MiB; anything larger is refused before it is parsed.
 pub const MAX_PAYLOAD: usize = 4 * 1024 * 1024;
 /// Failed signature checks allowed in one request. Each costs a public-key
-/// operation; past this many, further signatures count as failed unchecked,
-/// so a flood of bogus signatures cannot stall the admission.
-pub const MAX_FAILED_VERIFICATIONS: u32 = 64;
+/// operation (up to about 0.3 ms for RSA-4096 in the module); past this
+/// many, further signatures count as failed unchecked, so a flood of bogus
+/// signatures cannot stall the admission.
+pub const MAX_FAILED_VERIFICATIONS: u32 = 16;
+/// Signature verifications of any outcome allowed in one request
+/// (annotation signatures and keyless signature layers): replayed valid
+/// signatures cost as much as bogus ones. 64 distinct images each proven
+/// by two authorities fit.
+pub const MAX_VERIFICATIONS: u32 = 128;
 pub use crate::host::{Host, Verified, Work, MAX_HOST_CALLS};
 /// Audit annotation (and warning prefix) recording break-glass use.
 pub const BREAKGLASS_AUDIT_KEY: &str = "breakglass";

@@ -269,6 +269,11 @@ impl<'h> Calls<'h> {
         Calls { host, work }
     }
 
+    /// The request's work so far.
+    pub fn work(&self) -> Work {
+        self.work.get()
+    }
+
     /// Adds to the request's work counters.
     pub fn count(&self, f: impl FnOnce(&mut Work)) {
         let mut w = self.work.get();

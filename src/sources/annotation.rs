@@ -5,13 +5,13 @@
 //! repository); a signature's key id is looked up in the keyring's hash
 //! map, never by scanning keys; each (attestation, signature, key) is
 //! verified at most once, and at most [`MAX_FAILED_VERIFICATIONS`] failed
-//! verifications are run per request.
+//! and [`MAX_VERIFICATIONS`] verifications in all are run per request.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 
 use crate::attestation::{self, AnnotationError, Attestation};
-use crate::evaluate::MAX_FAILED_VERIFICATIONS;
+use crate::evaluate::{MAX_FAILED_VERIFICATIONS, MAX_VERIFICATIONS};
 use crate::host::Calls;
 use crate::image::Repository;
 use crate::index::{AttestationIndex, Candidates};
@@ -125,6 +125,8 @@ impl<'s> Annotation<'s> {
         let slot = keyring.slot(k);
         let result = if self.failed.get() >= MAX_FAILED_VERIFICATIONS {
             Err(Miss::Budget)
+        } else if self.calls.work().verifications >= MAX_VERIFICATIONS {
+            Err(Miss::VerificationBudget)
         } else {
             match slot
                 .parsed

@@ -273,7 +273,9 @@ impl<'s> Identities<'s> {
     }
 
     fn read_and_check(&self, reference: &str) -> Result<(), LayerProblem> {
-        if self.layers_checked.get() >= signature_layers::MAX_LAYER_CHECKS {
+        if self.layers_checked.get() >= signature_layers::MAX_LAYER_CHECKS
+            || self.calls.work().verifications >= crate::evaluate::MAX_VERIFICATIONS
+        {
             return Err(LayerProblem::Budget);
         }
         let manifest = self.calls.oci_manifest(reference).map_err(|e| {

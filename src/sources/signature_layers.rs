@@ -42,7 +42,7 @@ use crate::verify;
 pub const MAX_LAYERS: usize = 32;
 /// Signature layers checked in one request, across images. Past this many,
 /// the check fails closed.
-pub const MAX_LAYER_CHECKS: usize = 64;
+pub const MAX_LAYER_CHECKS: usize = 32;
 
 const SIGNATURE: &str = "dev.cosignproject.cosign/signature";
 const BUNDLE: &str = "dev.sigstore.cosign/bundle";

@@ -153,3 +153,31 @@ fn escaped_annotation_text_counts_as_kubernetes_counts_it() {
             .replacen("xxxx", "\\u0078\\u0078\\u0078\\u0078", 1000);
     admitted(validate(text.as_bytes(), &Resolver::none()));
 }
+
+#[test]
+fn valid_signatures_replayed_for_many_images_cost_at_most_the_verification_budget() {
+    use crate::evaluate::MAX_VERIFICATIONS;
+    // 150 distinct digests, each with a valid attestation: the first 128
+    // are verified, the rest are not checked and say why.
+    let digests: Vec<String> = (0..150).map(|i| format!("sha256:{i:064x}")).collect();
+    let images: Vec<String> = digests.iter().map(|d| img(d)).collect();
+    let refs: Vec<&str> = images.iter().map(String::as_str).collect();
+    let atts: Vec<Value> = digests.iter().map(|d| rsa_attest("key-1", d)).collect();
+    let payload = payload_of(request("", "Pod", pod(&refs, &atts)), settings());
+    let (verdict, work) = validate_counting(&payload, &Resolver::none());
+    assert_eq!(work.verifications, MAX_VERIFICATIONS);
+    let m = rejected(verdict);
+    assert_eq!(
+        m.matches("is not attested").count(),
+        150 - MAX_VERIFICATIONS as usize
+    );
+    assert!(
+        m.contains(&format!(
+            "image {} is not attested: no trusted authority attests it: authority demo-aa: not \
+             checked: this request already ran 128 signature verifications, the policy's limit \
+             per request",
+            images[128]
+        )),
+        "{m}"
+    );
+}

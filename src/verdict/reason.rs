@@ -97,6 +97,8 @@ pub enum Miss {
     },
     /// Too many signatures failed in this request to check more.
     Budget,
+    /// This request already ran the most verifications it may.
+    VerificationBudget,
     /// The annotation source holds nothing for this digest.
     NotInAnnotation {
         /// The digest.
@@ -137,7 +139,7 @@ impl Miss {
             Miss::NoSignature { .. } => 0,
             Miss::OtherRepository { .. } => 1,
             Miss::BadSignature { .. } => 2,
-            Miss::Budget => 3,
+            Miss::Budget | Miss::VerificationBudget => 3,
             Miss::BadKey { .. } => 4,
             Miss::NotInAnnotation { .. } | Miss::TagOnly => 0,
             Miss::Annotation(_)
@@ -199,6 +201,12 @@ impl fmt::Display for Miss {
             Miss::Budget => {
                 f.write_str("too many invalid signatures in this request to check more")
             }
+            Miss::VerificationBudget => write!(
+                f,
+                "not checked: this request already ran {} signature verifications, the policy's \
+                 limit per request",
+                crate::evaluate::MAX_VERIFICATIONS
+            ),
             Miss::NotInAnnotation { digest, carried } => {
                 write!(f, "no attestation in the annotation names digest {}", Quoted(digest))?;
                 if *carried > 0 {
