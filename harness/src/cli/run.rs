@@ -14,6 +14,7 @@ use crate::host::admission::{
 };
 use crate::host::cache::CacheMode;
 use crate::host::capabilities::{HostCapabilities, HostEnvironment};
+use crate::host::cluster::{gate_fixtures, run_access, Cluster, ClusterHost, ContextAwareAccess};
 use crate::host::replay::{load_fixtures, record_session};
 use crate::host::runtime::{Limits, DEFAULT_MAX_MEMORY_MB, DEFAULT_TIMEOUT_MS};
 use crate::oci::keyless::{KeylessLive, TrustRoot};
@@ -77,10 +78,20 @@ pub struct RunArgs {
     /// kwctl's runtime selector: only `kubewarden` (waPC) is run here.
     #[arg(long, short = 'e', value_name = "MODE", value_parser = ["kubewarden"])]
     pub execution_mode: Option<String>,
-    /// Accepted for kwctl compatibility; this host serves no Kubernetes
-    /// resources (the policy is not context-aware).
+    /// As kwctl: let the policy read the Kubernetes resource types its
+    /// metadata lists (`contextAwareResources`, embedded by `annotate`);
+    /// without it, and without --policy, every read is refused with
+    /// policy-evaluator's text. With --policy, the manifest's
+    /// `spec.contextAwareResources` is what is granted (policy-server's
+    /// rule; an AdmissionPolicy is granted nothing).
     #[arg(long)]
     pub allow_context_aware: bool,
+    /// Resource files (YAML/JSON, `---` documents or a `List`, as `kubectl
+    /// get -o yaml` prints them), or folders of them, served as the cluster
+    /// to the policy's Kubernetes reads (list_resources_by_namespace,
+    /// list_resources_all, get_resource) of the types it is granted.
+    #[arg(long, value_name = "PATH")]
+    pub cluster_resources: Vec<PathBuf>,
     /// Answer from the registry the `oci` host calls no fixture matches:
     /// v1/manifest_digest (tags to digests), v2/verify (cosign signatures;
     /// keyless ones with --sigstore-trust-config) and v1/oci_manifest.
@@ -153,7 +164,7 @@ fn load_request(args: &RunArgs, manifest: Option<&PolicyManifest>) -> Result<Val
         .with_context(|| format!("invalid request file {}", path.display()))
 }
 
-fn load_capabilities(args: &RunArgs) -> Result<HostCapabilities> {
+fn load_capabilities(args: &RunArgs, access: &ContextAwareAccess) -> Result<HostCapabilities> {
     let mut fixtures = Vec::new();
     for path in [
         &args.host_capabilities,
@@ -162,7 +173,13 @@ fn load_capabilities(args: &RunArgs) -> Result<HostCapabilities> {
     .into_iter()
     .flatten()
     {
-        fixtures.extend(load_fixtures(path)?);
+        let mut loaded = load_fixtures(path)?;
+        // kwctl checks a replayed Kubernetes read against what the policy
+        // is granted before replaying it.
+        if Some(path) == args.replay_host_capabilities_interactions.as_ref() {
+            gate_fixtures(&mut loaded, access);
+        }
+        fixtures.extend(loaded);
     }
     HostCapabilities::from_fixtures(fixtures).context("invalid host capabilities")
 }
@@ -211,7 +228,6 @@ pub fn handle(args: &RunArgs) -> Result<ExitCode> {
             "policy-harness: note: in a cluster this request would not reach the policy ({reason})"
         );
     }
-    let capabilities = load_capabilities(args)?;
     let limits = Limits {
         timeout_ms: args.timeout_ms,
         max_memory_mb: args.max_memory_mb,
@@ -230,6 +246,21 @@ pub fn handle(args: &RunArgs) -> Result<ExitCode> {
         apply_sources_file(path, &mut registry_options)?;
     }
     let policy = load_policy(&args.module, &registry_options, limits, &cache)?;
+    let (access, notes) = run_access(
+        manifest.as_ref(),
+        args.allow_context_aware,
+        &args.module,
+        &registry_options,
+    )?;
+    for note in notes {
+        eprintln!("policy-harness: note: {note}");
+    }
+    let cluster = if args.cluster_resources.is_empty() {
+        None
+    } else {
+        Some(Arc::new(Cluster::load(&args.cluster_resources)?))
+    };
+    let capabilities = load_capabilities(args, &access)?;
 
     let mut env = HostEnvironment::new(capabilities);
     if args.allow_network {
@@ -243,6 +274,10 @@ pub fn handle(args: &RunArgs) -> Result<ExitCode> {
             registry_options,
             trust,
         )));
+    }
+    if args.allow_context_aware || cluster.is_some() {
+        let host = ClusterHost::new(cluster, access).then(env.live());
+        env = env.with_live(Arc::new(host));
     }
     let env = Arc::new(env);
     let evaluation = evaluate(&policy, Arc::clone(&env), &settings, &request);

@@ -918,6 +918,100 @@ pub fn gate_fixtures(
     }
 }
 
+/// A suite's or case's cluster: the resource files' objects and what the
+/// policy manifest grants (its `spec.contextAwareResources`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServedCluster {
+    /// The objects.
+    pub cluster: Arc<Cluster>,
+    /// What the policy may read of them.
+    pub access: ContextAwareAccess,
+}
+
+impl ServedCluster {
+    /// The live capability serving it, in front of `next`.
+    #[must_use]
+    pub fn host(&self, next: Option<Arc<dyn LiveCapabilities>>) -> ClusterHost {
+        ClusterHost::new(Some(Arc::clone(&self.cluster)), self.access.clone()).then(next)
+    }
+}
+
+/// What `run` grants, and the notes to print about it: with `--policy`,
+/// what policy-server grants that manifest ([`ContextAwareAccess::from_manifest`]);
+/// otherwise what `kwctl run` grants, the module's own
+/// `contextAwareResources` with `--allow-context-aware` and nothing
+/// without (with kwctl's warning when the module asks for resources).
+///
+/// # Errors
+/// An unreadable manifest or module, or malformed `contextAwareResources`.
+pub fn run_access(
+    manifest: Option<&crate::suite::manifest::PolicyManifest>,
+    allow_context_aware: bool,
+    module: &Path,
+    registry: &crate::oci::registry::RegistryOptions,
+) -> Result<(ContextAwareAccess, Vec<String>)> {
+    use crate::oci::registry::{is_registry_reference, read_module};
+    let mut notes = Vec::new();
+    if let Some(manifest) = manifest {
+        let access = ContextAwareAccess::from_manifest(manifest)?;
+        if manifest.kind == crate::suite::manifest::PolicyKind::AdmissionPolicy {
+            notes.push(format!(
+                "{} is an AdmissionPolicy: namespaced policies cannot read cluster resources \
+                 (only a ClusterAdmissionPolicy has spec.contextAwareResources), so every \
+                 Kubernetes read is refused, as policy-server refuses it",
+                manifest.describe()
+            ));
+        } else if access.is_empty() {
+            notes.push(format!(
+                "{} grants no Kubernetes resource (no spec.contextAwareResources): every \
+                 Kubernetes read is refused, as policy-server refuses it",
+                manifest.describe()
+            ));
+        }
+        return Ok((access, notes));
+    }
+    let remote = is_registry_reference(module);
+    if remote && !allow_context_aware {
+        return Ok((ContextAwareAccess::none(), notes));
+    }
+    let bytes = if remote {
+        read_module(module, registry)?
+    } else {
+        let local = module
+            .to_str()
+            .and_then(|s| s.strip_prefix("file://"))
+            .map_or(module, Path::new);
+        std::fs::read(local)
+            .with_context(|| format!("cannot read policy module {}", local.display()))?
+    };
+    let metadata = crate::oci::metadata::read_metadata(&bytes)?;
+    let listed = match &metadata {
+        Some(m) => ContextAwareAccess::from_list(m.get("contextAwareResources"))
+            .context("the module's metadata")?,
+        None => ContextAwareAccess::none(),
+    };
+    if allow_context_aware {
+        if metadata.is_none() {
+            notes.push(
+                "the module is not annotated (kwctl annotate, policy-harness annotate): as \
+                 kwctl, no Kubernetes resource is granted"
+                    .to_owned(),
+            );
+        }
+        return Ok((listed, notes));
+    }
+    if !listed.is_empty() {
+        notes.push(
+            "Policy requires access to Kubernetes resources at evaluation time. During this \
+             execution the access to Kubernetes resources is denied (give \
+             --allow-context-aware, as kwctl, or --policy with a ClusterAdmissionPolicy's \
+             spec.contextAwareResources, as policy-server)"
+                .to_owned(),
+        );
+    }
+    Ok((ContextAwareAccess::none(), notes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

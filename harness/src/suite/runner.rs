@@ -358,6 +358,10 @@ fn run_request(
     if let Some(live) = &options.live {
         env = env.with_live(Arc::clone(live));
     }
+    if let Some(cluster) = &case.cluster {
+        let host = cluster.host(env.live());
+        env = env.with_live(Arc::new(host));
+    }
     let env = Arc::new(env);
     let mut mutation_fix = None;
     let outcome = if let Some(reason) = &not_sent {

@@ -31,6 +31,9 @@ pub(super) struct SuiteFile {
     pub(super) module: Option<String>,
     #[serde(default)]
     pub(super) host_capabilities: Option<Value>,
+    /// Resource files (or folders) served as the cluster to every case.
+    #[serde(default)]
+    pub(super) cluster_resources: Option<Value>,
     pub(super) cases: Vec<CaseFile>,
 }
 
@@ -57,5 +60,8 @@ pub(super) struct CaseFile {
     pub(super) old_object: Option<Value>,
     #[serde(default)]
     pub(super) host_capabilities: Option<Value>,
+    /// This case's cluster, instead of the suite's.
+    #[serde(default)]
+    pub(super) cluster_resources: Option<Value>,
     pub(super) expect: Expectation,
 }

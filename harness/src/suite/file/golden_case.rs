@@ -102,6 +102,7 @@ pub(super) fn golden_suite(dir: &Path) -> Result<Suite> {
                 request: inputs.request,
             }]),
             fixtures: inputs.fixtures,
+            cluster: None,
             expect: inputs.expected,
         }],
     })

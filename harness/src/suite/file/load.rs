@@ -14,6 +14,7 @@ use super::identity::{identify, Identity, SUITE_API_VERSION, SUITE_KIND};
 use super::loaded::{Case, ModuleSource, SettingsOrigin, Suite, SuiteSource};
 use super::requests::case_requests;
 use crate::host::capabilities::Fixture;
+use crate::host::cluster::{Cluster, ContextAwareAccess, ServedCluster};
 use crate::host::replay::{fixtures_from_value, load_fixtures};
 use crate::suite::manifest::{manifest_dir, module_location, ModuleLocation, PolicyManifest};
 use crate::suite::yaml::{documents_from_str, single_document};
@@ -74,6 +75,14 @@ fn load_suite_file(path: &Path) -> Result<Suite> {
         Some(value) => read_fixtures(value, &dir).with_context(|| at(path, "hostCapabilities"))?,
         None => Vec::new(),
     };
+    let access = suite_access(&settings_origin)?;
+    let default_cluster = match &file.cluster_resources {
+        Some(value) => Some(
+            served_cluster(value, &dir, access.as_ref())
+                .with_context(|| at(path, "clusterResources"))?,
+        ),
+        None => None,
+    };
     let name = file
         .name
         .clone()
@@ -92,6 +101,7 @@ fn load_suite_file(path: &Path) -> Result<Suite> {
         &name,
         fallback_namespace.as_deref(),
         &default_fixtures,
+        (default_cluster.as_ref(), access.as_ref()),
     )?;
     Ok(Suite {
         name,
@@ -168,6 +178,46 @@ fn suite_module(module: &str, dir: &Path) -> ModuleSource {
     }
 }
 
+/// What the suite's policy may read of the cluster: what policy-server
+/// grants its manifest; `None` without a manifest.
+fn suite_access(origin: &SettingsOrigin) -> Result<Option<ContextAwareAccess>> {
+    match origin {
+        SettingsOrigin::Manifest(m) => ContextAwareAccess::from_manifest(m).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// `clusterResources`: a path or a list of paths (files or folders), read
+/// as the cluster, granted what the manifest grants.
+fn served_cluster(
+    value: &Value,
+    dir: &Path,
+    access: Option<&ContextAwareAccess>,
+) -> Result<ServedCluster> {
+    let Some(access) = access else {
+        bail!(
+            "needs `policy:` (a ClusterAdmissionPolicy manifest: its \
+             spec.contextAwareResources says which kinds the policy may read, as policy-server \
+             grants them)"
+        );
+    };
+    let paths: Vec<PathBuf> = match value {
+        Value::String(p) => vec![dir.join(p)],
+        Value::Array(list) => list
+            .iter()
+            .map(|p| match p {
+                Value::String(p) => Ok(dir.join(p)),
+                other => Err(anyhow::anyhow!("expected a path, found {other}")),
+            })
+            .collect::<Result<_>>()?,
+        other => bail!("expected a path or a list of paths, found {other}"),
+    };
+    Ok(ServedCluster {
+        cluster: std::sync::Arc::new(Cluster::load(&paths)?),
+        access: access.clone(),
+    })
+}
+
 fn read_fixtures(value: &Value, dir: &Path) -> Result<Vec<Fixture>> {
     match value {
         Value::String(file) => load_fixtures(&dir.join(file)),
@@ -185,6 +235,7 @@ fn load_cases(
     suite_name: &str,
     fallback_namespace: Option<&str>,
     default_fixtures: &[Fixture],
+    (default_cluster, access): (Option<&ServedCluster>, Option<&ContextAwareAccess>),
 ) -> Result<Vec<Case>> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::with_capacity(cases.len());
@@ -201,6 +252,16 @@ fn load_cases(
                 .map_err(|e| format!("cases[{index}].hostCapabilities: {e:#}")),
             None => Ok(default_fixtures.to_vec()),
         };
+        let cluster = match &case.cluster_resources {
+            Some(value) => served_cluster(value, dir, access)
+                .map(Some)
+                .map_err(|e| format!("cases[{index}].clusterResources: {e:#}")),
+            None => Ok(default_cluster.cloned()),
+        };
+        let fixtures = match (fixtures, &cluster) {
+            (Ok(_), Err(e)) => Err(e.clone()),
+            (fixtures, _) => fixtures,
+        };
         let requests = fixtures.as_ref().map_err(Clone::clone).and_then(|_| {
             case.expect
                 .check_consistency()
@@ -211,6 +272,7 @@ fn load_cases(
             name: case.name,
             requests: requests.map_err(|e| format!("{}: {e}", path.display())),
             fixtures: fixtures.unwrap_or_default(),
+            cluster: cluster.unwrap_or_default(),
             expect: case.expect,
         });
     }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::host::capabilities::Fixture;
+use crate::host::cluster::ServedCluster;
 use crate::suite::expect::Expectation;
 use crate::suite::manifest::PolicyManifest;
 
@@ -90,6 +91,8 @@ pub struct Case {
     pub requests: std::result::Result<Vec<CaseRequest>, String>,
     /// Host-call fixtures.
     pub fixtures: Vec<Fixture>,
+    /// Resource files served as the cluster (`clusterResources`).
+    pub cluster: Option<ServedCluster>,
     /// The expectation.
     pub expect: Expectation,
 }
