@@ -12,6 +12,7 @@ use clap::{Args, ValueEnum};
 use crate::host::cache::CacheMode;
 use crate::host::capabilities::LiveCapabilities;
 use crate::host::runtime::{Limits, DEFAULT_MAX_MEMORY_MB, DEFAULT_TIMEOUT_MS};
+use crate::oci::keyless::{KeylessLive, TrustRoot};
 use crate::oci::registry::{is_registry_reference, LiveRegistry, RegistryOptions};
 use crate::oci::sources::apply_sources_file;
 use crate::suite::file::identity::LEGACY_WARNING;
@@ -51,11 +52,17 @@ pub struct TestArgs {
     /// to standard output): one run for both.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Answer the `oci` host calls no fixture matches from the registry
-    /// (manifest_digest, oci_manifest, oci_manifest_config, v2/verify), as
-    /// `run --allow-network` does; without it such a call fails the case.
+    /// Answer from the registry the `oci` host calls no fixture matches
+    /// (v1/manifest_digest, v2/verify, v1/oci_manifest), as `run
+    /// --allow-network` does; without it such a call fails, and the case
+    /// says how to give it an answer.
     #[arg(long)]
     pub allow_network: bool,
+    /// kwctl's Sigstore trust root (a ClientTrustConfig JSON with a
+    /// `trustedRoot`) for keyless `oci`/`v2/verify` under --allow-network,
+    /// as `run` takes it.
+    #[arg(long, value_name = "FILE", requires = "allow_network")]
+    pub sigstore_trust_config: Option<PathBuf>,
     /// Run this module (a file or `registry://…`) instead of the one each
     /// suite or policy names.
     #[arg(long, value_name = "MODULE")]
@@ -137,12 +144,23 @@ pub fn handle(args: &TestArgs) -> Result<ExitCode> {
         select: args.run.clone(),
         live: None,
     };
-    let options = RunOptions {
-        live: args.allow_network.then(|| {
-            Arc::new(LiveRegistry::new(options.registry.clone())) as Arc<dyn LiveCapabilities>
-        }),
-        ..options
+    // The same live host as `run --allow-network`: the registry, and
+    // keyless verification over it.
+    let live: Option<Arc<dyn LiveCapabilities>> = if args.allow_network {
+        let trust = match &args.sigstore_trust_config {
+            Some(path) => Some(Arc::new(TrustRoot::from_file(path)?)),
+            None => None,
+        };
+        let registry = Arc::new(LiveRegistry::new(options.registry.clone()));
+        Some(Arc::new(KeylessLive::new(
+            registry,
+            options.registry.clone(),
+            trust,
+        )))
+    } else {
+        None
     };
+    let options = RunOptions { live, ..options };
     let report = run_all(&discovery.sources, &options, &mut ModuleCache::default());
     if !args.run.is_empty() && report.suites.is_empty() {
         anyhow::bail!(
