@@ -342,12 +342,6 @@ impl HostEnvironment {
         self.live.clone()
     }
 
-    /// What answers the calls no fixture matches, to chain another in
-    /// front of it (the cluster's Kubernetes calls before the registry's).
-    pub fn live(&self) -> Option<Arc<dyn LiveCapabilities>> {
-        self.live.clone()
-    }
-
     /// The waPC host callback.
     pub fn host_call(
         &self,
