@@ -831,3 +831,57 @@ fn registry_cases_from_keyless_e2e() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn sign_cli_keyless_flags_are_checked() {
+    let bin = env!("CARGO_BIN_EXE_policy-harness");
+    let run = |args: &[&str]| {
+        let out = Command::new(bin).args(args).output().expect("runs");
+        assert!(!out.status.success(), "{args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let key = file("email.key");
+    let cert = file("email.pem");
+    let (key, cert) = (key.to_str().unwrap(), cert.to_str().unwrap());
+    let img = image('a');
+    let e = run(&["sign", "--key", key, "--image", &img, "--certificate", cert]);
+    assert!(e.contains("apply to --format cosign only"), "{e}");
+    let e = run(&[
+        "sign",
+        "--format",
+        "cosign",
+        "--key",
+        key,
+        "--payload",
+        cert,
+        "--certificate",
+        cert,
+    ]);
+    assert!(e.contains("--certificate"), "{e}");
+    // The attack options need a Rekor key (they craft bundles).
+    let e = run(&[
+        "sign",
+        "--format",
+        "cosign",
+        "--key",
+        key,
+        "--image",
+        &img,
+        "--certificate",
+        cert,
+        "--forge-signature",
+    ]);
+    assert!(e.contains("--rekor-key"), "{e}");
+    let e = run(&[
+        "sign",
+        "--format",
+        "cosign",
+        "--key",
+        key,
+        "--image",
+        &img,
+        "--certificate",
+        key,
+    ]);
+    assert!(e.contains("is not a PEM certificate"), "{e}");
+}
