@@ -14,6 +14,7 @@ use crate::host::admission::{
 };
 use crate::host::cache::CacheMode;
 use crate::host::capabilities::{HostCapabilities, HostEnvironment};
+use crate::host::clock::{expiry_notes, WasiClock};
 use crate::host::cluster::{gate_fixtures, run_access, Cluster, ClusterHost, ContextAwareAccess};
 use crate::host::replay::{load_fixtures, record_session};
 use crate::host::runtime::{Limits, DEFAULT_MAX_MEMORY_MB, DEFAULT_TIMEOUT_MS};
@@ -121,10 +122,28 @@ pub struct RunArgs {
     /// without it keyless verification is a host error (no default offline).
     #[arg(long, value_name = "FILE", requires = "allow_network")]
     pub sigstore_trust_config: Option<PathBuf>,
+    /// TEST flag: the time the module's WASI realtime clock reads (RFC
+    /// 3339, e.g. 2026-12-01T00:00:00Z), or `none` for a clock that refuses
+    /// (expiring exceptions then admit nothing). Default: the host's clock,
+    /// as policy-server gives it.
+    #[arg(long, value_name = "RFC3339|none", value_parser = parse_now)]
+    pub now: Option<WasiClock>,
     /// The policy module (wasm32-wasip1 binary, or WAT text), or
     /// `registry://HOST/REPO:TAG` / `registry://HOST/REPO@sha256:HEX`.
     #[arg(value_name = "MODULE.wasm")]
     pub module: PathBuf,
+}
+
+/// clap's parser of `--now` (run, test, audit).
+pub(crate) fn parse_now(text: &str) -> std::result::Result<WasiClock, String> {
+    WasiClock::parse(text).map_err(|e| e.to_string())
+}
+
+/// Prints the notes on expired entries of `settings` (stderr).
+pub(crate) fn print_expiry_notes(settings: &Value, clock: WasiClock) {
+    for note in expiry_notes(settings, clock) {
+        eprintln!("policy-harness: note: {note}");
+    }
 }
 
 fn load_settings(args: &RunArgs, manifest: Option<&PolicyManifest>) -> Result<Value> {
@@ -222,6 +241,8 @@ pub fn handle(args: &RunArgs) -> Result<ExitCode> {
         None => None,
     };
     let settings = load_settings(args, manifest.as_ref())?;
+    let clock = args.now.unwrap_or_default();
+    print_expiry_notes(&settings, clock);
     let request = load_request(args, manifest.as_ref())?;
     if let Some(reason) = manifest.as_ref().and_then(|m| m.skip_reason(&request)) {
         eprintln!(
@@ -245,7 +266,10 @@ pub fn handle(args: &RunArgs) -> Result<ExitCode> {
     if let Some(path) = &args.sources_path {
         apply_sources_file(path, &mut registry_options)?;
     }
-    let policy = load_policy(&args.module, &registry_options, limits, &cache)?;
+    let mut policy = load_policy(&args.module, &registry_options, limits, &cache)?;
+    if clock != WasiClock::Host {
+        policy = policy.with_clock(clock)?;
+    }
     let (access, notes) = run_access(
         manifest.as_ref(),
         args.allow_context_aware,

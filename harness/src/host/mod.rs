@@ -9,6 +9,7 @@
 pub mod admission;
 pub mod cache;
 pub mod capabilities;
+pub mod clock;
 pub mod cluster;
 pub mod replay;
 pub mod response;

@@ -27,6 +27,7 @@ use wasmtime_provider::{WasmtimeEngineProvider, WasmtimeEngineProviderPre};
 
 use crate::host::cache::{self, CacheMode};
 use crate::host::capabilities::HostEnvironment;
+use crate::host::clock::{self, WasiClock};
 
 /// Length of one epoch tick. The deadline is expressed in ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -135,6 +136,11 @@ impl Drop for EpochTicker {
 pub struct PolicyModule {
     pre: WasmtimeEngineProviderPre,
     limits: Limits,
+    /// The module as given (before any clock shim), to build the same
+    /// policy with another clock ([`PolicyModule::with_clock`]).
+    source: Arc<[u8]>,
+    cache: CacheMode,
+    clock: WasiClock,
     // Declared last: dropped after the instances' engine users.
     _ticker: Option<EpochTicker>,
 }
@@ -143,6 +149,7 @@ impl fmt::Debug for PolicyModule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PolicyModule")
             .field("limits", &self.limits)
+            .field("clock", &self.clock)
             .finish_non_exhaustive()
     }
 }
@@ -156,8 +163,40 @@ impl PolicyModule {
             .with_context(|| format!("cannot load policy module {}", path.display()))
     }
 
-    /// Compiles a module from its bytes (binary wasm, or WAT text).
+    /// Compiles a module from its bytes (binary wasm, or WAT text), with
+    /// the host's real wall clock (as policy-server runs it).
     pub fn from_bytes(bytes: &[u8], limits: Limits, cache: &CacheMode) -> Result<Self> {
+        Self::from_bytes_with_clock(bytes, limits, cache, WasiClock::Host)
+    }
+
+    /// The same policy with the module's WASI realtime clock set to `clock`
+    /// (compiled again: the clock is a shim in the module, see
+    /// [`crate::host::clock`]). The TEST flag `--now` uses this.
+    pub fn with_clock(&self, clock: WasiClock) -> Result<Self> {
+        Self::from_bytes_with_clock(&self.source, self.limits, &self.cache, clock)
+    }
+
+    /// The realtime clock the module reads.
+    pub fn clock(&self) -> WasiClock {
+        self.clock
+    }
+
+    /// Compiles a module from its bytes with the given WASI realtime clock
+    /// ([`WasiClock::Host`]: the host's, unchanged module).
+    pub fn from_bytes_with_clock(
+        bytes: &[u8],
+        limits: Limits,
+        cache: &CacheMode,
+        wasi_clock: WasiClock,
+    ) -> Result<Self> {
+        let source: Arc<[u8]> = Arc::from(bytes);
+        let shimmed;
+        let bytes = if wasi_clock == WasiClock::Host {
+            bytes
+        } else {
+            shimmed = clock::instrument(bytes, wasi_clock)?;
+            &shimmed[..]
+        };
         let mut config = wasmtime::Config::new();
         // Trap messages must name the trap ("wasm trap: wasm `unreachable`
         // instruction executed"); with backtraces on, wasmtime_provider's
@@ -196,6 +235,9 @@ impl PolicyModule {
         Ok(Self {
             pre,
             limits,
+            source,
+            cache: cache.clone(),
+            clock: wasi_clock,
             _ticker: ticker,
         })
     }
