@@ -40,9 +40,22 @@
 //! | `!SigstorePubKeyVerify {image, pub_keys, annotations}` (and the other `Sigstore*Verify`) | `kubewarden/oci/v2/verify` | `{"type": "<tag>", …the fields}` (the SDK's internally tagged `SigstoreVerificationInputV2`) |
 //! | `!DNSLookupHost {host}` | `kubewarden/net/v1/dns_lookup_host` | `"host"` |
 //! | `!CryptoIsCertificateTrusted {request}` | `kubewarden/crypto/v1/is_certificate_trusted` | `request` |
+//! | `!KubernetesListResourceNamespace {api_version, kind, namespace, label_selector, field_selector}` | `kubewarden/kubernetes/list_resources_by_namespace` | the fields and `"field_masks": null` (the SDK 0.17's `ListResourcesByNamespaceRequest`) |
+//! | `!KubernetesListResourceAll {api_version, kind, label_selector, field_selector}` | `kubewarden/kubernetes/list_resources_all` | the fields and `"field_masks": null` |
+//! | `!KubernetesGetResource {api_version, kind, name, namespace, disable_cache}` | `kubewarden/kubernetes/get_resource` | the fields and `"field_masks": null` |
 //!
-//! Kubernetes requests (context-aware policies) are refused: this host serves
-//! no cluster. kwctl replays exchanges strictly in order; here, as for every
+//! policy-evaluator 0.30.4's Kubernetes request types have no `field_masks`
+//! (it reads the SDK's requests with serde, which drops the field, and
+//! returns whole objects): a recorded read stands for the SDK 0.17 request
+//! with `field_masks: null`, and a read with field masks is not recorded.
+//! A read of a type the policy was not granted never reaches kwctl's
+//! recorder (policy-evaluator refuses it first), so it is not recorded here
+//! either; replaying a session, kwctl checks each read against what is
+//! granted before answering it, and so does `run` (see
+//! [`crate::host::cluster`]).
+//!
+//! The other Kubernetes requests (`KubernetesCanI`, plural names, change
+//! tracking) are refused. kwctl replays exchanges strictly in order; here, as for every
 //! fixture, a call matches by its JSON payload (key order does not matter),
 //! so the same request recorded twice must have the same answer. A `type:
 //! Error` answer fails the host call with kwctl's text,
@@ -60,6 +73,9 @@ use crate::host::capabilities::{Fixture, HostCall, HostCapabilities, KUBEWARDEN_
 
 /// Prefix policy-evaluator puts before a callback's error message.
 pub const CALLBACK_FAILURE_PREFIX: &str = "Callback evaluation failure: ";
+/// How policy-evaluator's refusal of a resource type not granted starts
+/// (see [`crate::host::cluster::access_denied`]).
+const ACCESS_DENIED_PREFIX: &str = "Policy has not been granted access to Kubernetes ";
 
 /// One entry of a kwctl session file.
 #[derive(Debug, Deserialize, Serialize)]
@@ -249,10 +265,45 @@ pub fn recorded_call(request: &str) -> Result<(&'static str, &'static str, Value
                 .ok_or_else(|| anyhow!("request !{tag}: expected exactly the field `request`"))?;
             ("crypto", "v1/is_certificate_trusted", request.clone())
         }
+        "KubernetesListResourceNamespace" => (
+            "kubernetes",
+            "list_resources_by_namespace",
+            kubernetes_payload(
+                &tag,
+                &fields,
+                &["api_version", "kind", "namespace"],
+                &["label_selector", "field_selector"],
+            )?,
+        ),
+        "KubernetesListResourceAll" => (
+            "kubernetes",
+            "list_resources_all",
+            kubernetes_payload(
+                &tag,
+                &fields,
+                &["api_version", "kind"],
+                &["label_selector", "field_selector"],
+            )?,
+        ),
+        "KubernetesGetResource" => {
+            if !fields.get("disable_cache").is_some_and(Value::is_boolean) {
+                bail!("request !{tag}: `disable_cache` (a boolean) is required");
+            }
+            (
+                "kubernetes",
+                "get_resource",
+                kubernetes_payload(
+                    &tag,
+                    &fields,
+                    &["api_version", "kind", "name"],
+                    &["namespace", "disable_cache"],
+                )?,
+            )
+        }
         k8s if k8s.starts_with("Kubernetes") || k8s.starts_with("HasKubernetes") => {
             bail!(
-                "request !{tag}: Kubernetes capabilities (context-aware policies) are not served \
-                 by policy-harness"
+                "request !{tag}: only the Kubernetes reads (list_resources_by_namespace, \
+                 list_resources_all, get_resource) are served by policy-harness"
             )
         }
         other => bail!("request !{other}: unknown CallbackRequestType"),
@@ -290,6 +341,14 @@ pub fn record_session(calls: &[HostCall]) -> Result<RecordedSession> {
             left_out.push(format!("{call}: no answer to record"));
             continue;
         };
+        if let Err(message) = answer {
+            if message.starts_with(ACCESS_DENIED_PREFIX) {
+                left_out.push(format!(
+                    "{call}: refused before reaching the host (kwctl records nothing)"
+                ));
+                continue;
+            }
+        }
         let request = if call.binding == KUBEWARDEN_BINDING {
             callback_request_yaml(&call.namespace, &call.operation, &call.request)
         } else {
@@ -378,6 +437,36 @@ pub fn callback_request_yaml(namespace: &str, operation: &str, payload: &Value) 
             fields.insert(Yaml::from("request"), yaml_of(payload)?);
             ("CryptoIsCertificateTrusted".to_owned(), fields)
         }
+        ("kubernetes", "list_resources_by_namespace") => (
+            "KubernetesListResourceNamespace".to_owned(),
+            kubernetes_fields(
+                operation,
+                payload,
+                &[
+                    "api_version",
+                    "kind",
+                    "namespace",
+                    "label_selector",
+                    "field_selector",
+                ],
+            )?,
+        ),
+        ("kubernetes", "list_resources_all") => (
+            "KubernetesListResourceAll".to_owned(),
+            kubernetes_fields(
+                operation,
+                payload,
+                &["api_version", "kind", "label_selector", "field_selector"],
+            )?,
+        ),
+        ("kubernetes", "get_resource") => (
+            "KubernetesGetResource".to_owned(),
+            kubernetes_fields(
+                operation,
+                payload,
+                &["api_version", "kind", "name", "namespace", "disable_cache"],
+            )?,
+        ),
         _ => bail!("{namespace}/{operation} has no request type in kwctl's session format"),
     };
     let tagged = Yaml::Tagged(Box::new(TaggedValue {
@@ -389,6 +478,64 @@ pub fn callback_request_yaml(namespace: &str, operation: &str, payload: &Value) 
 
 fn yaml_of(value: &Value) -> Result<serde_yaml::Value> {
     serde_yaml::to_value(value).context("cannot convert the payload to YAML")
+}
+
+/// The guest's payload of a recorded Kubernetes read: the `required`
+/// strings, the `optional` fields (`null` when absent), and `field_masks`
+/// (`null` unless the recording has it: kwctl 1.31's has not).
+fn kubernetes_payload(
+    tag: &str,
+    fields: &Map<String, Value>,
+    required: &[&str],
+    optional: &[&str],
+) -> Result<Value> {
+    let mut payload = Map::with_capacity(required.len() + optional.len() + 1);
+    for name in required {
+        match fields.get(*name) {
+            Some(value @ Value::String(_)) => {
+                payload.insert((*name).to_owned(), value.clone());
+            }
+            _ => bail!("request !{tag}: `{name}` (a string) is required"),
+        }
+    }
+    for name in optional.iter().chain(&["field_masks"]) {
+        let value = fields.get(*name).cloned().unwrap_or(Value::Null);
+        payload.insert((*name).to_owned(), value);
+    }
+    if let Some(extra) = fields.keys().find(|k| !payload.contains_key(k.as_str())) {
+        bail!("request !{tag}: unexpected field `{extra}`");
+    }
+    Ok(Value::Object(payload))
+}
+
+/// The fields of a Kubernetes read's request type, in kwctl's order, from
+/// the guest's payload; `field_masks` must be `null` or absent (kwctl
+/// 1.31's request types have no such field).
+fn kubernetes_fields(
+    operation: &str,
+    payload: &Value,
+    names: &[&str],
+) -> Result<serde_yaml::Mapping> {
+    let Value::Object(map) = payload else {
+        bail!("kubernetes/{operation}: the payload must be a JSON object, found {payload}");
+    };
+    if !map.get("field_masks").is_none_or(Value::is_null) {
+        bail!(
+            "kubernetes/{operation}: field_masks has no place in kwctl 1.31's session format \
+             (policy-evaluator 0.30.4 ignores it)"
+        );
+    }
+    for name in ["api_version", "kind"] {
+        if !map.get(name).is_some_and(Value::is_string) {
+            bail!("kubernetes/{operation}: `{name}` (a string) is required");
+        }
+    }
+    let mut fields = serde_yaml::Mapping::new();
+    for name in names {
+        let value = map.get(*name).unwrap_or(&Value::Null);
+        fields.insert(serde_yaml::Value::from(*name), yaml_of(value)?);
+    }
+    Ok(fields)
 }
 
 fn single_string_field(tag: &str, fields: &Map<String, Value>, name: &str) -> Result<Value> {
@@ -581,8 +728,16 @@ mod tests {
     fn unsupported_or_malformed_exchanges_name_the_entry() {
         for (text, needle) in [
             (
+                "- type: Exchange\n  request: |\n    !KubernetesCanI\n    disable_cache: false\n  response:\n    type: Success\n    payload: '{}'\n",
+                "exchange [0]: request !KubernetesCanI: only the Kubernetes reads",
+            ),
+            (
                 "- type: Exchange\n  request: |\n    !KubernetesGetResource\n    api_version: v1\n  response:\n    type: Success\n    payload: '{}'\n",
-                "exchange [0]: request !KubernetesGetResource: Kubernetes capabilities",
+                "exchange [0]: request !KubernetesGetResource: `disable_cache` (a boolean) is required",
+            ),
+            (
+                "- type: Exchange\n  request: |\n    !KubernetesListResourceAll\n    api_version: v1\n    kind: Pod\n    extra: 1\n  response:\n    type: Success\n    payload: '{}'\n",
+                "request !KubernetesListResourceAll: unexpected field `extra`",
             ),
             (
                 "- type: Exchange\n  request: |\n    !OciManifestDigest\n    image: a\n    extra: 1\n  response:\n    type: Success\n    payload: '{}'\n",
@@ -608,5 +763,100 @@ mod tests {
             let e = fixtures_from_text(text).expect_err(needle);
             assert!(format!("{e:#}").contains(needle), "{needle}: {e:#}");
         }
+    }
+
+    /// What kwctl 1.31 records for the policy's live-mode reads
+    /// (policy-evaluator 0.30.4's request types, serde_yaml 0.9).
+    const KUBERNETES_SESSION: &str = r#"- type: Exchange
+  request: |
+    !KubernetesListResourceNamespace
+    api_version: kritis.grafeas.io/v1beta1
+    kind: GenericAttestationPolicy
+    namespace: team-a
+    label_selector: null
+    field_selector: null
+  response:
+    type: Success
+    payload: '{"apiVersion":"kritis.grafeas.io/v1beta1","kind":"GenericAttestationPolicyList","metadata":{},"items":[]}'
+- type: Exchange
+  request: |
+    !KubernetesListResourceAll
+    api_version: kritis.grafeas.io/v1beta1
+    kind: AdmissionAllowlist
+    label_selector: null
+    field_selector: null
+  response:
+    type: Success
+    payload: '{"apiVersion":"kritis.grafeas.io/v1beta1","kind":"AdmissionAllowlistList","metadata":{},"items":[]}'
+- type: Exchange
+  request: |
+    !KubernetesGetResource
+    api_version: kritis.grafeas.io/v1beta1
+    kind: AttestationAuthority
+    name: demo-aa
+    namespace: team-a
+    disable_cache: false
+  response:
+    type: Error
+    message: Cannot find kritis.grafeas.io/v1beta1/AttestationAuthority named 'demo-aa' inside of namespace 'Some("team-a")'
+"#;
+
+    #[test]
+    fn kubernetes_reads_replay_in_the_sdk_wire_shapes_and_round_trip() {
+        let fixtures = fixtures_from_text(KUBERNETES_SESSION).expect("session");
+        assert_eq!(fixtures.len(), 3);
+        assert_eq!(fixtures[0].namespace, "kubernetes");
+        assert_eq!(fixtures[0].operation, "list_resources_by_namespace");
+        let caps = HostCapabilities::from_fixtures(fixtures.clone()).expect("capabilities");
+        let env = HostEnvironment::new(caps);
+        // The exact bytes the policy (SDK 0.17 shapes) sends.
+        let listed = env
+            .host_call(
+                "kubewarden",
+                "kubernetes",
+                "list_resources_by_namespace",
+                br#"{"api_version":"kritis.grafeas.io/v1beta1","kind":"GenericAttestationPolicy","namespace":"team-a","label_selector":null,"field_selector":null,"field_masks":null}"#,
+            )
+            .expect("replayed");
+        assert!(String::from_utf8_lossy(&listed).contains("GenericAttestationPolicyList"));
+        env.host_call(
+            "kubewarden",
+            "kubernetes",
+            "list_resources_all",
+            br#"{"api_version":"kritis.grafeas.io/v1beta1","kind":"AdmissionAllowlist","label_selector":null,"field_selector":null,"field_masks":null}"#,
+        )
+        .expect("replayed");
+        let missing = env
+            .host_call(
+                "kubewarden",
+                "kubernetes",
+                "get_resource",
+                br#"{"api_version":"kritis.grafeas.io/v1beta1","kind":"AttestationAuthority","name":"demo-aa","namespace":"team-a","disable_cache":false,"field_masks":null}"#,
+            )
+            .expect_err("recorded error");
+        assert!(missing
+            .to_string()
+            .starts_with("Callback evaluation failure: Cannot find"));
+        let recorded = record_session(&env.calls()).expect("record");
+        assert!(recorded.left_out.is_empty(), "{:?}", recorded.left_out);
+        assert_eq!(
+            fixtures_from_text(&recorded.text).expect("replay"),
+            fixtures
+        );
+        assert!(
+            recorded.text.starts_with(
+                "- type: Exchange\n  request: |\n    !KubernetesListResourceNamespace\n    \
+                 api_version: kritis.grafeas.io/v1beta1\n    kind: GenericAttestationPolicy\n    \
+                 namespace: team-a\n    label_selector: null\n    field_selector: null\n"
+            ),
+            "{}",
+            recorded.text
+        );
+        assert!(callback_request_yaml(
+            "kubernetes",
+            "list_resources_all",
+            &json!({"api_version": "v1", "kind": "Pod", "field_masks": ["metadata.name"]})
+        )
+        .is_err());
     }
 }
