@@ -2,6 +2,7 @@
 //! and its handler. Nothing outside `cli` imports from here.
 
 mod annotate;
+mod audit;
 mod inspect;
 mod kritis_import;
 mod push;
@@ -14,6 +15,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use annotate::AnnotateArgs;
+pub use audit::AuditArgs;
 pub use inspect::InspectArgs;
 pub use kritis_import::KritisImportArgs;
 pub use push::PushArgs;
@@ -50,6 +52,9 @@ pub enum Command {
     Push(PushArgs),
     /// Run test suites: a policy manifest against workloads, or golden cases.
     Test(TestArgs),
+    /// What the audit scanner would report for a folder of objects: one
+    /// ALLOWED/WARNED/REJECTED line each; exit 1 if any would be rejected.
+    Audit(AuditArgs),
 }
 
 /// Entry point of the binary.
@@ -64,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => done(inspect::handle(&args)),
         Command::Push(args) => done(push::handle(&args)),
         Command::Test(args) => test::handle(&args),
+        Command::Audit(args) => audit::handle(&args),
     };
     match result {
         Ok(code) => code,
