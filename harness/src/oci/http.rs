@@ -19,8 +19,9 @@
 //!   anything is read;
 //! - a redirect must keep the scheme of the first request (no HTTPS → HTTP,
 //!   and no HTTP → HTTPS either) and at most [`MAX_REDIRECTS`] are followed;
-//!   another host is allowed (registries send blobs to a CDN) and `reqwest`
-//!   drops the `Authorization` header when the host changes;
+//!   another host is allowed (registries send blobs to a CDN), and the
+//!   registry's token goes only to the registry's own scheme, host and port
+//!   (redirects are followed here, see [`next_hop`]);
 //! - connect timeout, read timeout (per read) and an overall deadline per
 //!   request, body included ([`MANIFEST_DEADLINE`], [`BLOB_DEADLINE`]), so a
 //!   slow endless body is cut off too.
