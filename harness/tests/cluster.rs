@@ -468,3 +468,85 @@ fn suites_name_the_cluster_resources() {
     let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
     assert!(all.contains("clusterResources: needs `policy:`"), "{all}");
 }
+
+/// One conversion for both: the resources `kritis-import` turns into
+/// settings and the same resources read live (`kritisResources`) judge the
+/// same requests the same way, kritis's per-policy allowlist patterns
+/// included.
+#[test]
+fn kritis_import_and_the_live_mode_read_the_resources_alike() {
+    let dir = TempDir::new("cluster-import");
+    let cluster = std::fs::read_to_string(example("cluster/kritis-resources.yaml"))
+        .expect("resources")
+        .replace(
+            "      attestationAuthorityNames:\n        - demo-aa\n",
+            "      attestationAuthorityNames:\n        - demo-aa\n      \
+             admissionAllowlistPatterns:\n        - namePattern: registry.example.com/tools/*\n          \
+             namespace: team-b\n",
+        );
+    assert!(cluster.contains("admissionAllowlistPatterns"));
+    let resources = dir.write("resources.yaml", &cluster);
+    let resources = resources.display().to_string();
+
+    let imported = harness(&["kritis-import", "--require", "any", "--json", &resources]);
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let imported = dir.write("imported.json", &imported.stdout);
+    let live = dir.write(
+        "live.json",
+        r#"{"kritisResources": {"require": "any", "whenNoPolicy": "admit"}}"#,
+    );
+    let module = annotated(&dir, None);
+    let tools = |ns: &str| {
+        dir.write(
+            &format!("tools-{ns}.yaml"),
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: tools, namespace: {ns}}}\n\
+                 spec:\n  containers:\n    - name: t\n      \
+                 image: registry.example.com/tools/shell@sha256:{}\n",
+                "a".repeat(64)
+            ),
+        )
+        .display()
+        .to_string()
+    };
+    let workloads = [
+        (example("workloads/app-attested.yaml"), true),
+        (example("workloads/app-unattested.yaml"), false),
+        (example("workloads/acs-pod.yaml"), true),
+        // The policy's own pattern covers its namespace only, whatever the
+        // pattern's `namespace` says.
+        (tools("default"), true),
+        (tools("team-b"), true), // no policy in team-b: unenforced in both
+    ];
+    for (workload, expected) in workloads {
+        let run = |settings: &Path, extra: &[&str]| {
+            let settings = settings.display().to_string();
+            let mut args = vec!["run", "-s", &settings, "--resource", &workload];
+            args.extend_from_slice(extra);
+            args.push(&module);
+            response(&harness(&args))
+        };
+        let by_import = run(&imported, &[]);
+        let by_live = run(
+            &live,
+            &["--allow-context-aware", "--cluster-resources", &resources],
+        );
+        assert_eq!(
+            by_import["allowed"], expected,
+            "{workload}: imported settings: {by_import}"
+        );
+        assert_eq!(
+            by_live["allowed"], expected,
+            "{workload}: live resources: {by_live}"
+        );
+    }
+    // The scoped pattern: a namespace of its own would not be covered.
+    let settings: Value =
+        serde_json::from_slice(&std::fs::read(&imported).expect("settings")).expect("json");
+    assert_eq!(
+        settings["admissionAllowlists"][0],
+        serde_json::json!({"name": "default/demo-gap", "patterns": [
+            {"namePattern": "registry.example.com/tools/*", "namespace": "default"}]}),
+        "{settings}"
+    );
+}

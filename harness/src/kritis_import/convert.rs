@@ -86,7 +86,17 @@ pub(super) fn policy(
     let metadata = doc.get("metadata").unwrap_or(&Value::Null);
     let namespace = optional_string(loc, metadata, "namespace", "metadata.namespace")?;
     let spec = spec(loc, doc)?;
-    unknown_fields(loc, spec, "spec", &["attestationAuthorityNames"], skipped);
+    unknown_fields(
+        loc,
+        spec,
+        "spec",
+        &[
+            "attestationAuthorityNames",
+            "admissionAllowlistPatterns",
+            "admissionWhitelistPatterns",
+        ],
+        skipped,
+    );
     let path = "spec.attestationAuthorityNames";
     let list = match spec.get("attestationAuthorityNames") {
         None | Some(Value::Null) => return Err(loc.error(path, "missing")),
@@ -136,9 +146,67 @@ pub(super) fn allowlist(
             return Err(loc.error("spec.patterns", format!("not a list ({})", what(other))))
         }
     };
+    Ok(Allowlist {
+        name,
+        patterns: patterns(loc, list, "spec.patterns", None, skipped)?,
+    })
+}
+
+/// A `GenericAttestationPolicy`'s own allowlist patterns
+/// (`admissionAllowlistPatterns`, kritis's `admissionWhitelistPatterns`) →
+/// an `admissionAllowlists` entry named `namespace/name`, every pattern
+/// scoped to the policy's namespace: what the live mode
+/// (`kritisResources`, the policy's `kritis` module) makes of them.
+/// `None` when it has none.
+pub(super) fn policy_allowlist(
+    loc: &Loc,
+    doc: &Value,
+    policy: &Policy,
+    skipped: &mut Vec<String>,
+) -> Result<Option<Allowlist>, ImportError> {
+    let spec = spec(loc, doc)?;
+    let mut all = Vec::new();
+    for field in ["admissionAllowlistPatterns", "admissionWhitelistPatterns"] {
+        let path = format!("spec.{field}");
+        match spec.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(list)) => all.extend(patterns(
+                loc,
+                list,
+                &path,
+                policy.namespace.as_deref(),
+                skipped,
+            )?),
+            Some(other) => return Err(loc.error(&path, format!("not a list ({})", what(other)))),
+        }
+    }
+    if all.is_empty() {
+        return Ok(None);
+    }
+    let name = match &policy.namespace {
+        Some(ns) => format!("{ns}/{}", policy.name),
+        None => policy.name.clone(),
+    };
+    Ok(Some(Allowlist {
+        name: Some(name),
+        patterns: all,
+    }))
+}
+
+/// Allowlist patterns (`namePattern`, `namespace`) at `path`; with a
+/// `scope`, each is scoped to it (a policy's patterns cover its namespace),
+/// otherwise by its own `namespace` (empty: every namespace, as the live
+/// mode reads it).
+fn patterns(
+    loc: &Loc,
+    list: &[Value],
+    path: &str,
+    scope: Option<&str>,
+    skipped: &mut Vec<String>,
+) -> Result<Vec<Pattern>, ImportError> {
     let mut patterns = Vec::new();
     for (i, entry) in list.iter().enumerate() {
-        let at = format!("spec.patterns[{i}]");
+        let at = format!("{path}[{i}]");
         if !entry.is_object() {
             return Err(loc.error(&at, format!("not a mapping ({})", what(entry))));
         }
@@ -154,13 +222,17 @@ pub(super) fn allowlist(
                 ),
             ));
         }
-        let namespace = optional_string(loc, entry, "namespace", &format!("{at}.namespace"))?;
+        let namespace = match (scope, entry.get("namespace")) {
+            (Some(scope), _) => Some(scope.to_owned()),
+            (None, Some(Value::String(s))) if s.is_empty() => None,
+            (None, _) => optional_string(loc, entry, "namespace", &format!("{at}.namespace"))?,
+        };
         patterns.push(Pattern {
             name_pattern,
             namespace,
         });
     }
-    Ok(Allowlist { name, patterns })
+    Ok(patterns)
 }
 #[cfg(test)]
 mod tests {

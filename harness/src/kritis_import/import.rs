@@ -37,6 +37,40 @@ pub fn import(sources: &[(String, String)], options: Options) -> Result<Import, 
     finish(sources, found, options)
 }
 
+/// A policy naming an authority that lives in another namespace: kritis
+/// (and the live mode, `kritisResources`) reads a policy's authorities from
+/// the policy's own namespace only, and would not find it; the settings
+/// link authorities by name across namespaces.
+fn other_namespace_warnings(
+    policies: &[(super::settings::Policy, super::fields::Loc)],
+    authority_namespaces: &[(String, String)],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (policy, loc) in policies {
+        let Some(ns) = &policy.namespace else {
+            continue;
+        };
+        for name in &policy.attestation_authority_names {
+            let homes: Vec<&str> = authority_namespaces
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, home)| home.as_str())
+                .collect();
+            if !homes.is_empty() && !homes.contains(&ns.as_str()) {
+                out.push(format!(
+                    "{}: names AttestationAuthority {name:?}, which lives in {}, not in the \
+                     policy's namespace {ns:?}: kritis (and this policy's kritisResources \
+                     mode) reads a policy's authorities from its own namespace only and would \
+                     reject the request; the imported settings use it",
+                    loc.at,
+                    homes.join(", ")
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Cross checks, then the warnings and notes.
 fn finish(
     sources: &[(String, String)],
@@ -50,6 +84,7 @@ fn finish(
         skipped,
         mut warnings,
         unscoped,
+        authority_namespaces,
     } = found;
     if authorities.is_empty() {
         return Err(no_authority(sources, &policies, &allowlists, &skipped));
@@ -62,6 +97,7 @@ fn finish(
     }
     warnings.extend(unscoped.iter().map(|at| unscoped_warning(at)));
     warnings.extend(wildcard_warnings(&allowlists));
+    warnings.extend(other_namespace_warnings(&policies, &authority_namespaces));
 
     let notes = enforcement(&policies, &mut warnings);
     let settings = Settings {

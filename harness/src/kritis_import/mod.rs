@@ -246,7 +246,12 @@ items:
         let text = format!("kind: AttestationAuthority\nmetadata: {{name: a}}\nspec: {{publicKeyData: {KEY}, publicKeys: []}}\n---\nkind: GenericAttestationPolicy\nmetadata: {{name: p}}\nspec:\n  attestationAuthorityNames: [a]\n  admissionWhitelistPatterns: [{{namePattern: x}}]\n");
         let i = run(&text, Options::default()).unwrap();
         assert!(i.skipped[0].starts_with("seed.yaml: document 1, AttestationAuthority \"a\": spec.publicKeys: not imported: this is upstream kritis's newer key format"), "{:?}", i.skipped);
-        assert!(i.skipped[1].starts_with("seed.yaml: document 2, GenericAttestationPolicy \"p\": spec.admissionWhitelistPatterns: not imported"), "{:?}", i.skipped);
+        assert_eq!(i.skipped.len(), 1, "{:?}", i.skipped);
+        // kritis's per-policy exemptions are imported, as the live mode reads them.
+        assert_eq!(
+            serde_json::to_value(&i.settings.admission_allowlists).unwrap(),
+            json!([{"name": "p", "patterns": [{"namePattern": "x"}]}])
+        );
         assert!(i.warnings[0].starts_with("seed.yaml: document 2, GenericAttestationPolicy \"p\": no metadata.namespace, so it is imported as cluster-wide"), "{:?}", i.warnings);
         assert_eq!(
             i.notes,
@@ -280,5 +285,38 @@ items:
         assert!(manifest(Settings::default(), "ghcr.io/x:1", "n")
             .unwrap_err()
             .contains("with its scheme"));
+    }
+
+    #[test]
+    fn policy_patterns_and_authority_namespaces_read_as_the_live_mode_reads_them() {
+        let text = format!(
+            "kind: AttestationAuthority\nmetadata: {{name: a, namespace: team-a}}\nspec: {{publicKeyData: {KEY}}}\n---\n\
+             kind: GenericAttestationPolicy\nmetadata: {{name: p, namespace: team-a}}\nspec:\n  attestationAuthorityNames: [a]\n  \
+             admissionAllowlistPatterns: [{{namePattern: 'r.example/a/*', namespace: elsewhere}}]\n  \
+             admissionWhitelistPatterns: [{{namePattern: 'r.example/b/*'}}]\n---\n\
+             kind: GenericAttestationPolicy\nmetadata: {{name: q, namespace: team-b}}\nspec: {{attestationAuthorityNames: [a]}}\n---\n\
+             kind: AdmissionAllowlist\nmetadata: {{name: l}}\nspec: {{patterns: [{{namePattern: 'r.example/c/*', namespace: ''}}]}}\n"
+        );
+        let i = run(&text, Options::default()).unwrap();
+        assert!(i.skipped.is_empty(), "{:?}", i.skipped);
+        assert_eq!(
+            serde_json::to_value(&i.settings.admission_allowlists).unwrap(),
+            json!([
+                {"name": "team-a/p", "patterns": [
+                    {"namePattern": "r.example/a/*", "namespace": "team-a"},
+                    {"namePattern": "r.example/b/*", "namespace": "team-a"}]},
+                {"name": "l", "patterns": [{"namePattern": "r.example/c/*"}]}
+            ])
+        );
+        assert!(
+            i.warnings.iter().any(|w| w.contains("GenericAttestationPolicy \"q\": names AttestationAuthority \"a\", which lives in team-a, not in the policy's namespace \"team-b\"")),
+            "{:?}",
+            i.warnings
+        );
+        assert!(
+            !i.warnings.iter().any(|w| w.contains("\"p\": names")),
+            "{:?}",
+            i.warnings
+        );
     }
 }

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::convert::{allowlist, authority, policy, Options};
+use super::convert::{allowlist, authority, policy, policy_allowlist, Options};
 use super::error::ImportError;
 use super::fields::{required_string, what, Loc};
 use super::settings::{Allowlist, Authority, Policy};
@@ -20,6 +20,8 @@ pub(super) struct Found {
     pub(super) warnings: Vec<String>,
     /// Policies written without `metadata.namespace`.
     pub(super) unscoped: Vec<String>,
+    /// (name, `metadata.namespace`) of the authorities that have one.
+    pub(super) authority_namespaces: Vec<(String, String)>,
 }
 
 /// Reads every document of `text` (from `source`) into `found`. A document
@@ -105,6 +107,11 @@ fn visit(
     match kind.as_str() {
         "AttestationAuthority" => {
             let name = named()?;
+            if let Some(ns) = metadata.get("namespace").and_then(Value::as_str) {
+                found
+                    .authority_namespaces
+                    .push((name.clone(), ns.to_owned()));
+            }
             let authority = authority(&loc, doc, name, &mut found.skipped)?;
             found.authorities.push((authority, loc));
         }
@@ -113,6 +120,9 @@ fn visit(
             let policy = policy(&loc, doc, name, options, &mut found.skipped)?;
             if policy.namespace.is_none() {
                 found.unscoped.push(loc.at.clone());
+            }
+            if let Some(list) = policy_allowlist(&loc, doc, &policy, &mut found.skipped)? {
+                found.allowlists.push((list, loc.clone()));
             }
             found.policies.push((policy, loc));
         }
