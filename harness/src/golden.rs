@@ -1,7 +1,9 @@
 //! Golden cases: one folder per case with `request.json`, `settings.json` (or
 //! `settings-invalid.json`), optional `host-capabilities.json`, and
-//! `expected.json`. See `README.md` for the `expected.json` format.
+//! `expected.json`. See `README.md` for the `expected.json` format; its
+//! `"now"` (an RFC 3339 time or `"none"`) sets the clock the module reads.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::host::admission::evaluate;
 use crate::host::capabilities::{HostCapabilities, HostEnvironment};
+use crate::host::clock::WasiClock;
 use crate::host::runtime::PolicyModule;
 use crate::suite::expect::{check, render_outcome};
 use crate::suite::file::load_golden_case;
@@ -106,8 +109,9 @@ pub fn run_dir(policy: &PolicyModule, dir: &Path) -> Result<GoldenReport> {
         total: cases.len(),
         failures: Vec::new(),
     };
+    let mut clocked = HashMap::new();
     for case in &cases {
-        if let Some(failure) = run_case(policy, case) {
+        if let Some(failure) = run_case_with(policy, case, &mut clocked) {
             report.failures.push(failure);
         }
     }
@@ -116,7 +120,17 @@ pub fn run_dir(policy: &PolicyModule, dir: &Path) -> Result<GoldenReport> {
 
 /// Runs one case; `None` when it passed.
 pub fn run_case(policy: &PolicyModule, case: &GoldenCase) -> Option<CaseFailure> {
-    match check_case(policy, case) {
+    run_case_with(policy, case, &mut HashMap::new())
+}
+
+/// [`run_case`], with the modules already built for other clocks (each
+/// clock is a compilation).
+fn run_case_with(
+    policy: &PolicyModule,
+    case: &GoldenCase,
+    clocked: &mut HashMap<WasiClock, PolicyModule>,
+) -> Option<CaseFailure> {
+    match check_case(policy, case, clocked) {
         Ok((problems, _)) if problems.is_empty() => None,
         Ok((problems, actual)) => Some(CaseFailure {
             name: case.name.clone(),
@@ -131,8 +145,21 @@ pub fn run_case(policy: &PolicyModule, case: &GoldenCase) -> Option<CaseFailure>
     }
 }
 
-fn check_case(policy: &PolicyModule, case: &GoldenCase) -> Result<(Vec<String>, String)> {
+fn check_case(
+    policy: &PolicyModule,
+    case: &GoldenCase,
+    clocked: &mut HashMap<WasiClock, PolicyModule>,
+) -> Result<(Vec<String>, String)> {
     let inputs = load_golden_case(&case.dir)?;
+    let policy = match inputs.now {
+        Some(clock) if clock != policy.clock() => match clocked.entry(clock) {
+            std::collections::hash_map::Entry::Occupied(entry) => &*entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                &*entry.insert(policy.with_clock(clock)?)
+            }
+        },
+        _ => policy,
+    };
     let env = Arc::new(HostEnvironment::new(HostCapabilities::from_fixtures(
         inputs.fixtures,
     )?));

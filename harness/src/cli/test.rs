@@ -67,6 +67,11 @@ pub struct TestArgs {
     /// suite or policy names.
     #[arg(long, value_name = "MODULE")]
     pub module: Option<PathBuf>,
+    /// TEST flag: the time the module's WASI realtime clock reads (RFC
+    /// 3339), or `none`, for the cases that set no `now` themselves
+    /// (a golden case's expected.json may); default the host's clock.
+    #[arg(long, value_name = "RFC3339|none", value_parser = super::run::parse_now)]
+    pub now: Option<crate::host::clock::WasiClock>,
     /// `text` (default) or `junit`.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
@@ -143,6 +148,7 @@ pub fn handle(args: &TestArgs) -> Result<ExitCode> {
         },
         select: args.run.clone(),
         live: None,
+        now: args.now,
     };
     // The same live host as `run --allow-network`: the registry, and
     // keyless verification over it.

@@ -40,6 +40,9 @@ pub struct Expectation {
     /// Each must be a substring of at least one warning.
     #[serde(default)]
     pub warnings_contain: Vec<String>,
+    /// The exact warnings, in order (`[]`: none); absent: not checked.
+    #[serde(default)]
+    pub warnings: Option<Vec<String>>,
     /// Keys that must be present in `auditAnnotations`.
     #[serde(default)]
     pub audit_annotation_keys: Vec<String>,
@@ -73,6 +76,7 @@ impl Expectation {
             if self.allowed.is_some()
                 || self.code.is_some()
                 || !self.warnings_contain.is_empty()
+                || self.warnings.is_some()
                 || !self.audit_annotation_keys.is_empty()
                 || self.patch.is_some()
                 || !self.images.is_empty()
@@ -185,6 +189,15 @@ fn check_response(
         if !warnings.iter().any(|w| w.contains(want.as_str())) {
             problems.push(format!(
                 "warnings: none contains \"{want}\"; got {}",
+                plain_list(&warnings)
+            ));
+        }
+    }
+    if let Some(want) = &expected.warnings {
+        if *want != warnings {
+            problems.push(format!(
+                "warnings: expected {}; got {}",
+                plain_list(want),
                 plain_list(&warnings)
             ));
         }

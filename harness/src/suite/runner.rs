@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::host::admission::{evaluate, validate_settings, Outcome};
 use crate::host::cache::CacheMode;
 use crate::host::capabilities::{HostCapabilities, HostEnvironment, LiveCapabilities};
+use crate::host::clock::{expiry_notes, WasiClock};
 use crate::host::response::AdmissionResponse;
 use crate::host::runtime::{Limits, PolicyModule};
 use crate::oci::registry::{load_policy, RegistryOptions};
@@ -36,6 +37,9 @@ pub struct RunOptions {
     /// `--allow-network`: answers the host calls no fixture matches (the
     /// registry's `oci` capabilities).
     pub live: Option<Arc<dyn LiveCapabilities>>,
+    /// `--now` (TEST flag): the module's realtime clock for the suites that
+    /// set none themselves; `None`: the host's.
+    pub now: Option<WasiClock>,
 }
 
 impl RunOptions {
@@ -150,7 +154,7 @@ impl Report {
 /// Compiled modules, once per source.
 #[derive(Debug, Default)]
 pub struct ModuleCache {
-    loaded: HashMap<ModuleSource, std::result::Result<Arc<PolicyModule>, String>>,
+    loaded: HashMap<(ModuleSource, WasiClock), std::result::Result<Arc<PolicyModule>, String>>,
 }
 
 impl ModuleCache {
@@ -158,9 +162,23 @@ impl ModuleCache {
         &mut self,
         source: &ModuleSource,
         options: &RunOptions,
+        clock: WasiClock,
     ) -> std::result::Result<Arc<PolicyModule>, String> {
+        if clock != WasiClock::Host {
+            // The same module with a clock shim: compiled once per clock.
+            if let Some(found) = self.loaded.get(&(source.clone(), clock)) {
+                return found.clone();
+            }
+            let clocked = self.get(source, options, WasiClock::Host).and_then(|m| {
+                m.with_clock(clock)
+                    .map(Arc::new)
+                    .map_err(|e| format!("{e:#}"))
+            });
+            self.loaded.insert((source.clone(), clock), clocked.clone());
+            return clocked;
+        }
         self.loaded
-            .entry(source.clone())
+            .entry((source.clone(), WasiClock::Host))
             .or_insert_with(|| {
                 load_policy(
                     &source.as_path(),
@@ -176,7 +194,7 @@ impl ModuleCache {
 
     /// Adds an already compiled module under `source`.
     pub fn insert(&mut self, source: ModuleSource, module: Arc<PolicyModule>) {
-        self.loaded.insert(source, Ok(module));
+        self.loaded.insert((source, module.clock()), Ok(module));
     }
 }
 
@@ -237,7 +255,11 @@ pub fn run_suite(suite: &Suite, options: &RunOptions, modules: &mut ModuleCache)
         report.duration = started.elapsed();
         return report;
     };
-    let policy = match modules.get(module, options) {
+    let clock = suite.now.or(options.now).unwrap_or_default();
+    for note in expiry_notes(&suite.settings, clock) {
+        eprintln!("policy-harness: note: {}: {note}", suite.name);
+    }
+    let policy = match modules.get(module, options, clock) {
         Ok(policy) => policy,
         Err(e) => {
             report.error = Some(format!("cannot load the module: {e}"));

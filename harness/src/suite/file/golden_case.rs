@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::loaded::{Case, CaseRequest, SettingsOrigin, Suite, SuiteSource};
 use crate::host::admission::{admission_request as request_of_review, read_json_file};
 use crate::host::capabilities::Fixture;
+use crate::host::clock::WasiClock;
 use crate::host::replay::load_fixtures;
 use crate::suite::expect::Expectation;
 
@@ -32,6 +33,9 @@ pub struct GoldenInputs {
     pub request: Value,
     /// The fixtures (`host-capabilities.json`, either format).
     pub fixtures: Vec<Fixture>,
+    /// The clock the module reads (`"now"` of `expected.json`: an RFC 3339
+    /// time or `"none"`); `None`: the runner's (`--now`, else the host's).
+    pub now: Option<WasiClock>,
 }
 
 /// Reads a golden-case folder.
@@ -40,7 +44,16 @@ pub struct GoldenInputs {
 /// A missing or invalid file, an expectation that contradicts itself or the
 /// settings file's name.
 pub fn load_golden_case(dir: &Path) -> Result<GoldenInputs> {
-    let expected_value = read_json_file(&dir.join("expected.json"), "expected")?;
+    let mut expected_value = read_json_file(&dir.join("expected.json"), "expected")?;
+    // `now` is an input of the case (the clock it is judged at), kept in
+    // expected.json beside what it expects rather than in a file of its own.
+    let now = match expected_value.as_object_mut().and_then(|m| m.remove("now")) {
+        None => None,
+        Some(Value::String(text)) => {
+            Some(WasiClock::parse(&text).context("expected.json: invalid \"now\"")?)
+        }
+        Some(other) => bail!("expected.json: \"now\" must be a string, found {other}"),
+    };
     let expected: Expectation =
         serde_json::from_value(expected_value).context("invalid expected.json")?;
     let valid_path = dir.join("settings.json");
@@ -74,6 +87,7 @@ pub fn load_golden_case(dir: &Path) -> Result<GoldenInputs> {
         settings_invalid_file,
         request,
         fixtures,
+        now,
     })
 }
 
@@ -93,6 +107,7 @@ pub(super) fn golden_suite(dir: &Path) -> Result<Suite> {
         name: name.clone(),
         source: SuiteSource::GoldenCase(dir.to_owned()),
         module: None,
+        now: inputs.now,
         settings: inputs.settings,
         settings_origin: SettingsOrigin::File(settings_file),
         cases: vec![Case {

@@ -107,6 +107,7 @@ fn load_suite_file(path: &Path) -> Result<Suite> {
         name,
         source: SuiteSource::File(path.to_owned()),
         module,
+        now: None,
         settings,
         settings_origin,
         cases,

@@ -106,6 +106,9 @@ pub struct Suite {
     pub source: SuiteSource,
     /// The module named by the suite or the manifest (`--module` overrides it).
     pub module: Option<ModuleSource>,
+    /// The clock the module reads (a golden case's `"now"`); `None`: the
+    /// runner's (`test --now`, else the host's).
+    pub now: Option<crate::host::clock::WasiClock>,
     /// The settings.
     pub settings: Value,
     /// Where they come from.
