@@ -92,10 +92,9 @@ pub(super) fn unknown_fields(
     };
     for key in map.keys().filter(|k| !known.contains(&k.as_str())) {
         let why = match key.as_str() {
-            "admissionWhitelistPatterns" => {
-                "not imported: upstream kritis's per-policy exemptions have no equivalent; \
-                 add them to admissionAllowlists (with `namespace:` of this policy) if you \
-                 need them"
+            "admissionWhitelistPatterns" | "admissionAllowlistPatterns" => {
+                "not imported: only a GenericAttestationPolicy carries allowlist patterns \
+                 (imported scoped to its namespace)"
             }
             "publicKeys" | "policyType" => {
                 "not imported: this is upstream kritis's newer key format, the import reads \
