@@ -118,9 +118,11 @@ e2e-cosign: annotated-policy.wasm harness setup-registry
 e2e-keyless: policy.wasm harness setup-registry
 	POLICY_WASM=$(CURDIR)/policy.wasm bash e2e-tests/keyless-e2e.sh
 
-# The policy-as-code example repository's suites, against the module just built.
+# The policy-as-code example repository's suites, against the module just built;
+# and the kritis resources read live (kritisResources) served from their files.
 policy-repo-tests: policy.wasm harness
 	$(HARNESS) test --module policy.wasm examples/policy-repo
+	$(HARNESS) test --module policy.wasm examples/kritis-resources
 
 # Publish annotated-policy.wasm: make push REGISTRY=host[:port]/path [TAG=v1.2.3]
 # (TAG defaults to v<crate version>; a tag or digest in REGISTRY is kept).
