@@ -284,6 +284,14 @@ pub fn handle(args: &RunArgs) -> Result<ExitCode> {
     } else {
         Some(Arc::new(Cluster::load(&args.cluster_resources)?))
     };
+    if cluster.is_some() && access.is_empty() && manifest.is_none() {
+        eprintln!(
+            "policy-harness: note: --cluster-resources: the policy is granted no Kubernetes \
+             resource type, so every read is refused (give --allow-context-aware with a module \
+             annotated with contextAwareResources, as kwctl, or --policy with a \
+             ClusterAdmissionPolicy's spec.contextAwareResources, as policy-server)"
+        );
+    }
     let capabilities = load_capabilities(args, &access)?;
 
     let mut env = HostEnvironment::new(capabilities);
