@@ -405,3 +405,38 @@ pub fn handle(args: &AuditArgs) -> Result<ExitCode> {
         ExitCode::SUCCESS
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_is_the_audit_scanners() {
+        let object = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "uid": "u-1"}, "spec": {}});
+        assert_eq!(
+            audit_request(&object),
+            json!({"uid": "u-1",
+                   "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+                   "resource": {"group": "apps", "version": "v1", "resource": "Deployment"},
+                   "requestKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+                   "name": "web", "namespace": "shop", "operation": "CREATE",
+                   "userInfo": {}, "object": object})
+        );
+    }
+
+    #[test]
+    fn only_the_kinds_of_the_rules_are_audited() {
+        let rules: Vec<Rule> = serde_json::from_value(json!([{"apiGroups": ["batch"],
+            "apiVersions": ["v1"], "resources": ["cronjobs"], "operations": ["CREATE", "UPDATE"]}]))
+        .expect("rules");
+        let of = |api: &str, kind: &str| json!({"apiVersion": api, "kind": kind, "metadata": {"name": "x"}});
+        assert!(audited(&rules, &of("batch/v1", "CronJob")));
+        assert!(!audited(&rules, &of("batch/v1", "Job")));
+        assert!(!audited(&rules, &of("batch/v1beta1", "CronJob")));
+        let update_only: Vec<Rule> = serde_json::from_value(json!([{"apiGroups": ["*"],
+            "apiVersions": ["*"], "resources": ["*"], "operations": ["UPDATE"]}]))
+        .expect("rules");
+        assert!(!audited(&update_only, &of("v1", "Pod")));
+    }
+}
