@@ -151,3 +151,64 @@ fn the_audit_is_judged_at_the_clock_given() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_live_kritis_resources_come_from_cluster_resources() {
+    let dir = TempDir::new("audit");
+    let module = policy_module().unwrap_or_else(|e| panic!("{e:#}"));
+    let metadata = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policy-metadata.yml");
+    // As kwctl: the policy is granted the kinds its embedded metadata lists.
+    let annotated = dir.path().join("annotated.wasm");
+    let out = Command::new(BIN)
+        .arg("annotate")
+        .arg("-m")
+        .arg(&metadata)
+        .arg("-o")
+        .arg(&annotated)
+        .arg(&module)
+        .output()
+        .expect("annotate runs");
+    assert!(out.status.success(), "{out:?}");
+    // The cluster: the kritis resources the golden case's fixtures list.
+    let text = std::fs::read_to_string(golden("live-demo-gap-attested", "host-capabilities.json"))
+        .expect("fixtures");
+    let fixtures: Vec<Value> = serde_json::from_str(&text).expect("json");
+    let mut items = Vec::new();
+    for fixture in &fixtures {
+        let list = fixture["response"]["items"].as_array().expect("items");
+        items.extend(list.iter().cloned());
+    }
+    dir.write(
+        "cluster/kritis.json",
+        json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string(),
+    );
+    for case in ["live-demo-gap-attested", "live-demo-gap-unattested"] {
+        let mut pod = object(case);
+        pod["metadata"]["name"] = json!(case);
+        dir.write(&format!("objects/{case}.yaml"), yaml(&pod));
+    }
+    let out = Command::new(BIN)
+        .arg("audit")
+        .arg("-s")
+        .arg(golden("live-demo-gap-attested", "settings.json"))
+        .arg("-m")
+        .arg(&annotated)
+        .arg("--allow-context-aware")
+        .arg("--cluster-resources")
+        .arg(dir.path().join("cluster"))
+        .arg(dir.path().join("objects"))
+        .output()
+        .expect("audit runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[0], "ALLOWED Pod default/live-demo-gap-attested",
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("REJECTED Pod default/live-demo-gap-unattested: image ")
+            && lines[1].contains("policy default/demo-gap requires authority default/demo-aa"),
+        "{stdout}"
+    );
+}

@@ -23,6 +23,7 @@ use crate::host::admission::{evaluate, read_yaml_file, validate_settings, Outcom
 use crate::host::cache::CacheMode;
 use crate::host::capabilities::{HostCapabilities, HostEnvironment};
 use crate::host::clock::WasiClock;
+use crate::host::cluster::{run_access, Cluster, ClusterHost};
 use crate::host::replay::load_fixtures;
 use crate::host::response::AdmissionResponse;
 use crate::host::runtime::{Limits, DEFAULT_MAX_MEMORY_MB, DEFAULT_TIMEOUT_MS};
@@ -57,6 +58,15 @@ pub struct AuditArgs {
     /// `run --allow-network` does.
     #[arg(long)]
     pub allow_network: bool,
+    /// As `run`: let the policy read the Kubernetes resource types its
+    /// embedded metadata lists (`contextAwareResources`), as kwctl.
+    #[arg(long)]
+    pub allow_context_aware: bool,
+    /// As `run`: resource files or folders served as the cluster to the
+    /// policy's Kubernetes reads (the live kritis resources), as
+    /// policy-server serves them to the audit scanner's requests.
+    #[arg(long, value_name = "PATH")]
+    pub cluster_resources: Vec<PathBuf>,
     /// Registry (HOST:PORT) reached over plain HTTP; loopback ones always are.
     #[arg(long, value_name = "HOST:PORT")]
     pub insecure_registry: Vec<String>,
@@ -336,12 +346,35 @@ pub fn handle(args: &AuditArgs) -> Result<ExitCode> {
         let registry = Arc::new(LiveRegistry::new(registry_options.clone()));
         Arc::new(KeylessLive::new(registry, registry_options.clone(), None))
     });
+    let cluster = if args.cluster_resources.is_empty() {
+        None
+    } else {
+        Some(Arc::new(Cluster::load(&args.cluster_resources)?))
+    };
+    let access = if args.allow_context_aware || cluster.is_some() {
+        let (access, notes) = run_access(
+            None,
+            args.allow_context_aware,
+            &args.module,
+            &registry_options,
+        )?;
+        for note in notes {
+            eprintln!("policy-harness: note: {note}");
+        }
+        Some(access)
+    } else {
+        None
+    };
     let environment = || {
-        let env = HostEnvironment::new(capabilities.clone());
-        Arc::new(match &live {
-            Some(live) => env.with_live(live.clone()),
-            None => env,
-        })
+        let mut env = HostEnvironment::new(capabilities.clone());
+        if let Some(live) = &live {
+            env = env.with_live(live.clone());
+        }
+        if let Some(access) = &access {
+            let host = ClusterHost::new(cluster.clone(), access.clone()).then(env.live());
+            env = env.with_live(Arc::new(host));
+        }
+        Arc::new(env)
     };
 
     let answer = validate_settings(&policy, environment(), &settings)?;
