@@ -18,7 +18,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Map, Value};
 
-use super::run::{parse_now, print_expiry_notes};
+use super::run::{load_policy_at, parse_now, print_expiry_notes};
 use crate::host::admission::{evaluate, read_yaml_file, validate_settings, Outcome};
 use crate::host::cache::CacheMode;
 use crate::host::capabilities::{HostCapabilities, HostEnvironment};
@@ -29,7 +29,7 @@ use crate::host::response::AdmissionResponse;
 use crate::host::runtime::{Limits, DEFAULT_MAX_MEMORY_MB, DEFAULT_TIMEOUT_MS};
 use crate::oci::keyless::KeylessLive;
 use crate::oci::metadata::read_metadata;
-use crate::oci::registry::{load_policy, read_module, LiveRegistry, RegistryOptions};
+use crate::oci::registry::{read_module, LiveRegistry, RegistryOptions};
 use crate::suite::manifest::{RequestTarget, Rule};
 use crate::suite::review::{group_version, resource_for_kind};
 use crate::suite::yaml::read_documents;
@@ -332,10 +332,7 @@ pub fn handle(args: &AuditArgs) -> Result<ExitCode> {
     };
     let rules = load_rules(args, &registry_options)?;
     let objects = read_objects(&args.dir)?;
-    let mut policy = load_policy(&args.module, &registry_options, limits, &cache)?;
-    if clock != WasiClock::Host {
-        policy = policy.with_clock(clock)?;
-    }
+    let policy = load_policy_at(&args.module, &registry_options, limits, &cache, clock)?;
     let fixtures = match &args.host_capabilities {
         Some(path) => load_fixtures(path)?,
         None => Vec::new(),

@@ -134,6 +134,24 @@ pub struct RunArgs {
     pub module: PathBuf,
 }
 
+/// [`load_policy`] with the module's realtime clock set to `clock`: one
+/// compilation of the module with its clock shim (see
+/// [`crate::host::clock`]), the module as given for the host's clock.
+pub(crate) fn load_policy_at(
+    module: &std::path::Path,
+    options: &crate::oci::registry::RegistryOptions,
+    limits: Limits,
+    cache: &CacheMode,
+    clock: WasiClock,
+) -> Result<crate::host::runtime::PolicyModule> {
+    if clock == WasiClock::Host {
+        return load_policy(module, options, limits, cache);
+    }
+    let bytes = crate::oci::registry::read_module(module, options)?;
+    crate::host::runtime::PolicyModule::from_bytes_with_clock(&bytes, limits, cache, clock)
+        .with_context(|| format!("cannot load policy module {} at {clock}", module.display()))
+}
+
 /// clap's parser of `--now` (run, test, audit).
 pub(crate) fn parse_now(text: &str) -> std::result::Result<WasiClock, String> {
     WasiClock::parse(text).map_err(|e| e.to_string())
@@ -266,10 +284,7 @@ pub fn handle(args: &RunArgs) -> Result<ExitCode> {
     if let Some(path) = &args.sources_path {
         apply_sources_file(path, &mut registry_options)?;
     }
-    let mut policy = load_policy(&args.module, &registry_options, limits, &cache)?;
-    if clock != WasiClock::Host {
-        policy = policy.with_clock(clock)?;
-    }
+    let policy = load_policy_at(&args.module, &registry_options, limits, &cache, clock)?;
     let (access, notes) = run_access(
         manifest.as_ref(),
         args.allow_context_aware,
