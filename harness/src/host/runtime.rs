@@ -1,7 +1,8 @@
 //! Loading and running a policy module, the way Kubewarden's policy-server
 //! and `kwctl run` do: `wapc::WapcHost` on top of `wasmtime_provider`
 //! (synchronous flavour), WASI preview1 with no preopened directories, no
-//! environment variables, no arguments and no network.
+//! environment variables, no arguments and no network, and the host's wall
+//! clock (or, for tests, a fixed one or none: see [`crate::host::clock`]).
 //!
 //! On top of what the provider does, this module:
 //! * builds the `wasmtime::Engine` itself (epoch interruption on, wasm
