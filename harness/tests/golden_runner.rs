@@ -150,7 +150,7 @@ fn passing_and_failing_cases_are_all_reported() {
         "hostCalls: expected 0, got 1",
         "message: expected to contain \"attested\"",
         "message: expected NOT to contain \"denied\"",
-        "code: expected 403, got None",
+        "code: expected 403, got no code",
         "patch: expected",
         "unknown field `typo`",
         "request.json",
