@@ -33,24 +33,20 @@ endef
 setup-bats:
 	$(call need-deb,bats,bats)
 
-# The release module, copied to the root as Kubewarden's policies do. When
-# binaryen's wasm-opt is installed it shrinks the module (-Oz, about 11%),
-# with its inlining off: inlining the functions the arithmetic keeps apart
-# made RSA verification twice as slow in wasmtime. Its features are rustc's
-# for wasm32-wasip1 (no SIMD). Without wasm-opt (CI: Rust, gcc, python
-# only) the module is cargo's as built.
+# The release module, copied to the root as Kubewarden's policies do, shrunk
+# by binaryen's wasm-opt (-Oz, about 11%) with its inlining off: inlining the
+# functions the arithmetic keeps apart made RSA verification twice as slow in
+# wasmtime. Its features are rustc's for wasm32-wasip1 (no SIMD). binaryen is
+# installed as bats is (as root; otherwise the exact command is printed), so
+# every machine builds the same module the README and bench/results.md
+# describe.
 policy.wasm: setup
+	$(call need-deb,wasm-opt,binaryen)
 	cargo build --locked --release --target $(WASM_TARGET)
-	@if command -v wasm-opt >/dev/null; then \
-	  echo "wasm-opt -Oz $(MODULE) -o policy.wasm"; \
-	  wasm-opt -Oz --always-inline-max-function-size=0 --flexible-inline-max-function-size=0 \
-	    --one-caller-inline-max-function-size=0 --enable-bulk-memory --enable-sign-ext \
-	    --enable-mutable-globals --enable-nontrapping-float-to-int --enable-multivalue \
-	    --enable-reference-types $(MODULE) -o policy.wasm; \
-	else \
-	  echo "wasm-opt not found (Debian: binaryen): policy.wasm is cargo's module"; \
-	  cp $(MODULE) policy.wasm; \
-	fi
+	wasm-opt -Oz --always-inline-max-function-size=0 --flexible-inline-max-function-size=0 \
+	  --one-caller-inline-max-function-size=0 --enable-bulk-memory --enable-sign-ext \
+	  --enable-mutable-globals --enable-nontrapping-float-to-int --enable-multivalue \
+	  --enable-reference-types $(MODULE) -o policy.wasm
 	@echo "policy.wasm: $$(stat -c %s policy.wasm) bytes"
 
 harness:

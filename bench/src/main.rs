@@ -30,11 +30,13 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod counts;
 mod history;
 mod machine;
 mod report;
 mod runner;
 mod scenarios;
+mod server;
 mod stats;
 mod targets;
 
@@ -85,6 +87,15 @@ struct Args {
     /// no compilation timing, no OpenSSL and no target check: for profiling.
     #[arg(long, value_name = "ID,…", value_delimiter = ',')]
     only: Vec<String>,
+    /// Internal: run one instruction-count probe (under callgrind).
+    #[arg(long, hide = true, value_enum)]
+    count_probe: Option<counts::Probe>,
+    /// Internal: the probe's payload file.
+    #[arg(long, hide = true, value_name = "FILE")]
+    count_payload: Option<PathBuf>,
+    /// Internal: how many times the probe repeats its work.
+    #[arg(long, hide = true, default_value_t = 1)]
+    count_calls: usize,
 }
 
 impl Args {
@@ -96,6 +107,10 @@ impl Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(probe) = args.count_probe {
+        let payload = args.count_payload.clone().unwrap_or_default();
+        return counts::child(probe, &args.module, &payload, args.count_calls);
+    }
     let started = Instant::now();
     let bytes = std::fs::read(&args.module)
         .with_context(|| format!("cannot read the module {}", args.module.display()))?;
@@ -115,7 +130,7 @@ fn main() -> Result<()> {
     let env = Arc::new(HostEnvironment::new(runner::host_capabilities(&scenarios)?));
     let runner = Runner::new(
         &module,
-        env,
+        Arc::clone(&env),
         args.iterations,
         Duration::from_millis(args.budget_ms),
     );
@@ -126,10 +141,21 @@ fn main() -> Result<()> {
         rows.push(runner.run(s)?);
     }
     runner.ensure_only_fixture_calls()?;
+    let server = if args.full() {
+        Some(server_run(&bytes, &env, &scenarios, &args)?)
+    } else {
+        None
+    };
     let openssl = args.full().then(|| {
         eprintln!("bench: openssl speed…");
         OpenSsl::measure()
     });
+    let counts = if args.full() {
+        eprintln!("bench: instruction counts (callgrind; a few minutes)…");
+        counts::count_all(&args.module, &scenarios)
+    } else {
+        None
+    };
 
     let elapsed = started.elapsed();
     let machine = Machine::describe();
@@ -145,6 +171,8 @@ fn main() -> Result<()> {
             instantiate,
             rows,
             openssl,
+            server,
+            counts,
         },
         machine,
         limits,
@@ -160,6 +188,49 @@ fn main() -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Scenario 1 (three runs) and 9, and the fixed part, on the policy-server
+/// path ([`server`]).
+fn server_run(
+    bytes: &[u8],
+    env: &Arc<HostEnvironment>,
+    scenarios: &[Scenario],
+    args: &Args,
+) -> Result<server::ServerRun> {
+    eprintln!("bench: the policy-server path (policy-evaluator 0.30.4)…");
+    let path = server::ServerPath::new(bytes, Arc::clone(env))?;
+    let budget = Duration::from_millis(args.budget_ms);
+    let n = args.iterations.saturating_mul(5) / 2;
+    let payload = |id: &str| {
+        scenarios
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.payload.as_slice())
+            .with_context(|| format!("no scenario {id}"))
+    };
+    let one = payload("1")?;
+    let expected = path.admit(one)?;
+    let mut admission = Vec::new();
+    for _ in 0..server::ADMISSION_RUNS {
+        admission.push(stats::measure(n, budget, 3, || {
+            let answer = path.admit(one)?;
+            if answer != expected {
+                bail!("the policy-server path answered differently");
+            }
+            Ok(())
+        })?);
+    }
+    let keyless = match payload("9") {
+        Ok(p) => Some(stats::measure(n, budget, 3, || path.admit(p).map(drop))?),
+        Err(_) => None,
+    };
+    let fixed = path.time_fixed(n, budget)?;
+    Ok(server::ServerRun {
+        admission,
+        keyless,
+        fixed,
+    })
 }
 
 /// The scenarios `--only` names (all of them without it).
@@ -220,7 +291,7 @@ mod tests {
         let kept = select(all(), &["3b".to_owned(), "1".to_owned()]).unwrap();
         let ids: Vec<&str> = kept.iter().map(|s| s.id).collect();
         assert_eq!(ids, ["1", "3b"]);
-        let err = select(all(), &["9".to_owned()]).unwrap_err();
-        assert_eq!(err.to_string(), "--only: no scenario \"9\"");
+        let err = select(all(), &["99".to_owned()]).unwrap_err();
+        assert_eq!(err.to_string(), "--only: no scenario \"99\"");
     }
 }

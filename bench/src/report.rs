@@ -47,6 +47,8 @@ impl Report {
         self.machine_table(&mut w)?;
         self.results_table(&mut w)?;
         self.targets(&mut w)?;
+        self.instructions(&mut w)?;
+        self.worst_case(&mut w)?;
         if let Some(body) = &self.earlier {
             writeln!(w, "{}\n\n{body}\n", history::HEADING)?;
         }
@@ -153,6 +155,43 @@ impl Report {
             fmt_time(m.instantiate.p99),
             m.instantiate.n
         )?;
+        if let Some(server) = &m.server {
+            for (i, run) in server.admission.iter().enumerate() {
+                writeln!(
+                    w,
+                    "| | policy-server path (policy-evaluator 0.30.4): scenario 1, whole admission, run {} of {} | | {} | {} | | | | | | | {}/-/- |",
+                    i + 1,
+                    server.admission.len(),
+                    fmt_time(run.median),
+                    fmt_time(run.p99),
+                    run.n
+                )?;
+            }
+            if let Some(k) = server.keyless {
+                writeln!(
+                    w,
+                    "| | policy-server path: scenario 9 (keyless), whole admission | | {} | {} | | | | | | | {}/-/- |",
+                    fmt_time(k.median),
+                    fmt_time(k.p99),
+                    k.n
+                )?;
+            }
+            let f = &server.fixed;
+            for (what, st) in [
+                ("fixed part: rehydrate + `_start`/`wapc_init` + drop, one region", f.whole),
+                ("fixed part, step 1: `rehydrate` (store, instance from the `InstancePre`, WASI context)", f.rehydrate),
+                ("fixed part, step 2: `WapcHost::new` (`_start`, `wapc_init`)", f.init),
+                ("fixed part, step 3: drop (store, linear memory)", f.drop),
+            ] {
+                writeln!(
+                    w,
+                    "| | policy-server path: {what} | | {} | {} | | | | | | | {}/-/- |",
+                    fmt_time(st.median),
+                    fmt_time(st.p99),
+                    st.n
+                )?;
+            }
+        }
         if let Some(compile) = m.compile {
             writeln!(
                 w,
@@ -182,6 +221,153 @@ impl Report {
                 "| {} | {} | {verdict} |",
                 c.target.description, c.measured
             )?;
+        }
+        writeln!(w)
+    }
+
+    /// Retired instructions beside the times (callgrind).
+    fn instructions(&self, w: &mut String) -> fmt::Result {
+        let m = &self.measurements;
+        let Some(c) = &m.counts else {
+            return Ok(());
+        };
+        writeln!(w, "## Retired instructions (callgrind)\n")?;
+        writeln!(
+            w,
+            "Counts that do not move with the machine's load (`valgrind --tool=callgrind`, \
+             collected only inside the measured region; see `bench/src/counts.rs`), beside \
+             this run's times. The module's figures count the x86 instructions Cranelift \
+             generated for it plus the host code it calls.\n"
+        )?;
+        writeln!(w, "| what | instructions | time (this run) | instructions / OpenSSL's | time / OpenSSL's |")?;
+        writeln!(w, "|---|---:|---:|---:|---:|")?;
+        let openssl_time = |s: Scheme| {
+            m.openssl
+                .as_ref()
+                .and_then(|o| o.get(s).as_ref().ok().map(|x| 1.0 / x.verify_per_s))
+        };
+        let cell = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), targets::fmt_count);
+        let tcell = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), fmt_time);
+        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) if b > 0.0 => fmt_ratio(a / b),
+            _ => "n/a".to_owned(),
+        };
+        for scheme in [Scheme::Rsa2048, Scheme::P256] {
+            let (ic, oc) = (c.slope(scheme), c.openssl(scheme));
+            let (it, ot) = (m.slope(scheme).map(|s| s.0), openssl_time(scheme));
+            writeln!(
+                w,
+                "| {} verify in the module (slope) | {} | {} | {} | {} |",
+                scheme.label(),
+                cell(ic),
+                tcell(it),
+                ratio(ic, oc),
+                ratio(it, ot)
+            )?;
+        }
+        let rsa_i = c.openssl(Scheme::Rsa2048);
+        let rsa_t = openssl_time(Scheme::Rsa2048);
+        let server = m.server.as_ref();
+        writeln!(
+            w,
+            "| fresh instance's fixed part (policy-server path: rehydrate + `wapc_init` + drop) | {} | {} | {} | {} |",
+            cell(c.fixed),
+            tcell(server.map(|s| s.fixed.whole.median)),
+            ratio(c.fixed, rsa_i),
+            ratio(server.map(|s| s.fixed.whole.median), rsa_t)
+        )?;
+        let adm_t = server.and_then(crate::server::ServerRun::admission_median);
+        writeln!(
+            w,
+            "| whole admission, scenario 1 (policy-server path) | {} | {} | {} | {} |",
+            cell(c.admission),
+            tcell(adm_t),
+            ratio(c.admission, rsa_i),
+            ratio(adm_t, rsa_t)
+        )?;
+        for scheme in [Scheme::Rsa2048, Scheme::P256] {
+            writeln!(
+                w,
+                "| OpenSSL {} verify (`EVP_PKEY_verify`{}) | {} | {} | 1.00× | 1.00× |",
+                scheme.label(),
+                if scheme == Scheme::P256 {
+                    ""
+                } else {
+                    " − `BN_MONT_CTX_set_locked`"
+                },
+                cell(c.openssl(scheme)),
+                tcell(openssl_time(scheme))
+            )?;
+        }
+        if let (Some(adm), Some(fixed), Some(rsa)) =
+            (c.admission, c.fixed, c.slope(Scheme::Rsa2048))
+        {
+            writeln!(
+                w,
+                "\nScenario 1's whole admission in instructions: fixed part {} ({:.0}%), one RSA-2048 \
+                 verification {} ({:.0}%), the rest (reading the request and settings, the \
+                 attestation, decoding the key, the response) {} ({:.0}%).",
+                targets::fmt_count(fixed),
+                100.0 * fixed / adm,
+                targets::fmt_count(rsa),
+                100.0 * rsa / adm,
+                targets::fmt_count(adm - fixed - rsa),
+                100.0 * (adm - fixed - rsa) / adm
+            )?;
+        }
+        for e in &c.errors {
+            writeln!(w, "\nNot counted: {e}")?;
+        }
+        for (scheme, r) in &c.openssl {
+            if let Err(e) = r {
+                writeln!(w, "\nOpenSSL {} not counted: {e}", scheme.label())?;
+            }
+        }
+        writeln!(w)
+    }
+
+    /// The 3 MiB candidates (issue 25): what each costs and on what.
+    fn worst_case(&self, w: &mut String) -> fmt::Result {
+        let m = &self.measurements;
+        let rows: Vec<&Row> = m.rows.iter().filter(|r| r.id.starts_with('w')).collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        writeln!(w, "## The 3 MiB worst case\n")?;
+        writeln!(
+            w,
+            "Candidates for the costliest request the API server lets through (3 MiB, \
+             annotations ≤ 256 KiB), each on a fresh instance. Verification time is the \
+             count of verifications the policy ran (natively, same decisions) × one \
+             verification of the candidate's scheme (slope rows); the rest is reading and \
+             judging. The floor is the payload only tokenised, natively.\n"
+        )?;
+        writeln!(w, "| # | payload | fresh median | native | verifications | × one verify | rest (warm − verifications) | host calls | tokenise floor (native) |")?;
+        writeln!(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+        let mut worst: Option<(&Row, f64)> = None;
+        for r in &rows {
+            let fresh = r.fresh.map_or(r.warm.median, |f| f.median);
+            if worst.is_none_or(|(_, t)| fresh > t) {
+                worst = Some((r, fresh));
+            }
+            let n = r.work.map_or(0, |k| k.verifications);
+            let one = r.verify_scheme.and_then(|s| m.slope(s)).map(|s| s.0);
+            let ver = one.map(|o| o * f64::from(n));
+            writeln!(
+                w,
+                "| {} | {:.0} KiB | {} | {} | {n} | {} | {} | {} | {} |",
+                r.id,
+                r.payload_len as f64 / 1024.0,
+                fmt_time(fresh),
+                fmt_time(r.native.median),
+                ver.map_or_else(|| "-".to_owned(), fmt_time),
+                fmt_time(r.warm.median - ver.unwrap_or(0.0)),
+                r.host_calls,
+                fmt_time(r.tokenise.median)
+            )?;
+        }
+        if let Some((r, t)) = worst {
+            writeln!(w, "\nWorst: **{}** ({}), {}.", r.id, r.title, fmt_time(t))?;
         }
         writeln!(w)
     }
@@ -364,6 +550,40 @@ fn breakdown_lines(m: &Measurements) -> Vec<String> {
             ));
         }
     }
+    for (id, scheme) in [("8", None), ("9", Some(Scheme::P256))] {
+        let Some(r) = m.row(id) else { continue };
+        let replay = r.host_replay.map_or(0.0, |s| s.median);
+        let verify = scheme.and_then(|s| m.slope(s)).map_or(0.0, |s| s.0);
+        lines.push(format!(
+            "Scenario {id} warm = {}: its {} host call(s) replayed alone on the harness's host {}, \
+             {}own work {}.",
+            fmt_time(r.warm.median),
+            r.host_calls,
+            fmt_time(replay),
+            if scheme.is_some() {
+                format!("one P-256 verification (the certificate layer) {}, ", fmt_time(verify))
+            } else {
+                String::new()
+            },
+            fmt_time(r.warm.median - replay - verify)
+        ));
+    }
+    if let (Some(server), Some(one)) = (&m.server, m.warm("1")) {
+        let f = &server.fixed;
+        if let Some(adm) = server.admission_median() {
+            lines.push(format!(
+                "Policy-server path, scenario 1: whole admission {} = fixed part {} \
+                 (rehydrate {}, `_start` + `wapc_init` {}, drop {}) + the call; the harness's \
+                 warm call is {}.",
+                fmt_time(adm),
+                fmt_time(f.whole.median),
+                fmt_time(f.rehydrate.median),
+                fmt_time(f.init.median),
+                fmt_time(f.drop.median),
+                fmt_time(one)
+            ));
+        }
+    }
     if let (Some(a), Some(b)) = (m.warm("3a"), m.warm("3b")) {
         lines.push(format!(
             "Scenario 3a − 3b (warm) = {}: {} per additional allowlist pattern.",
@@ -429,10 +649,24 @@ mod tests {
                 "## Machine and build",
                 "## Results",
                 "## Targets",
+                "## Retired instructions (callgrind)",
+                "## The 3 MiB worst case",
                 "## Where the time goes (medians)",
                 "## Method"
             ]
         );
+        assert!(text.contains("| whole admission, scenario 1 (policy-server path) | 900.0 k | 110.0 µs | 9.00× | 5.50× |\n"), "{text}");
+        assert!(
+            text.contains(
+                "| RSA-2048 verify in the module (slope) | 400.0 k | 50.0 µs | 4.00× | 2.50× |\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Worst: **w1** (scenario w1), 4.00 ms."),
+            "{text}"
+        );
+        assert!(text.contains("| | policy-server path: fixed part, step 2: `WapcHost::new` (`_start`, `wapc_init`) | | 20.0 µs | 40.0 µs |"), "{text}");
         assert!(text.contains("| 1 | scenario 1 | 10.0 KiB | 100.0 µs | 200.0 µs | 80.0 µs | 160.0 µs | 40.0 µs | 80.0 µs | 2.50× | 2.00× | 400/1000/1000 |\n"), "{text}");
         assert!(text.contains("| | **P-256 verify, one signature** (slope, see method) | | | | 150.0 µs | | 60.0 µs | | | 2.50× | |\n"), "{text}");
         assert!(text.contains("| | OpenSSL RSA-2048 verify (`openssl speed -seconds 1 rsa2048`) | | | | | | 20.0 µs | | | | |\n"), "{text}");
@@ -457,6 +691,8 @@ mod tests {
             .retain(|row| row.id == "3a" || row.id == "3b");
         r.measurements.compile = None;
         r.measurements.openssl = None;
+        r.measurements.server = None;
+        r.measurements.counts = None;
         let text = r.render().unwrap();
         assert_eq!(
             sections(&text),

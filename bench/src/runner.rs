@@ -7,15 +7,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use policy_harness::host::capabilities::{
-    Fixture, HostCallOutcome, HostCapabilities, HostEnvironment,
+    Fixture, HostCall, HostCallOutcome, HostCapabilities, HostEnvironment,
 };
 use policy_harness::host::runtime::{PolicyInstance, PolicyModule};
 use serde_json::{json, Value};
 use wasmtime_provider::wasmtime;
 
+use crate::counts::Counts;
 use crate::machine::{self, OpenSsl};
 use crate::scenarios::{Group, RegistryAnswer, Scenario, Scheme, EXTRA_SIGNATURES};
+use crate::server::ServerRun;
 use crate::stats::{measure, Stats};
+use kritis_attestation_policy::evaluate::Work;
 
 /// Uncached compilations timed.
 pub const COMPILE_RUNS: usize = 3;
@@ -40,6 +43,17 @@ pub struct Row {
     /// Natively, the payload only tokenised (`serde_json` skipping every
     /// value): the least any JSON reader of these bytes pays.
     pub tokenise: Stats,
+    /// Host calls one `validate` makes.
+    pub host_calls: usize,
+    /// Those host calls replayed on the harness's host alone (fixture
+    /// lookups, recording): what the module's time holds that is not the
+    /// policy's; `None` without host calls.
+    pub host_replay: Option<Stats>,
+    /// What the policy did (natively, same decisions): verifications,
+    /// attestations, host calls.
+    pub work: Option<Work>,
+    /// The scheme whose verifications dominate (worst-case candidates).
+    pub verify_scheme: Option<Scheme>,
 }
 
 /// Everything measured in one run.
@@ -55,6 +69,12 @@ pub struct Measurements {
     pub rows: Vec<Row>,
     /// OpenSSL on the same machine; `None` in a partial run.
     pub openssl: Option<OpenSsl>,
+    /// The whole admission as policy-server runs it; `None` in a partial
+    /// run.
+    pub server: Option<ServerRun>,
+    /// Retired instructions (callgrind); `None` in a partial run or
+    /// without valgrind.
+    pub counts: Option<Counts>,
 }
 
 impl Measurements {
@@ -91,8 +111,38 @@ impl Measurements {
     }
 }
 
-/// The native side's host: the scenario's registry answers, nothing else.
-struct FixtureHost<'s>(&'s [RegistryAnswer]);
+/// The native side's host: the scenario's registry answers and fixtures,
+/// nothing else.
+pub struct FixtureHost<'s> {
+    registry: &'s [RegistryAnswer],
+    fixtures: &'s [Fixture],
+}
+
+impl<'s> FixtureHost<'s> {
+    /// The answers of scenario `s`.
+    #[must_use]
+    pub fn of(s: &'s Scenario) -> Self {
+        Self {
+            registry: &s.registry,
+            fixtures: &s.fixtures,
+        }
+    }
+
+    /// The fixture answering `operation` for `image` (the request itself
+    /// for `v1/oci_manifest`, its `image` field for `v2/verify`).
+    fn fixture(&self, operation: &str, image: &str) -> Result<&'s Value, String> {
+        self.fixtures
+            .iter()
+            .find(|f| {
+                f.namespace == "oci"
+                    && f.operation == operation
+                    && (f.request.as_str() == Some(image)
+                        || f.request.get("image").and_then(Value::as_str) == Some(image))
+            })
+            .and_then(|f| f.response.as_ref())
+            .ok_or_else(|| format!("no {operation} answer in the benchmark for {image}"))
+    }
+}
 
 impl kritis_attestation_policy::Host for FixtureHost<'_> {
     fn manifest_digest(&self, _image: &str) -> std::result::Result<String, String> {
@@ -105,7 +155,7 @@ impl kritis_attestation_policy::Host for FixtureHost<'_> {
         pub_key: String,
         _annotations: Option<std::collections::BTreeMap<String, String>>,
     ) -> std::result::Result<kritis_attestation_policy::Verified, String> {
-        self.0
+        self.registry
             .iter()
             .find(|a| a.image == image && a.pub_key == pub_key)
             .map(|a| kritis_attestation_policy::Verified {
@@ -114,12 +164,33 @@ impl kritis_attestation_policy::Host for FixtureHost<'_> {
             })
             .ok_or_else(|| format!("no registry answer in the benchmark for {image}"))
     }
+
+    fn verify_identity(
+        &self,
+        image: &str,
+        _identity: &kritis_attestation_policy::Identity<'_>,
+        _annotations: Option<std::collections::BTreeMap<String, String>>,
+    ) -> std::result::Result<kritis_attestation_policy::Verified, String> {
+        let answer = self.fixture("v2/verify", image)?;
+        Ok(kritis_attestation_policy::Verified {
+            is_trusted: answer.get("is_trusted").and_then(Value::as_bool) == Some(true),
+            digest: answer
+                .get("digest")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        })
+    }
+
+    fn oci_manifest(&self, image: &str) -> std::result::Result<Vec<u8>, String> {
+        let answer = self.fixture("v1/oci_manifest", image)?;
+        serde_json::to_vec(answer).map_err(|e| e.to_string())
+    }
 }
 
 /// What the waPC glue of the policy does natively: decide, encode.
-fn native_validate(payload: &[u8], registry: &[RegistryAnswer]) -> Result<Vec<u8>> {
-    let response =
-        kritis_attestation_policy::validate(payload, &FixtureHost(registry)).into_response();
+fn native_validate(payload: &[u8], host: &FixtureHost<'_>) -> Result<Vec<u8>> {
+    let response = kritis_attestation_policy::validate(payload, host).into_response();
     Ok(serde_json::to_vec(&response)?)
 }
 
@@ -142,6 +213,7 @@ pub fn host_capabilities(scenarios: &[Scenario]) -> Result<HostCapabilities> {
             response: Some(json!({"is_trusted": true, "digest": a.digest})),
             error: None,
         })
+        .chain(scenarios.iter().flat_map(|s| s.fixtures.iter().cloned()))
         .collect();
     HostCapabilities::from_fixtures(fixtures)
 }
@@ -210,8 +282,9 @@ impl<'a> Runner<'a> {
     /// The module fails, rejects the settings, answers another verdict than
     /// expected, or answers differently from the native build.
     pub fn run(&self, s: &Scenario) -> Result<Row> {
-        self.check(s)?;
-        let fresh = if s.group == Group::Main {
+        let calls = self.check(s)?;
+        let host_calls = calls.len();
+        let fresh = if matches!(s.group, Group::Main | Group::Bounds) {
             Some(measure(self.fresh_n, self.budget, WARMUP, || {
                 let instance = self.instantiate()?;
                 call(&instance, "validate", &s.payload)?;
@@ -225,14 +298,37 @@ impl<'a> Runner<'a> {
             call(&instance, "validate", &s.payload).map(drop)
         })?;
         drop(instance);
+        let host = FixtureHost::of(s);
         let native = measure(self.warm_n, self.budget, WARMUP, || {
-            native_validate(&s.payload, &s.registry).map(drop)
+            native_validate(&s.payload, &host).map(drop)
         })?;
         let tokenise = measure(self.warm_n, self.budget, WARMUP, || {
             serde_json::from_slice::<serde::de::IgnoredAny>(&s.payload)
                 .map(drop)
                 .map_err(Into::into)
         })?;
+        let host_replay = if calls.is_empty() {
+            None
+        } else {
+            let requests: Vec<(HostCall, Vec<u8>)> = calls
+                .into_iter()
+                .map(|c| {
+                    // The recorded request is the payload parsed as JSON
+                    // (the SDK sends JSON, an image reference as a JSON
+                    // string): written back, it is what the guest sent.
+                    let payload = serde_json::to_vec(&c.request).unwrap_or_default();
+                    (c, payload)
+                })
+                .collect();
+            Some(measure(self.warm_n, self.budget, WARMUP, || {
+                for (c, payload) in &requests {
+                    self.env
+                        .host_call(&c.binding, &c.namespace, &c.operation, payload)
+                        .map_err(|e| anyhow!("replaying {c}: {e}"))?;
+                }
+                Ok(())
+            })?)
+        };
         Ok(Row {
             id: s.id,
             title: s.title.clone(),
@@ -241,13 +337,17 @@ impl<'a> Runner<'a> {
             warm,
             native,
             tokenise,
+            host_calls,
+            host_replay,
+            work: Some(kritis_attestation_policy::evaluate::validate_counting(&s.payload, &host).1),
+            verify_scheme: s.verify_scheme,
         })
     }
 
     /// Correctness first: the settings pass, the verdict is the expected
     /// one, and the module answers exactly what the same code answers
-    /// natively.
-    fn check(&self, s: &Scenario) -> Result<()> {
+    /// natively. Returns the host calls one `validate` made.
+    fn check(&self, s: &Scenario) -> Result<Vec<HostCall>> {
         // As policy-server does once when it loads the policy.
         let instance = self.instantiate()?;
         let answer = call(&instance, "validate_settings", &s.settings)?;
@@ -255,8 +355,10 @@ impl<'a> Runner<'a> {
         if v.get("valid") != Some(&Value::Bool(true)) {
             bail!("scenario {}: settings rejected: {v}", s.id);
         }
+        let before = self.env.calls().len();
         let wasm_answer = call(&instance, "validate", &s.payload)?;
-        let native_answer = native_validate(&s.payload, &s.registry)?;
+        let calls: Vec<HostCall> = self.env.calls().split_off(before);
+        let native_answer = native_validate(&s.payload, &FixtureHost::of(s))?;
         if accepted(&wasm_answer)? != s.expect_allowed {
             bail!(
                 "scenario {}: expected accepted={}, the module answered {}",
@@ -273,7 +375,13 @@ impl<'a> Runner<'a> {
                 String::from_utf8_lossy(&native_answer)
             );
         }
-        Ok(())
+        if let Some(c) = calls
+            .iter()
+            .find(|c| c.outcome != HostCallOutcome::Response)
+        {
+            bail!("scenario {}: a host call no fixture answers: {c}", s.id);
+        }
+        Ok(calls)
     }
 
     /// The module asked the host only what a scenario's fixtures answer
@@ -333,12 +441,24 @@ pub mod fixture {
             warm: stats(1000, warm, 2.0 * warm),
             native: stats(1000, native, 2.0 * native),
             tokenise: stats(1000, native / 4.0, native / 2.0),
+            host_calls: 0,
+            host_replay: None,
+            work: None,
+            verify_scheme: None,
         }
     }
 
     /// Every scenario of a full run, OpenSSL and the compilation included.
     pub fn measurements() -> Measurements {
+        use crate::counts::Counts;
+        use crate::scenarios::Scheme;
+        use crate::server::{FixedPart, ServerRun};
         let k = crate::scenarios::EXTRA_SIGNATURES as f64;
+        let with_replay = |mut r: Row, replay: f64| {
+            r.host_calls = 2;
+            r.host_replay = Some(stats(1000, replay, 2.0 * replay));
+            r
+        };
         let speed = |verify_per_s: f64| {
             Ok(OpenSslSpeed {
                 verify_per_s,
@@ -368,12 +488,41 @@ pub mod fixture {
                 ),
                 row("sig-p256-1", None, 200e-6, 100e-6),
                 row("sig-p256-k", None, 200e-6 + k * 150e-6, 100e-6 + k * 60e-6),
+                with_replay(row("8", Some(60e-6), 20e-6, 6e-6), 5e-6),
+                with_replay(row("9", Some(300e-6), 200e-6, 180e-6), 10e-6),
+                row("w1", Some(4e-3), 3.5e-3, 2e-3),
             ],
             openssl: Some(OpenSsl::from_parts(
                 speed(50_000.0),
                 speed(12_500.0),
                 speed(20_000.0),
             )),
+            server: Some(ServerRun {
+                admission: vec![
+                    stats(1000, 110e-6, 200e-6),
+                    stats(1000, 100e-6, 200e-6),
+                    stats(1000, 120e-6, 200e-6),
+                ],
+                keyless: Some(stats(1000, 300e-6, 400e-6)),
+                fixed: FixedPart {
+                    rehydrate: stats(1000, 10e-6, 20e-6),
+                    init: stats(1000, 20e-6, 40e-6),
+                    drop: stats(1000, 5e-6, 10e-6),
+                    whole: stats(1000, 35e-6, 70e-6),
+                },
+            }),
+            counts: Some(Counts {
+                warm: vec![
+                    ("sig-rsa2048-1", 1e6),
+                    ("sig-rsa2048-k", 1e6 + k * 400e3),
+                    ("sig-p256-1", 1e6),
+                    ("sig-p256-k", 1e6 + k * 800e3),
+                ],
+                fixed: Some(300e3),
+                admission: Some(900e3),
+                openssl: vec![(Scheme::Rsa2048, Ok(100e3)), (Scheme::P256, Ok(200e3))],
+                errors: Vec::new(),
+            }),
         }
     }
 }
@@ -399,6 +548,10 @@ mod tests {
             warm: stats(warm),
             native: stats(native),
             tokenise: stats(native / 4.0),
+            host_calls: 0,
+            host_replay: None,
+            work: None,
+            verify_scheme: None,
         }
     }
 
@@ -414,6 +567,8 @@ mod tests {
                 row("sig-p256-k", 1.0 + 2.0 * k, 0.5 + k),
             ],
             openssl: None,
+            server: None,
+            counts: None,
         };
         assert_eq!(m.slope(Scheme::P256), Some((2.0, 1.0)));
         assert_eq!(m.slope(Scheme::Rsa2048), None);
@@ -423,7 +578,11 @@ mod tests {
 
     #[test]
     fn native_answer_is_a_validation_response() {
-        let answer = native_validate(b"not json", &[]).unwrap();
+        let host = FixtureHost {
+            registry: &[],
+            fixtures: &[],
+        };
+        let answer = native_validate(b"not json", &host).unwrap();
         assert!(!accepted(&answer).unwrap());
     }
 }

@@ -3,7 +3,10 @@
 //! (`policy_harness::sign`) and requests shaped like the API server's
 //! (`testkit::objects`).
 
-use anyhow::{Context, Result};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use policy_harness::host::capabilities::Fixture;
 use policy_harness::sign::{
     attest, payload_for, DigestReference, KeySignature, SignedAttestation, SigningKey,
 };
@@ -13,7 +16,11 @@ use testkit::objects::{self, admission_request, container, image};
 
 /// Extra signatures (all failing) of the per-signature scenarios: the cost of
 /// one verification is the slope between 1 and 1 + this many signatures.
-pub const EXTRA_SIGNATURES: usize = 32;
+/// One less than the policy's limit of failed verifications per request
+/// (`MAX_FAILED_VERIFICATIONS`), so the last, valid signature is still
+/// checked.
+pub const EXTRA_SIGNATURES: usize =
+    kritis_attestation_policy::evaluate::MAX_FAILED_VERIFICATIONS as usize - 1;
 
 /// The repository of the single-image scenarios.
 const APP: &str = "registry.example.com/team/app";
@@ -25,6 +32,9 @@ pub enum Group {
     Main,
     /// Per-signature slope scenarios: warm and native only.
     Signature,
+    /// The costliest requests up to the API server's 3 MiB (issue 25):
+    /// fresh, warm and native, judged on the worst fresh median.
+    Bounds,
 }
 
 /// A signature scheme whose verification cost is measured on its own (the
@@ -90,6 +100,13 @@ pub struct Scenario {
     pub expect_allowed: bool,
     /// What the host answers to `oci`/`v2/verify` (registry source).
     pub registry: Vec<RegistryAnswer>,
+    /// Other host answers, in the harness's fixture format (keyless
+    /// `oci`/`v2/verify` and `oci`/`v1/oci_manifest`); the native side
+    /// answers from the same entries.
+    pub fixtures: Vec<Fixture>,
+    /// The signature scheme whose verifications dominate a worst-case
+    /// candidate (for its profile).
+    pub verify_scheme: Option<Scheme>,
 }
 
 /// One `oci`/`v2/verify` answer of the fixture host: `image` verifies with
@@ -121,6 +138,8 @@ impl Scenario {
             payload: objects::validate_payload(request, settings),
             expect_allowed,
             registry: Vec::new(),
+            fixtures: Vec::new(),
+            verify_scheme: None,
         })
     }
 }
@@ -237,10 +256,12 @@ pub fn all(keys: &Keys) -> Result<Vec<Scenario>> {
             &keys.rsa4096,
         )?,
         registry_source(keys)?,
+        keyless()?,
     ];
     for scheme in Scheme::ALL {
         out.extend(signature_slope(scheme, keys.of(scheme))?);
     }
+    out.extend(bounds(keys)?);
     Ok(out)
 }
 
@@ -462,6 +483,324 @@ fn slope_scenario(
     Scenario::new(id, title, Group::Signature, settings, request, true)
 }
 
+/// The golden cases, whose fixtures `e2e-tests/fixtures/generate.py`
+/// writes in the host's exact wire shapes (real certificates and
+/// signatures of the TEST-ONLY Sigstore instance in `testdata/sigstore/`).
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../e2e-tests/golden");
+/// The golden case of the keyless path: one image, one keyless authority
+/// (issuer + subject), the host says trusted and serves the `.sig`
+/// manifest with one honest layer.
+const KEYLESS_CASE: &str = "keyless-subject-verified";
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+/// A golden case's settings, AdmissionRequest and host fixtures.
+struct Golden {
+    settings: Value,
+    request: Value,
+    fixtures: Vec<Fixture>,
+}
+
+impl Golden {
+    fn load(name: &str) -> Result<Self> {
+        let dir = Path::new(GOLDEN).join(name);
+        let settings = read_json(&dir.join("settings.json"))?;
+        let request = match read_json(&dir.join("request.json"))? {
+            Value::Object(mut m) => m.remove("request"),
+            _ => None,
+        }
+        .with_context(|| format!("{name}/request.json holds no `request`"))?;
+        let fixtures = serde_json::from_value(read_json(&dir.join("host-capabilities.json"))?)
+            .with_context(|| format!("{name}/host-capabilities.json: not fixtures"))?;
+        Ok(Self {
+            settings,
+            request,
+            fixtures,
+        })
+    }
+
+    /// The fixture of `operation`.
+    fn fixture(&self, operation: &str) -> Result<&Fixture> {
+        self.fixtures
+            .iter()
+            .find(|f| f.operation == operation)
+            .with_context(|| format!("{KEYLESS_CASE}: no {operation} fixture"))
+    }
+}
+
+/// 9: the keyless path through the fixture host, exactly the golden case:
+/// `oci`/`v2/verify` (`SigstoreKeylessVerify`) answers trusted, then the
+/// policy reads the `.sig` manifest (`oci`/`v1/oci_manifest`) and checks its
+/// certificate layer itself (a P-256 verification and the Rekor bundle).
+fn keyless() -> Result<Scenario> {
+    let g = Golden::load(KEYLESS_CASE)?;
+    let mut s = Scenario::new(
+        "9",
+        "Pod, 1 image, 1 keyless authority (issuer + subject) proven by the registry source: fixture host answers oci/v2/verify (trusted) and oci/v1/oci_manifest (1 honest certificate layer, checked in-module)",
+        Group::Main,
+        g.settings,
+        g.request,
+        true,
+    )?;
+    s.fixtures = g.fixtures;
+    Ok(s)
+}
+
+/// The API server's limit on a request's object (etcd's 1.5 MiB is per
+/// stored object, but admission sees up to the request body limit).
+pub const API_SERVER_LIMIT: usize = 3 * 1024 * 1024;
+/// Kubernetes' limit on one object's annotations, in total.
+const ANNOTATIONS_LIMIT: usize = 256 * 1024;
+/// Room left under [`ANNOTATIONS_LIMIT`] for the annotation's key.
+const ANNOTATION_MARGIN: usize = 1024;
+
+/// The smallest container the API server stores (its defaulted fields):
+/// what fills the bytes of a worst case with as many images as fit.
+fn small_container(i: usize, image: &str) -> Value {
+    json!({"name": format!("c{i}"), "image": image, "imagePullPolicy": "IfNotPresent",
+           "resources": {}, "terminationMessagePath": "/dev/termination-log",
+           "terminationMessagePolicy": "File"})
+}
+
+/// Distinct image `i` (its own repository and digest).
+fn filler_image(i: usize) -> String {
+    image(&format!("registry.example.com/app-{i}"), &format!("w-{i}"))
+}
+
+/// A Pod with `containers`, then as many more small containers with
+/// distinct images as keep the AdmissionRequest within
+/// [`API_SERVER_LIMIT`].
+fn fill_pod(mut containers: Vec<Value>, attestations: Option<String>) -> Result<Value> {
+    let build = |containers: Vec<Value>| {
+        let pod = objects::pod(containers, attestations.clone());
+        admission_request("", "Pod", "pods", pod)
+    };
+    let mut size = serde_json::to_vec(&build(containers.clone()))?.len();
+    let mut i = containers.len();
+    loop {
+        let c = small_container(i, &filler_image(i));
+        let grows = serde_json::to_vec(&c)?.len() + 1;
+        if size + grows > API_SERVER_LIMIT {
+            break;
+        }
+        size += grows;
+        containers.push(c);
+        i += 1;
+    }
+    let request = build(containers);
+    let len = serde_json::to_vec(&request)?.len();
+    if len > API_SERVER_LIMIT {
+        bail!("a worst-case request is {len} bytes, over {API_SERVER_LIMIT}");
+    }
+    Ok(request)
+}
+
+/// Attestations built by `make(i)` for images `0..`, as many as keep the
+/// annotation's value within Kubernetes' limit; their JSON and count.
+fn fill_annotation(
+    mut make: impl FnMut(usize) -> Result<SignedAttestation>,
+) -> Result<(String, usize)> {
+    let mut atts = Vec::new();
+    let mut size = 2; // []
+    loop {
+        let a = make(atts.len())?;
+        let grows = serde_json::to_vec(&a)?.len() + 1;
+        if size + grows > ANNOTATIONS_LIMIT - ANNOTATION_MARGIN {
+            break;
+        }
+        size += grows;
+        atts.push(a);
+    }
+    let n = atts.len();
+    Ok((serde_json::to_string(&atts)?, n))
+}
+
+/// An allowlist of `n` patterns none of the worst cases' images matches.
+fn unmatched_allowlist(n: usize) -> Value {
+    let patterns: Vec<Value> = (0..n)
+        .map(|i| json!({"namePattern": format!("registry.example.com/team-{i}/*")}))
+        .collect();
+    json!([{"name": "exceptions", "patterns": patterns}])
+}
+
+/// Containers for images `0..n` of [`filler_image`].
+fn containers_for(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| small_container(i, &filler_image(i)))
+        .collect()
+}
+
+/// The worst cases up to 3 MiB (issue 25), each a candidate for the policy's
+/// costliest request; the report names the worst.
+fn bounds(keys: &Keys) -> Result<Vec<Scenario>> {
+    Ok(vec![
+        bounds_images(keys, 0)?,
+        bounds_images(keys, 100)?,
+        bounds_failing(keys)?,
+        bounds_signed(keys)?,
+        bounds_keyless()?,
+    ])
+}
+
+/// w0 / w1: as many distinct digest images as 3 MiB holds, none attested,
+/// an allowlist of `patterns` patterns none matches (none for w0): reading,
+/// allowlist matching and the rejection of every image.
+fn bounds_images(keys: &Keys, patterns: usize) -> Result<Scenario> {
+    let mut settings = one_authority_settings(keys.rsa2048.authority("a", "key-a"));
+    if patterns > 0 {
+        settings["admissionAllowlists"] = unmatched_allowlist(patterns);
+    }
+    let request = fill_pod(Vec::new(), None)?;
+    let n = count_containers(&request);
+    let (id, list) = if patterns == 0 {
+        ("w0", "no allowlist".to_owned())
+    } else {
+        (
+            "w1",
+            format!("allowlist of {patterns} patterns (none matches)"),
+        )
+    };
+    Scenario::new(
+        id,
+        format!("3 MiB Pod: {n} distinct digest images, none attested, {list}"),
+        Group::Bounds,
+        settings,
+        request,
+        false,
+    )
+}
+
+/// w2: what a submitter without any trusted key can send: a 256 KiB
+/// annotation of attestations each naming one of the Pod's digests with a
+/// genuine RSA-4096 signature by the authority's key over another payload
+/// (a complete verification that fails: the most expensive failure), the
+/// rest of 3 MiB distinct images; three authorities (RSA-2048, RSA-4096,
+/// P-256), any one suffices, allowlist of 100 patterns.
+fn bounds_failing(keys: &Keys) -> Result<Scenario> {
+    let wrong = keys
+        .rsa4096
+        .attest("key-c", &image(APP, "w2-other"))?
+        .signatures;
+    let (annotation, n) = fill_annotation(|i| {
+        // The payload names image i; the signature is over another one.
+        let right = keys.p256.attest("key-b", &filler_image(i))?;
+        Ok(SignedAttestation {
+            signatures: wrong.clone(),
+            ..right
+        })
+    })?;
+    let settings = json!({
+        "attestationAuthorities": [keys.rsa2048.authority("a", "key-a"),
+                                   keys.p256.authority("b", "key-b"),
+                                   keys.rsa4096.authority("c", "key-c")],
+        "attestationPolicies": [{"name": "p", "attestationAuthorityNames": ["a", "b", "c"],
+                                 "require": "any"}],
+        "admissionAllowlists": unmatched_allowlist(100),
+    });
+    let request = fill_pod(containers_for(n), Some(annotation))?;
+    let total = count_containers(&request);
+    let mut s = Scenario::new(
+        "w2",
+        format!("3 MiB Pod, no trusted key: {total} distinct images, {n} of them named by attestations whose RSA-4096 signature fails (256 KiB annotation), 3 authorities, allowlist of 100"),
+        Group::Bounds,
+        settings,
+        request,
+        false,
+    )?;
+    s.verify_scheme = Some(Scheme::Rsa4096);
+    Ok(s)
+}
+
+/// w3: the signer's maximum: a 256 KiB annotation of valid P-256
+/// attestations (the costliest verification per annotation byte), one per
+/// distinct image, the rest of 3 MiB unattested images.
+fn bounds_signed(keys: &Keys) -> Result<Scenario> {
+    let (annotation, n) = fill_annotation(|i| keys.p256.attest("key-b", &filler_image(i)))?;
+    let settings = one_authority_settings(keys.p256.authority("a", "key-b"));
+    let request = fill_pod(containers_for(n), Some(annotation))?;
+    let total = count_containers(&request);
+    let mut s = Scenario::new(
+        "w3",
+        format!("3 MiB Pod, valid signatures: {n} images each attested by a valid P-256 signature (256 KiB annotation), {} more unattested", total - n),
+        Group::Bounds,
+        settings,
+        request,
+        false,
+    )?;
+    s.verify_scheme = Some(Scheme::P256);
+    Ok(s)
+}
+
+/// Signature layers per manifest in w4: the policy's per-manifest limit.
+const W4_LAYERS: usize = 32;
+/// Images of w4: one manifest of [`W4_LAYERS`] uses the request's 32 layer
+/// checks (`MAX_LAYER_CHECKS`).
+const W4_IMAGES: usize = 1;
+
+/// w4: the keyless path's maximum: images the host says a keyless identity
+/// signed, whose `.sig` manifests hold the most honest certificate layers
+/// the policy checks (32 per manifest and 32 per request: each a P-256
+/// verification, a certificate and a Rekor bundle). The golden case's
+/// honest layer names the digest, not the repository, so the same layer
+/// could serve more repositories of that digest if the limits rose.
+fn bounds_keyless() -> Result<Scenario> {
+    let g = Golden::load(KEYLESS_CASE)?;
+    let verify = g.fixture("v2/verify")?;
+    let manifest = g.fixture("v1/oci_manifest")?;
+    let image0 = verify.request["image"]
+        .as_str()
+        .context("keyless fixture: no image")?
+        .to_owned();
+    let (repo, digest) = image0
+        .split_once('@')
+        .context("keyless fixture: image without digest")?;
+    let mut sig_manifest = manifest.response.clone().context("no manifest")?;
+    let layer = sig_manifest["layers"][0].clone();
+    sig_manifest["layers"] = Value::Array(vec![layer; W4_LAYERS]);
+    let mut fixtures = Vec::new();
+    let mut containers = Vec::new();
+    for i in 0..W4_IMAGES {
+        // Not the golden case's repository: scenario 9's fixtures answer
+        // that one (with one layer).
+        let repo_i = format!("{repo}-w4-{i}");
+        let img = format!("{repo_i}@{digest}");
+        let mut v = verify.clone();
+        v.request["image"] = json!(img);
+        fixtures.push(v);
+        let mut m = manifest.clone();
+        m.request = json!(format!(
+            "{repo_i}:{}.sig",
+            digest.replacen("sha256:", "sha256-", 1)
+        ));
+        m.response = Some(sig_manifest.clone());
+        fixtures.push(m);
+        containers.push(container(&format!("c{i}"), &img));
+    }
+    let pod = objects::pod(containers, None);
+    let mut s = Scenario::new(
+        "w4",
+        format!("Keyless: {W4_IMAGES} image whose .sig manifest holds {W4_LAYERS} honest certificate layers (the request's limit of layer checks)"),
+        Group::Bounds,
+        g.settings,
+        admission_request("", "Pod", "pods", pod),
+        true,
+    )?;
+    s.fixtures = fixtures;
+    s.verify_scheme = Some(Scheme::P256);
+    Ok(s)
+}
+
+/// Containers of a Pod AdmissionRequest.
+fn count_containers(request: &Value) -> usize {
+    request["object"]["spec"]["containers"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,12 +825,18 @@ mod tests {
                 "7a",
                 "7b",
                 "8",
+                "9",
                 "sig-rsa2048-1",
                 "sig-rsa2048-k",
                 "sig-rsa4096-1",
                 "sig-rsa4096-k",
                 "sig-p256-1",
-                "sig-p256-k"
+                "sig-p256-k",
+                "w0",
+                "w1",
+                "w2",
+                "w3",
+                "w4"
             ]
         );
     }
@@ -522,6 +867,31 @@ mod tests {
         };
         assert_eq!(count("sig-p256-1"), 1);
         assert_eq!(count("sig-rsa2048-k"), EXTRA_SIGNATURES + 1);
+    }
+
+    #[test]
+    fn worst_cases_fill_the_api_servers_limit() {
+        let all = scenarios();
+        for id in ["w0", "w1", "w2", "w3"] {
+            let s = all.iter().find(|s| s.id == id).unwrap();
+            let payload: Value = serde_json::from_slice(&s.payload).unwrap();
+            let request = serde_json::to_vec(&payload["request"]).unwrap().len();
+            assert!(request <= API_SERVER_LIMIT, "{id}: {request}");
+            assert!(request > API_SERVER_LIMIT - 1024, "{id}: {request}");
+            let annotation = payload["request"]["object"]["metadata"]["annotations"]
+                [objects::ATTESTATIONS_ANNOTATION]
+                .as_str()
+                .map_or(0, str::len);
+            assert!(annotation <= ANNOTATIONS_LIMIT - ANNOTATION_MARGIN, "{id}");
+            if id == "w2" || id == "w3" {
+                assert!(
+                    annotation > ANNOTATIONS_LIMIT - 2 * ANNOTATION_MARGIN - 2048,
+                    "{id}"
+                );
+            }
+        }
+        let w4 = all.iter().find(|s| s.id == "w4").unwrap();
+        assert_eq!(w4.fixtures.len(), 2 * W4_IMAGES);
     }
 
     #[test]
