@@ -78,7 +78,8 @@ impl Report {
              `policy-harness run`: Cranelift `OptLevel::Speed`, wasmtime's default features \
              (SIMD on), epoch interruption on ({} ms deadline), {} MiB memory limit, on-demand \
              instance allocator; a fresh instance is `WasmtimeEngineProviderPre::rehydrate` + \
-             `WapcHost::new`, what policy-evaluator does for each request |",
+             `WapcHost::new`, what policy-evaluator does for each request; the policy-server \
+             path uses policy-server's own engine configuration (see Method) |",
             self.limits.timeout_ms, self.limits.max_memory_mb
         )?;
         writeln!(
@@ -367,7 +368,10 @@ impl Report {
             )?;
         }
         if let Some((r, t)) = worst {
-            writeln!(w, "\nWorst: **{}** ({}), {}.", r.id, r.title, fmt_time(t))?;
+            writeln!(w, "\nWorst: **{}** ({}), {}.\n", r.id, r.title, fmt_time(t))?;
+        }
+        for l in worst_case_lines(m) {
+            writeln!(w, "* {l}")?;
         }
         writeln!(w)
     }
@@ -402,6 +406,53 @@ impl Report {
             "* Scenario 5 reuses the two RSA-2048 keys alternately under 100 distinct key ids \
              (the policy decodes only the key a signature names); scenario 6's object carries an \
              attestation for another image."
+        )?;
+        writeln!(
+            w,
+            "* Scenario 9 is the golden case `keyless-subject-verified` (settings, request and \
+             host fixtures as the golden cases' generator writes them in the SDK's wire \
+             shapes: `oci`/`v2/verify` `SigstoreKeylessVerify` answered trusted, then \
+             `oci`/`v1/oci_manifest` of `REPO:sha256-<hex>.sig` with one honest certificate \
+             layer, which the policy checks itself: a P-256 verification and the Rekor \
+             bundle); w4 serves that layer 32 times. The native column answers from the same \
+             fixtures. *Host calls replayed alone*: the calls one `validate` made, sent again \
+             to the harness's host without the module (fixture lookup and recording), so that \
+             the policy's own work on a host path is the warm time minus that."
+        )?;
+        writeln!(
+            w,
+            "* The 3 MiB candidates fill the AdmissionRequest up to 3 MiB (3,145,728 bytes) \
+             with the smallest containers the API server stores (name, image, \
+             `imagePullPolicy`, `resources`, termination fields), each a distinct repository \
+             and digest, and the attestation annotation up to 255 KiB: w0 none, w1 an \
+             allowlist of 100 patterns none matches, w2 attestations naming the Pod's digests \
+             with genuine RSA-4096 signatures over another payload (each check a full \
+             verification that fails; the policy stops after 16), w3 valid P-256 \
+             attestations (the policy stops after 128 verifications)."
+        )?;
+        writeln!(
+            w,
+            "* **Policy-server path** (`bench/src/server.rs`): the engine as policy-server 1.31 \
+             builds it (`wasmtime::Config::new()` + epoch interruption, its defaults \
+             otherwise: backtraces on, no memory limit, no WASI parameters), an `InstancePre` \
+             built once as policy-evaluator 0.30.4's `StackPre::new`, and for each request \
+             `rehydrate` + `WapcHost::new` (`_start`, `wapc_init`) + `validate` + drop, as its \
+             `WapcStack::new_from_pre`; the JSON policy-evaluator writes around the call is \
+             the server's and not timed. Its whole admission is run {} times; the target \
+             takes the median of the runs' medians.",
+            crate::server::ADMISSION_RUNS
+        )?;
+        writeln!(
+            w,
+            "* **Retired instructions** (`bench/src/counts.rs`): this binary again under \
+             `valgrind --tool=callgrind --toggle-collect=*counted_region*`, with everything \
+             prepared outside the counted function and the measured work repeated inside it \
+             (20 warm calls of a `sig-*-1` scenario, 3 of a `sig-*-k` one, 20 fixed parts, 10 \
+             whole admissions); OpenSSL's is `EVP_PKEY_verify`'s inclusive count over its \
+             calls in `openssl speed -seconds 1` under callgrind. Counts are user-space \
+             instructions: the kernel's share (mapping and unmapping a linear memory, page \
+             faults) is not in them, which is why the fixed part weighs more in time than in \
+             instructions."
         )?;
         slope_method(w)?;
         writeln!(
@@ -449,8 +500,10 @@ fn header(w: &mut String) -> fmt::Result {
     writeln!(w, "# Benchmark\n")?;
     writeln!(
         w,
-        "**Reproduce:** `make bench` on a fresh machine (Rust toolchain and the `openssl` \
-         CLI): it builds the release module (`policy.wasm`), then, in `bench/`, runs \
+        "**Reproduce:** `make bench` on a fresh machine (Rust toolchain, the `openssl` \
+         CLI, and `valgrind` for the instruction counts, which are left out without it): it \
+         builds the release module (`policy.wasm`, with binaryen's `wasm-opt`, which `make` \
+         installs), then, in `bench/`, runs \
          `cargo run --locked --profile bench-release -- --module ../policy.wasm --output \
          results.md`, which builds the benchmark in its `bench-release` profile (release \
          without LTO: the host, wasmtime and the native policy optimised as a release-built \
@@ -509,6 +562,51 @@ fn slope_method(w: &mut String) -> fmt::Result {
          same machine, same run.",
         k1 = EXTRA_SIGNATURES + 1
     )
+}
+
+/// What the candidates' differences say (warm medians).
+fn worst_case_lines(m: &Measurements) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(w0) = m.row("w0").filter(|r| r.images > 0) {
+        lines.push(format!(
+            "w0: {} per distinct image ({} images; natively {}), against a tokenising floor of \
+             {} for the whole payload: the cost is judging each image (parsing its \
+             reference, the index lookup, building and keeping its rejection reason), not \
+             reading the bytes.",
+            fmt_time(w0.warm.median / w0.images as f64),
+            w0.images,
+            fmt_time(w0.native.median / w0.images as f64),
+            fmt_time(w0.tokenise.median)
+        ));
+        if let Some(w1) = m.row("w1") {
+            let pairs = w0.images as f64 * 100.0;
+            lines.push(format!(
+                "w1 − w0 = {}: an allowlist of 100 patterns costs {} per (image, pattern) \
+                 pair, {} per image.",
+                fmt_time(w1.warm.median - w0.warm.median),
+                fmt_time((w1.warm.median - w0.warm.median) / pairs),
+                fmt_time((w1.warm.median - w0.warm.median) / w0.images as f64)
+            ));
+        }
+    }
+    if let (Some(w4), Some((p256, _))) = (m.row("w4"), m.slope(Scheme::P256)) {
+        let layers = f64::from(w4.work.map_or(0, |k| k.verifications).max(1));
+        lines.push(format!(
+            "w4: {} per certificate layer, of which one P-256 verification {} and {} the \
+             manifest, certificate and bundle.",
+            fmt_time(w4.warm.median / layers),
+            fmt_time(p256),
+            fmt_time(w4.warm.median / layers - p256)
+        ));
+    }
+    if let (Some(r), Some(f)) = (m.row("w2"), m.row("w2").and_then(|r| r.fresh)) {
+        lines.push(format!(
+            "Fresh − warm for w2 = {}: a fresh instance grows its linear memory to hold the \
+             3 MiB payload and what is parsed from it (page faults on first touch).",
+            fmt_time(f.median - r.warm.median)
+        ));
+    }
+    lines
 }
 
 /// The "where the time goes" bullets that the run's scenarios allow.

@@ -54,6 +54,8 @@ pub struct Row {
     pub work: Option<Work>,
     /// The scheme whose verifications dominate (worst-case candidates).
     pub verify_scheme: Option<Scheme>,
+    /// Distinct images (worst-case candidates; 0 otherwise).
+    pub images: usize,
 }
 
 /// Everything measured in one run.
@@ -341,6 +343,7 @@ impl<'a> Runner<'a> {
             host_replay,
             work: Some(kritis_attestation_policy::evaluate::validate_counting(&s.payload, &host).1),
             verify_scheme: s.verify_scheme,
+            images: s.images,
         })
     }
 
@@ -445,6 +448,7 @@ pub mod fixture {
             host_replay: None,
             work: None,
             verify_scheme: None,
+            images: 0,
         }
     }
 
@@ -552,6 +556,7 @@ mod tests {
             host_replay: None,
             work: None,
             verify_scheme: None,
+            images: 0,
         }
     }
 

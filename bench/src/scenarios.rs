@@ -107,6 +107,8 @@ pub struct Scenario {
     /// The signature scheme whose verifications dominate a worst-case
     /// candidate (for its profile).
     pub verify_scheme: Option<Scheme>,
+    /// Distinct images of a worst-case candidate (for its profile).
+    pub images: usize,
 }
 
 /// One `oci`/`v2/verify` answer of the fixture host: `image` verifies with
@@ -140,6 +142,7 @@ impl Scenario {
             registry: Vec::new(),
             fixtures: Vec::new(),
             verify_scheme: None,
+            images: 0,
         })
     }
 }
@@ -664,14 +667,16 @@ fn bounds_images(keys: &Keys, patterns: usize) -> Result<Scenario> {
             format!("allowlist of {patterns} patterns (none matches)"),
         )
     };
-    Scenario::new(
+    let mut s = Scenario::new(
         id,
         format!("3 MiB Pod: {n} distinct digest images, none attested, {list}"),
         Group::Bounds,
         settings,
         request,
         false,
-    )
+    )?;
+    s.images = n;
+    Ok(s)
 }
 
 /// w2: what a submitter without any trusted key can send: a 256 KiB
@@ -712,6 +717,7 @@ fn bounds_failing(keys: &Keys) -> Result<Scenario> {
         false,
     )?;
     s.verify_scheme = Some(Scheme::Rsa4096);
+    s.images = total;
     Ok(s)
 }
 
@@ -732,6 +738,7 @@ fn bounds_signed(keys: &Keys) -> Result<Scenario> {
         false,
     )?;
     s.verify_scheme = Some(Scheme::P256);
+    s.images = total;
     Ok(s)
 }
 
@@ -791,6 +798,7 @@ fn bounds_keyless() -> Result<Scenario> {
     )?;
     s.fixtures = fixtures;
     s.verify_scheme = Some(Scheme::P256);
+    s.images = W4_IMAGES;
     Ok(s)
 }
 

@@ -120,14 +120,14 @@ pub const TARGETS: &[Target] = &[
         description: "Module ≤ 400 KiB",
         metric: Metric::ModuleSize,
         threshold: 400.0,
-        next_step: "Profile of the code (names kept, before `wasm-opt`, 2026-12-02): the policy 152 KiB, serde-generated deserialisers 89 KiB and serde_json 62 KiB, crypto-bigint 53 KiB, core 51 KiB + `core::fmt` 34 KiB + float formatting 18 KiB (serde's error messages), der/spki/pkcs1/pem 32 KiB, p256/p384 29 KiB, sha2 19 KiB. `opt-level = \"s\"` saves 100 KiB but makes P-256 3.4× and RSA-2048 1.5× slower (measured), so it stays at 3. Next: P-384 and the P-256 scalar arithmetic in-house, which drops crypto-bigint and most of the EC crates (~90 KiB).",
+        next_step: "Profile of the code (`python3 bench/wasm-size.py` on a names-kept build before `wasm-opt`, 2026-12-06, 771 KiB of code + 75 KiB of data): the policy 212 KiB, serde-generated deserialisers and serde_core 148 KiB, core 77 KiB + `core::fmt` 36 KiB + float formatting 18 KiB, serde_json 53 KiB, crypto-bigint 50 KiB (of which `sqrt_montgomery_form` 16 KiB and `FieldElement::sqrt` 4 KiB: point decompression, never needed for an uncompressed key), alloc 22 KiB, hashbrown 19 KiB (SipHash maps), sha2 19 KiB (SHA-512's compression 11 KiB, for P-384 only), p256 15 KiB. Measured: parsing every JSON document with `from_str` (no `SliceRead` instantiations) saves 9 KiB. `opt-level = \"s\"` saves 100 KiB but makes P-256 3.4× and RSA-2048 1.5× slower (2026-12-02), so it stays at 3. Next: P-256 keys parsed and checked on the curve with the in-house field (uncompressed points only) and its scalar inversion in-house (drops crypto-bigint's sqrt and safegcd, ~30 KiB); `BTreeMap` or a sorted `Vec` for the policy's own `HashMap`s (engine, keyring, verdict: each key type its own hashbrown code; the SDK's response keeps one); fewer derived `Deserialize` types (the serde code is a fifth of the module).",
     },
     Target {
         id: "admission-vs-openssl",
         description: "Whole admission on the policy-server path (policy-evaluator 0.30.4: `InstancePre`, fresh instance, `validate`, drop), scenario 1, median of 3 runs ≤ 6× one OpenSSL RSA-2048 verify",
         metric: Metric::AdmissionVsOpenSsl,
         threshold: 6.0,
-        next_step: "The fixed part (rows \"policy-server path\" below: rehydrate, `_start` + `wapc_init`, drop) and the RSA-2048 verification are most of it; what is left is the own work of scenario 1. The fixed part follows the module: its data segments are copied into every new memory, its functions' table built: a smaller module (target below) cuts both.",
+        next_step: "In instructions (callgrind, below) the admission is the RSA-2048 verification (~70%), the own work (~22%) and the fixed part (~7%); in time the fixed part weighs 3-4× more, because it is mostly the kernel's (mapping a new linear memory, page faults on first touch, unmapping: callgrind counts none of it). Next: fewer pages touched per instance (the module's 75 KiB data segment is copied into every new memory; a smaller heap at `wapc_init`), and the own work of scenario 1; the verification itself is at the RSA target.",
     },
     Target {
         id: "instr-rsa2048-vs-openssl",
@@ -148,7 +148,7 @@ pub const TARGETS: &[Target] = &[
         description: "Whole admission (policy-server path, scenario 1) ≤ 6× one OpenSSL RSA-2048 verify, retired instructions",
         metric: Metric::InstrAdmissionVsOpenSsl,
         threshold: 6.0,
-        next_step: "See the fixed part's count in \"Where the time goes\": the instance's fixed part, the verification and the own work, in instructions.",
+        next_step: "See \"Retired instructions\": the verification is most of it; the own work (reading the request and settings, decoding the key and its `R² mod n`) is next.",
     },
     Target {
         id: "registry-own-work",
@@ -162,14 +162,14 @@ pub const TARGETS: &[Target] = &[
         description: "Keyless path (scenario 9) own work (warm − host calls replayed alone − one P-256 verification) ≤ 30 µs",
         metric: Metric::HostPathOwnWork("9", Some(Scheme::P256)),
         threshold: 30e-6,
-        next_step: "Beyond the layer's P-256 verification, the policy parses the signature manifest (4 KiB per layer), the layer's certificate (DER) and its Rekor bundle (JSON inside base64 inside JSON); see the w4 row for the cost per layer.",
+        next_step: "Beyond the layer's P-256 verification, the policy parses the signature manifest (4 KiB per layer), the layer's certificate (PEM, DER) and its Rekor bundle (base64 JSON inside JSON inside a JSON string, with the certificate again in base64 PEM inside it); w4 (32 layers) gives the cost per layer. Next: compare the bundle's certificate as bytes after one base64 decode rather than decoding it to DER, and decode the layer's key once per certificate.",
     },
     Target {
         id: "worst-case-3mib",
         description: "Costliest request up to 3 MiB (candidates w1–w4), fresh instance ≤ 5 ms",
         metric: Metric::WorstCase,
         threshold: 5e-3,
-        next_step: "See \"The 3 MiB worst case\" below: what the worst candidate spends its time on, and the bound that would cap it.",
+        next_step: "See \"The 3 MiB worst case\": the cost is per distinct image (each judged, its reason built, every allowlist pattern tried), not per byte: a cap on the distinct images one object may name (rejecting the object beyond it, as for 256 KiB of annotations) bounds it; then the 128 verifications the policy allows (w3) are the largest remaining term.",
     },
     Target {
         id: "compile-time",
