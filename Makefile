@@ -74,7 +74,7 @@ example: policy.wasm harness
 unit-tests:
 	cargo test --locked
 
-harness-tests: policy.wasm
+harness-tests: policy.wasm setup-registry
 	cd harness && POLICY_WASM=$(CURDIR)/policy.wasm cargo test --locked
 
 e2e-tests: policy.wasm harness setup-bats
@@ -136,10 +136,12 @@ push: annotated-policy.wasm
 	fi
 
 # Everything CI checks: lint, unit tests, the harness's tests (golden cases on
-# the compiled module), bats, the real-registry tests (policy distribution and
-# cosign signatures), the README walkthrough and the policy-as-code example.
-test: lint unit-tests harness-tests e2e-tests e2e-registry e2e-cosign e2e-walkthrough \
-      policy-repo-tests check-versions
+# the compiled module, the loopback registry tests), bats, the real-registry
+# tests (policy distribution, cosign signatures, keyless signatures against a
+# generated TEST-ONLY Sigstore instance), the walkthrough and the
+# policy-as-code examples.
+test: lint unit-tests harness-tests e2e-tests e2e-registry e2e-cosign e2e-keyless \
+      e2e-walkthrough policy-repo-tests check-versions
 
 golden:
 	python3 e2e-tests/fixtures/generate.py
