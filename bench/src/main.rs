@@ -32,6 +32,7 @@
 
 mod counts;
 mod history;
+mod live;
 mod machine;
 mod report;
 mod runner;

@@ -23,7 +23,7 @@ pub const EXTRA_SIGNATURES: usize =
     kritis_attestation_policy::evaluate::MAX_FAILED_VERIFICATIONS as usize - 1;
 
 /// The repository of the single-image scenarios.
-const APP: &str = "registry.example.com/team/app";
+pub(crate) const APP: &str = "registry.example.com/team/app";
 
 /// Which table a scenario belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +124,7 @@ pub struct RegistryAnswer {
 }
 
 impl Scenario {
-    fn new(
+    pub(crate) fn new(
         id: &'static str,
         title: impl Into<String>,
         group: Group,
@@ -165,9 +165,14 @@ impl BenchKey {
     }
 
     /// A signed attestation for `image` (`REPO@sha256:HEX`).
-    fn attest(&self, key_id: &str, image: &str) -> Result<SignedAttestation> {
+    pub(crate) fn attest(&self, key_id: &str, image: &str) -> Result<SignedAttestation> {
         let payload = payload_for(&DigestReference::parse(image)?, None)?;
         attest(&self.signer, key_id, &payload, None)
+    }
+
+    /// Standard base64 of the public PEM.
+    pub(crate) fn public_b64(&self) -> &str {
+        &self.public_b64
     }
 
     /// This key as the authority `name` of the settings.
@@ -178,7 +183,7 @@ impl BenchKey {
 
 /// The keys the scenarios sign with.
 pub struct Keys {
-    rsa2048: BenchKey,
+    pub(crate) rsa2048: BenchKey,
     rsa2048b: BenchKey,
     rsa4096: BenchKey,
     p256: BenchKey,
@@ -217,7 +222,10 @@ fn annotation(attestations: &[SignedAttestation]) -> Result<Option<String>> {
 }
 
 /// A Pod AdmissionRequest for `containers` carrying `attestations`.
-fn pod_request(containers: Vec<Value>, attestations: &[SignedAttestation]) -> Result<Value> {
+pub(crate) fn pod_request(
+    containers: Vec<Value>,
+    attestations: &[SignedAttestation],
+) -> Result<Value> {
     let pod = objects::pod(containers, annotation(attestations)?);
     Ok(admission_request("", "Pod", "pods", pod))
 }
@@ -260,6 +268,8 @@ pub fn all(keys: &Keys) -> Result<Vec<Scenario>> {
         )?,
         registry_source(keys)?,
         keyless()?,
+        crate::live::demo()?,
+        crate::live::many(keys)?,
     ];
     for scheme in Scheme::ALL {
         out.extend(signature_slope(scheme, keys.of(scheme))?);
@@ -502,14 +512,14 @@ fn read_json(path: &Path) -> Result<Value> {
 }
 
 /// A golden case's settings, AdmissionRequest and host fixtures.
-struct Golden {
-    settings: Value,
-    request: Value,
-    fixtures: Vec<Fixture>,
+pub(crate) struct Golden {
+    pub(crate) settings: Value,
+    pub(crate) request: Value,
+    pub(crate) fixtures: Vec<Fixture>,
 }
 
 impl Golden {
-    fn load(name: &str) -> Result<Self> {
+    pub(crate) fn load(name: &str) -> Result<Self> {
         let dir = Path::new(GOLDEN).join(name);
         let settings = read_json(&dir.join("settings.json"))?;
         let request = match read_json(&dir.join("request.json"))? {
@@ -834,6 +844,8 @@ mod tests {
                 "7b",
                 "8",
                 "9",
+                "10",
+                "10b",
                 "sig-rsa2048-1",
                 "sig-rsa2048-k",
                 "sig-rsa4096-1",

@@ -40,6 +40,8 @@ pub enum Metric {
     HostPathOwnWork(&'static str, Option<Scheme>),
     /// Seconds: the worst fresh-instance median of the 3 MiB candidates.
     WorstCase,
+    /// Seconds: a scenario's native median.
+    Native(&'static str),
 }
 
 /// A target: the measured value must be at most `threshold`.
@@ -163,6 +165,13 @@ pub const TARGETS: &[Target] = &[
         metric: Metric::HostPathOwnWork("9", Some(Scheme::P256)),
         threshold: 30e-6,
         next_step: "Beyond the layer's P-256 verification, the policy parses the signature manifest (4 KiB per layer), the layer's certificate (PEM, DER) and its Rekor bundle (base64 JSON inside JSON inside a JSON string, with the certificate again in base64 PEM inside it); w4 (32 layers) gives the cost per layer. Next: compare the bundle's certificate as bytes after one base64 decode rather than decoding it to DER, and decode the layer's key once per certificate.",
+    },
+    Target {
+        id: "live-many-native",
+        description: "Live mode with 100 GenericAttestationPolicies and 100 AttestationAuthorities in the namespace (scenario 10b), native ≤ 50 ms",
+        metric: Metric::Native("10b"),
+        threshold: 50e-3,
+        next_step: "Each named authority's key is decoded on every request (to refuse a malformed one, naming it): next, check only the keys a signature names and report the others' problems lazily.",
     },
     Target {
         id: "worst-case-3mib",
@@ -357,6 +366,10 @@ fn check(target: &'static Target, m: &Measurements) -> Option<Check> {
                 ),
             )
         }
+        Metric::Native(id) => {
+            let native = m.row(id)?.native.median;
+            (native, fmt_time(native))
+        }
         Metric::WorstCase => {
             let worst = m
                 .rows
@@ -390,7 +403,7 @@ mod tests {
             Metric::OwnWork(_) | Metric::HostPathOwnWork(..) => {
                 format!("≤ {:.0} µs", t.threshold * 1e6)
             }
-            Metric::WorstCase => format!("≤ {} ms", t.threshold * 1000.0),
+            Metric::WorstCase | Metric::Native(_) => format!("≤ {} ms", t.threshold * 1000.0),
             _ => format!("≤ {}×", t.threshold),
         }
     }
@@ -484,6 +497,7 @@ mod tests {
                     "200.0 µs − 10.0 µs − 150.0 µs = 40.0 µs",
                     Some(false)
                 ),
+                ("live-many-native", "2.00 ms", Some(true)),
                 ("worst-case-3mib", "4.00 ms (candidate w1)", Some(true)),
                 ("compile-time", "120.0 ms", Some(true)),
             ]
