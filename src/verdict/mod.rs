@@ -83,6 +83,9 @@ pub enum Failure {
         /// Where they belong, e.g. `spec.template.metadata.annotations`.
         path: &'static str,
     },
+    /// More images than the policy judges in one object: how many were
+    /// left unjudged (listed first: it explains the rest).
+    Unjudged(usize),
     /// Break-glass was asked for but is refused (expired, or no clock):
     /// listed first, before the images it would have admitted.
     BreakglassRefused(String),
@@ -131,6 +134,12 @@ impl fmt::Display for Failure {
             }
             Failure::NoImage(place) => write!(f, "container {place} has no image"),
             Failure::BreakglassRefused(why) => f.write_str(why),
+            Failure::Unjudged(n) => write!(
+                f,
+                "the object names more than {} distinct images, the most this policy judges in one \
+                 request: {n} more image uses were not judged",
+                crate::evaluate::MAX_JUDGED_IMAGES
+            ),
             Failure::MisplacedAttestations { kind, path } => write!(
                 f,
                 "the {} carries kritis.grafeas.io/attestations on its own metadata.annotations, which \
