@@ -31,10 +31,13 @@ pub const MAX_PAYLOAD: usize = 4 * 1024 * 1024;
 /// signatures cannot stall the admission.
 pub const MAX_FAILED_VERIFICATIONS: u32 = 16;
 /// Signature verifications of any outcome allowed in one request
-/// (annotation signatures and keyless signature layers): replayed valid
-/// signatures cost as much as bogus ones. 64 distinct images each proven
-/// by two authorities fit.
-pub const MAX_VERIFICATIONS: u32 = 128;
+/// (annotation signatures and keyless signature layers), weighed by their
+/// cost in RSA-2048 verifications (`VerifyingKey::cost`: P-256 2, RSA-4096
+/// and P-384 4, a keyless layer 2): replayed valid signatures cost as much
+/// as bogus ones, so this bounds the request's public-key work at about
+/// 64 RSA-2048 checks (~6 ms in the module). 32 images each proven by two
+/// RSA-2048 authorities fit.
+pub const MAX_VERIFICATION_COST: u32 = 64;
 pub use crate::host::{Host, Verified, Work, MAX_HOST_CALLS};
 /// Distinct images (and containers or volumes without a usable image)
 /// judged in one object. Judging one costs a few microseconds and a reason

@@ -206,6 +206,9 @@ pub struct Work {
     pub signatures_examined: u64,
     /// Public-key signature verifications run.
     pub verifications: u32,
+    /// Their cost, in RSA-2048 verifications (see
+    /// [`crate::evaluate::MAX_VERIFICATION_COST`]).
+    pub verification_cost: u32,
     /// Registry verifications asked of the host (`v2/verify`, keys and
     /// identities).
     pub registry_calls: u32,

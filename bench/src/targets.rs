@@ -178,7 +178,7 @@ pub const TARGETS: &[Target] = &[
         description: "Costliest request up to 3 MiB (candidates w0–w4), fresh instance ≤ 5 ms",
         metric: Metric::WorstCase,
         threshold: 5e-3,
-        next_step: "See \"The 3 MiB worst case\". With the policy's bounds (256 images judged, 16 failed and 128 verifications in all, 32 keyless layers), the worst is the signer's: 128 valid P-256 verifications (w3, about 23 ms at one verification's slope); then reading a 3 MiB object of 12,000 containers costs about 10 ms warm and 16 ms fresh on its own (w0; fresh − warm is the new instance's memory growing and its first touches). Bounding both: fewer verifications per request, counted by cost (an RSA-4096 or P-256 check is 2-3 RSA-2048 ones), and a cap on the containers read (the object refused beyond it) or reading images without keeping every container.",
+        next_step: "See \"The 3 MiB worst case\". With the policy's bounds (256 images judged, 16 failed verifications, verifications weighed by cost up to 64 RSA-2048 checks, 32 keyless layers), the worst is the signer's: 32 valid P-256 verifications (w3, about 6 ms at one verification's slope); then reading a 3 MiB object of 12,000 containers costs about 10 ms warm and 16 ms fresh on its own (w0; fresh − warm is the new instance's memory growing and its first touches). Bounding both: fewer verifications per request, counted by cost (an RSA-4096 or P-256 check is 2-3 RSA-2048 ones), and a cap on the containers read (the object refused beyond it) or reading images without keeping every container.",
     },
     Target {
         id: "compile-time",

@@ -5,13 +5,14 @@
 //! repository); a signature's key id is looked up in the keyring's hash
 //! map, never by scanning keys; each (attestation, signature, key) is
 //! verified at most once, and at most [`MAX_FAILED_VERIFICATIONS`] failed
-//! and [`MAX_VERIFICATIONS`] verifications in all are run per request.
+//! and verifications costing at most [`MAX_VERIFICATION_COST`] in all are
+//! run per request.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 
 use crate::attestation::{self, AnnotationError, Attestation};
-use crate::evaluate::{MAX_FAILED_VERIFICATIONS, MAX_VERIFICATIONS};
+use crate::evaluate::{MAX_FAILED_VERIFICATIONS, MAX_VERIFICATION_COST};
 use crate::host::Calls;
 use crate::image::Repository;
 use crate::index::{AttestationIndex, Candidates};
@@ -125,8 +126,6 @@ impl<'s> Annotation<'s> {
         let slot = keyring.slot(k);
         let result = if self.failed.get() >= MAX_FAILED_VERIFICATIONS {
             Err(Miss::Budget)
-        } else if self.calls.work().verifications >= MAX_VERIFICATIONS {
-            Err(Miss::VerificationBudget)
         } else {
             match slot
                 .parsed
@@ -136,8 +135,16 @@ impl<'s> Annotation<'s> {
                     key_id: slot.display_id(),
                     error: e.clone(),
                 }),
+                Ok(key)
+                    if self.calls.work().verification_cost + key.cost() > MAX_VERIFICATION_COST =>
+                {
+                    Err(Miss::VerificationBudget)
+                }
                 Ok(key) => {
-                    self.calls.count(|w| w.verifications += 1);
+                    self.calls.count(|w| {
+                        w.verifications += 1;
+                        w.verification_cost += key.cost();
+                    });
                     let sig = &att.signatures[si];
                     verify::verify(key, &att.payload, &att.payload_sha256, &sig.bytes)
                         .map(|_| ())

@@ -15,6 +15,10 @@ use crate::settings::{AuthoritySpec, Settings};
 use crate::sources::signature_layers::{self, LayerProblem};
 use crate::verdict::{IdentityMiss, Listed, Miss};
 
+/// What checking one keyless layer costs, in RSA-2048 verifications (a
+/// P-256 verification and the bundle).
+const LAYER_COST: u32 = 2;
+
 /// A certificate authority's certificate and chain as PEM, or why not.
 type CertificatePem = Result<(String, Option<Vec<String>>), String>;
 /// (image as sent, authority, identity) → the digest verified, or why not.
@@ -274,7 +278,8 @@ impl<'s> Identities<'s> {
 
     fn read_and_check(&self, reference: &str) -> Result<(), LayerProblem> {
         if self.layers_checked.get() >= signature_layers::MAX_LAYER_CHECKS
-            || self.calls.work().verifications >= crate::evaluate::MAX_VERIFICATIONS
+            || self.calls.work().verification_cost + LAYER_COST
+                > crate::evaluate::MAX_VERIFICATION_COST
         {
             return Err(LayerProblem::Budget);
         }
@@ -284,8 +289,11 @@ impl<'s> Identities<'s> {
         let before = self.layers_checked.get();
         let result = signature_layers::check(&manifest, &self.layers_checked);
         let checked = self.layers_checked.get() - before;
-        self.calls
-            .count(|w| w.verifications += u32::try_from(checked).unwrap_or(u32::MAX));
+        let checked = u32::try_from(checked).unwrap_or(u32::MAX);
+        self.calls.count(|w| {
+            w.verifications += checked;
+            w.verification_cost += checked.saturating_mul(LAYER_COST);
+        });
         result
     }
 }

@@ -156,28 +156,47 @@ fn escaped_annotation_text_counts_as_kubernetes_counts_it() {
 
 #[test]
 fn valid_signatures_replayed_for_many_images_cost_at_most_the_verification_budget() {
-    use crate::evaluate::MAX_VERIFICATIONS;
-    // 150 distinct digests, each with a valid attestation: the first 128
-    // are verified, the rest are not checked and say why.
+    use crate::evaluate::MAX_VERIFICATION_COST;
+    // 150 distinct digests, each with a valid RSA-2048 attestation: the
+    // first 64 are verified, the rest are not checked and say why.
     let digests: Vec<String> = (0..150).map(|i| format!("sha256:{i:064x}")).collect();
     let images: Vec<String> = digests.iter().map(|d| img(d)).collect();
     let refs: Vec<&str> = images.iter().map(String::as_str).collect();
     let atts: Vec<Value> = digests.iter().map(|d| rsa_attest("key-1", d)).collect();
     let payload = payload_of(request("", "Pod", pod(&refs, &atts)), settings());
     let (verdict, work) = validate_counting(&payload, &Resolver::none());
-    assert_eq!(work.verifications, MAX_VERIFICATIONS);
+    assert_eq!(work.verifications, MAX_VERIFICATION_COST);
+    assert_eq!(work.verification_cost, MAX_VERIFICATION_COST);
     let m = rejected(verdict);
     assert_eq!(
         m.matches("is not attested").count(),
-        150 - MAX_VERIFICATIONS as usize
+        150 - MAX_VERIFICATION_COST as usize
     );
     assert!(
         m.contains(&format!(
             "image {} is not attested: no trusted authority attests it: authority demo-aa: not \
-             checked: this request already ran 128 signature verifications, the policy's limit \
-             per request",
-            images[128]
+             checked: this request already spent the policy's budget of signature verifications \
+             (the cost of 64 RSA-2048 checks)",
+            images[64]
         )),
         "{m}"
     );
+}
+
+#[test]
+fn costlier_keys_spend_the_budget_faster() {
+    // P-256 checks cost two RSA-2048 ones: 32 fit.
+    let key = testkeys::p256();
+    let digests: Vec<String> = (0..40).map(|i| format!("sha256:{i:064x}")).collect();
+    let images: Vec<String> = digests.iter().map(|d| img(d)).collect();
+    let refs: Vec<&str> = images.iter().map(String::as_str).collect();
+    let atts: Vec<Value> = digests
+        .iter()
+        .map(|d| attest(&key, "ec-1", REPO, d, Scheme::P256))
+        .collect();
+    let settings = json!({"attestationAuthorities": [authority("ec", "ec-1", &key)]});
+    let payload = payload_of(request("", "Pod", pod(&refs, &atts)), settings);
+    let (verdict, work) = validate_counting(&payload, &Resolver::none());
+    assert_eq!((work.verifications, work.verification_cost), (32, 64));
+    assert_eq!(rejected(verdict).matches("is not attested").count(), 8);
 }

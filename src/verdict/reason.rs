@@ -203,9 +203,9 @@ impl fmt::Display for Miss {
             }
             Miss::VerificationBudget => write!(
                 f,
-                "not checked: this request already ran {} signature verifications, the policy's \
-                 limit per request",
-                crate::evaluate::MAX_VERIFICATIONS
+                "not checked: this request already spent the policy's budget of signature \
+                 verifications (the cost of {} RSA-2048 checks)",
+                crate::evaluate::MAX_VERIFICATION_COST
             ),
             Miss::NotInAnnotation { digest, carried } => {
                 write!(f, "no attestation in the annotation names digest {}", Quoted(digest))?;
