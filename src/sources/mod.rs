@@ -17,3 +17,40 @@ pub(crate) mod annotation;
 pub(crate) mod registry_identities;
 pub(crate) mod registry_keys;
 pub mod signature_layers;
+
+use std::collections::BTreeMap;
+
+use crate::settings::Settings;
+
+/// Per authority, the annotations its registry signatures must carry, as
+/// the host's requests take them (both registry sources send them).
+pub(crate) fn registry_annotations(
+    settings: &Settings<'_>,
+) -> Vec<Option<BTreeMap<String, String>>> {
+    settings
+        .attestation_authorities
+        .iter()
+        .map(|a| {
+            a.registry_annotations.as_ref().map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            })
+        })
+        .collect()
+}
+
+/// The host's answer for the digest being judged: with `expected`, an
+/// answer for another digest (the tag moved during the admission) is a
+/// failure.
+pub(crate) fn judged(
+    answer: Result<String, String>,
+    expected: Option<&str>,
+) -> Result<String, String> {
+    match (answer, expected) {
+        (Ok(d), Some(e)) if d != e => Err(format!(
+            "the host verified {d} instead of the digest judged (did the tag move?)"
+        )),
+        (r, _) => r,
+    }
+}

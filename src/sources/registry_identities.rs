@@ -146,17 +146,7 @@ impl<'s> Identities<'s> {
             .iter()
             .map(Configured::of)
             .collect();
-        let annotations = settings
-            .attestation_authorities
-            .iter()
-            .map(|a| {
-                a.registry_annotations.as_ref().map(|m| {
-                    m.iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect()
-                })
-            })
-            .collect();
+        let annotations = super::registry_annotations(settings);
         Identities {
             calls,
             configured,
@@ -235,12 +225,7 @@ impl<'s> Identities<'s> {
                 r
             }
         };
-        match (result, expected) {
-            (Ok(d), Some(e)) if d != e => Err(format!(
-                "the host verified {d} instead of the digest judged (did the tag move?)"
-            )),
-            (r, _) => r.map_err(String::from),
-        }
+        super::judged(result.map_err(String::from), expected)
     }
 
     fn ask(&self, a: usize, i: usize, image: &str) -> Result<String, HostFailure> {

@@ -25,17 +25,7 @@ pub(crate) struct Registry<'s> {
 impl<'s> Registry<'s> {
     /// The registry source under `settings`, asking `host`.
     pub fn new(settings: &Settings<'_>, calls: Calls<'s>) -> Self {
-        let annotations = settings
-            .attestation_authorities
-            .iter()
-            .map(|a| {
-                a.registry_annotations.as_ref().map(|m| {
-                    m.iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect()
-                })
-            })
-            .collect();
+        let annotations = super::registry_annotations(settings);
         Registry {
             calls,
             annotations,
@@ -91,12 +81,7 @@ impl<'s> Registry<'s> {
                 r
             }
         };
-        match (result, expected) {
-            (Ok(d), Some(e)) if d != e => Err(format!(
-                "the host verified {d} instead of the digest judged (did the tag move?)"
-            )),
-            (r, _) => r,
-        }
+        super::judged(result, expected)
     }
 
     fn ask(&self, keyring: &Keyring<'_>, image: &str, k: usize) -> Result<String, String> {
