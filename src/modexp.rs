@@ -29,6 +29,8 @@
 //! and OpenSSL signatures in the tests, and against `num-bigint` by the
 //! `modexp` fuzz target.
 
+use core::cell::{Cell, OnceCell};
+
 /// Bits per limb.
 const W: u32 = 28;
 /// The low `W` bits.
@@ -47,9 +49,11 @@ pub struct Modulus {
     n_pad: Vec<u64>,
     /// `-n⁻¹ mod 2^W`.
     n0inv: u64,
-    /// `R² mod n`, fully reduced; empty when the modulus is too large for
-    /// [`MAX_LIMBS`] (then [`Modulus::pow`] refuses every input).
-    rr: Vec<u64>,
+    /// `R² mod n`, fully reduced, computed by the second [`Modulus::pow`]
+    /// (see [`Modulus::to_montgomery`]).
+    rr: OnceCell<Vec<u64>>,
+    /// Whether [`Modulus::pow`] has run once.
+    used: Cell<bool>,
     /// Bit length of `n`.
     bits: usize,
 }
@@ -77,7 +81,8 @@ impl Modulus {
                 n: Vec::new(),
                 n_pad: Vec::new(),
                 n0inv: 0,
-                rr: Vec::new(),
+                rr: OnceCell::new(),
+                used: Cell::new(false),
                 bits,
             });
         }
@@ -89,15 +94,14 @@ impl Modulus {
         }
         let mut n_pad = vec![0u64; 3 * len - 2];
         pad_reversed(&n, &mut n_pad);
-        let mut m = Modulus {
+        Some(Modulus {
             n_pad,
             n0inv: inv.wrapping_neg() & MASK,
-            rr: Vec::new(),
+            rr: OnceCell::new(),
+            used: Cell::new(false),
             bits,
             n,
-        };
-        m.rr = m.r_squared();
-        Some(m)
+        })
     }
 
     /// Bit length of the modulus.
@@ -106,14 +110,30 @@ impl Modulus {
         self.bits
     }
 
-    /// `R² mod n`, by schoolbook reduction of `R² = 2^(56·L)`: from
-    /// `2^(bits−1)` (a residue: `n` is odd), a few doublings align the
-    /// exponent on a limb, then each step shifts in one limb and takes off
-    /// `q·n`, with `q` estimated from the top 32 bits of `n` (never above
-    /// the true quotient, and at most two below it). A step is one
-    /// multiply-subtract of `L` limbs: about two Montgomery multiplications'
-    /// time in all (measured), where climbing to `R²` by squarings took six
-    /// and more, a fifth of a whole RSA-2048 verification.
+    /// `x·R mod n` for a residue `x < n`: the base in Montgomery form.
+    ///
+    /// A single-signature request (the usual admission) converts one base
+    /// per key: shifting it up by `L` limbs and reducing
+    /// ([`Self::shift_mod`]) costs about what `R²` costs, and saves the
+    /// Montgomery product by `R²` that follows. From the second base on,
+    /// `R²` is computed once and each base costs one product.
+    fn to_montgomery(&self, x: &[u64], scratch: &mut [u64], out: &mut [u64]) {
+        if self.used.replace(true) {
+            let rr = self.rr.get_or_init(|| self.r_squared());
+            self.mul(x, rr, scratch, out);
+        } else {
+            let len = self.n.len();
+            let xr = self.shift_mod(x, len);
+            out.copy_from_slice(&xr);
+        }
+    }
+
+    /// `R² mod n`: from `2^(bits−1)` (a residue: `n` is odd), a few
+    /// doublings align the exponent on a limb, then [`Self::shift_mod`]
+    /// shifts in the limbs left up to `R² = 2^(56·L)`. About two Montgomery
+    /// multiplications' time in all (measured), where climbing to `R²` by
+    /// squarings took six and more, a fifth of a whole RSA-2048
+    /// verification.
     fn r_squared(&self) -> Vec<u64> {
         let len = self.n.len();
         let w = W as usize;
@@ -125,12 +145,21 @@ impl Modulus {
             self.double(&mut y);
             exp += 1;
         }
+        self.shift_mod(&y, (total - exp) / w)
+    }
+
+    /// `y·2^(W·steps) mod n` for a residue `y < n`, by schoolbook
+    /// reduction: each step shifts in one zero limb and takes off `q·n`,
+    /// with `q` estimated from the top 32 bits of `n` (never above the true
+    /// quotient, and at most two below it). A step is one multiply-subtract
+    /// of `L` limbs.
+    fn shift_mod(&self, y: &[u64], steps: usize) -> Vec<u64> {
+        let len = self.n.len();
         // Shifting in a limb is moving a window of L + 1 limbs down one
         // place in `buf`, not copying the number: its low end is the zero
         // shifted in, its top limb is zero after each step (y < n).
-        let steps = (total - exp) / w;
         let mut buf = vec![0u64; steps + len + 1];
-        buf[steps..steps + len].copy_from_slice(&y);
+        buf[steps..steps + len].copy_from_slice(y);
         // The top 32 bits of n, and y at the same scale: y < n·2^W, so its
         // top is below 2^60. Dividing by one more than n's top underestimates
         // q by at most 2 (q < 2^W, n's top ≥ 2^31).
@@ -253,7 +282,7 @@ impl Modulus {
     #[must_use]
     pub fn pow(&self, s_be: &[u8], e: u64) -> Option<Vec<u8>> {
         let k = self.bits.div_ceil(8);
-        if s_be.len() != k || e == 0 || self.rr.is_empty() {
+        if s_be.len() != k || e == 0 || self.n.is_empty() {
             return None;
         }
         let len = self.n.len();
@@ -266,7 +295,7 @@ impl Modulus {
         }
         let mut t = vec![0u64; 4 * len];
         let mut base_m = vec![0u64; len];
-        self.mul(&base, &self.rr, &mut t, &mut base_m);
+        self.to_montgomery(&base, &mut t, &mut base_m);
         let mut acc = base_m.clone();
         let mut tmp = vec![0u64; len];
         let top = 63 - e.leading_zeros();
@@ -501,11 +530,12 @@ mod tests {
                 if s >= n {
                     s[0] = 0;
                 }
-                assert_eq!(
-                    m.pow(&s, e),
-                    Some(slow_pow(&n, &s, e)),
-                    "{bits} bits, e = {e}"
-                );
+                let want = Some(slow_pow(&n, &s, e));
+                // A used modulus converts the base by R²; a fresh one by
+                // shifting it up (its first power): both paths, every size.
+                assert_eq!(m.pow(&s, e), want, "{bits} bits, e = {e}");
+                let fresh = Modulus::new(&n).unwrap();
+                assert_eq!(fresh.pow(&s, e), want, "{bits} bits, e = {e}, first use");
             }
         }
     }

@@ -312,6 +312,27 @@ pub fn count_all(module: &Path, scenarios: &[Scenario]) -> Option<Counts> {
     Some(counts)
 }
 
+/// Instructions of one warm `validate` of each scenario, on stderr
+/// (`--only … --counts`): for comparing two builds of the module.
+pub fn print_warm(module: &Path, scenarios: &[Scenario]) {
+    if !valgrind_available() {
+        eprintln!("bench: valgrind not found: no instruction counts");
+        return;
+    }
+    let work: PathBuf = std::env::temp_dir().join(format!("kritis-bench-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir_all(&work) {
+        eprintln!("bench: cannot create {}: {e}", work.display());
+        return;
+    }
+    for s in scenarios {
+        match count_probe(&work, module, s.id, Probe::Warm, &s.payload, 10) {
+            Ok(v) => eprintln!("bench: callgrind: warm {}: {:.0} instructions per call", s.id, v),
+            Err(e) => eprintln!("bench: callgrind: warm {}: {e:#}", s.id),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -88,6 +88,12 @@ struct Args {
     /// no compilation timing, no OpenSSL and no target check: for profiling.
     #[arg(long, value_name = "ID,…", value_delimiter = ',')]
     only: Vec<String>,
+    /// With `--only`: also count the retired instructions of one warm
+    /// `validate` of each scenario run (callgrind), printed on stderr:
+    /// figures that do not move with the machine's load, to compare two
+    /// builds of the module while other work runs.
+    #[arg(long, requires = "only")]
+    counts: bool,
     /// Internal: run one instruction-count probe (under callgrind).
     #[arg(long, hide = true, value_enum)]
     count_probe: Option<counts::Probe>,
@@ -155,6 +161,9 @@ fn main() -> Result<()> {
         eprintln!("bench: instruction counts (callgrind; a few minutes)…");
         counts::count_all(&args.module, &scenarios)
     } else {
+        if args.counts {
+            counts::print_warm(&args.module, &scenarios);
+        }
         None
     };
 
