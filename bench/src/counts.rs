@@ -326,7 +326,10 @@ pub fn print_warm(module: &Path, scenarios: &[Scenario]) {
     }
     for s in scenarios {
         match count_probe(&work, module, s.id, Probe::Warm, &s.payload, 10) {
-            Ok(v) => eprintln!("bench: callgrind: warm {}: {:.0} instructions per call", s.id, v),
+            Ok(v) => eprintln!(
+                "bench: callgrind: warm {}: {:.0} instructions per call",
+                s.id, v
+            ),
             Err(e) => eprintln!("bench: callgrind: warm {}: {e:#}", s.id),
         }
     }
