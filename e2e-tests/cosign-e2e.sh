@@ -40,82 +40,17 @@ command -v openssl >/dev/null || { echo "cosign-e2e: missing openssl" >&2; exit 
 . "$ROOT/e2e-tests/loopback-registry.sh"
 
 # --- helpers (Python: stdlib only) -------------------------------------------
-cat >"$WORK/oci.py" <<'PY'
-import base64, hashlib, io, json, subprocess, sys, tarfile, tempfile, time, urllib.request
+# The registry client and the shared commands (free-port, wait, push-image,
+# field, pod) are e2e-tests/oci.py; this script's own commands follow.
+cat >"$WORK/oci-cmds.py" <<'PY'
+import base64, json, subprocess, sys, tempfile
+from oci import MANIFEST, blob, get_manifest, load, main, put_manifest, sha, sig_tag
 
-MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE = "dev.cosignproject.cosign/signature"
 
-def sha(b): return "sha256:" + hashlib.sha256(b).hexdigest()
-
-def req(method, url, body=None, headers=None):
-    r = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    with urllib.request.urlopen(r, timeout=10) as resp:
-        return resp.status, dict(resp.headers), resp.read()
-
-def push_blob(base, repo, data):
-    _, h, _ = req("POST", f"{base}/v2/{repo}/blobs/uploads/")
-    loc = h["Location"]
-    if loc.startswith("/"): loc = base + loc
-    sep = "&" if "?" in loc else "?"
-    req("PUT", f"{loc}{sep}digest={sha(data)}", data,
-        {"Content-Type": "application/octet-stream"})
-
-def get_manifest(base, repo, ref):
-    _, h, body = req("GET", f"{base}/v2/{repo}/manifests/{ref}", None, {"Accept": MANIFEST})
-    return h, body
-
-def put_manifest(base, repo, ref, body):
-    _, h, _ = req("PUT", f"{base}/v2/{repo}/manifests/{ref}", body, {"Content-Type": MANIFEST})
-    return h.get("Docker-Content-Digest")
-
-def blob(base, repo, digest):
-    return req("GET", f"{base}/v2/{repo}/blobs/{digest}")[2]
-
-def sig_tag(digest): return digest.replace(":", "-") + ".sig"
-
 cmd, args = sys.argv[1], sys.argv[2:]
-if cmd == "free-port":
-    import socket
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
-elif cmd == "wait":          # wait BASE: until /v2/ answers (10 s)
-    for _ in range(100):
-        try:
-            req("GET", args[0] + "/v2/"); sys.exit(0)
-        except Exception:
-            time.sleep(0.1)
-    sys.exit("registry did not start")
-elif cmd == "push-image":    # push-image BASE REPO TAG TEXT: a tiny OCI image, prints its digest
-    base, repo, tag, text = args
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
-        data = text.encode()
-        info = tarfile.TarInfo("hello.txt"); info.size = len(data); info.mtime = 0
-        t.addfile(info, io.BytesIO(data))
-    layer = buf.getvalue()
-    config = json.dumps({"architecture": "amd64", "os": "linux",
-                         "rootfs": {"type": "layers", "diff_ids": [sha(layer)]}},
-                        separators=(",", ":")).encode()
-    push_blob(base, repo, layer); push_blob(base, repo, config)
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": sha(config), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": sha(layer), "size": len(layer)}]},
-        separators=(",", ":")).encode()
-    assert put_manifest(base, repo, tag, manifest) == sha(manifest)
-    print(sha(manifest))
-elif cmd == "field":         # field EXPR < output: EXPR on the last JSON object line `r`
-    r = None
-    for line in sys.stdin:
-        line = line.strip()
-        if line.startswith("{"):
-            try: r = json.loads(line)
-            except ValueError: pass
-    print(eval(args[0]))
-elif cmd == "check-sig":     # check-sig BASE REPO DIGEST MANIFEST_DIGEST [PUB.pem:ANNOTATIONS_JSON]...
+if cmd == "check-sig":       # check-sig BASE REPO DIGEST MANIFEST_DIGEST [PUB.pem:ANNOTATIONS_JSON]...
     # The .sig manifest as cosign writes it; each layer's signature verified
     # by openssl with the key expected for it, in order.
     base, repo, digest, manifest_digest, expected = args[0], args[1], args[2], args[3], args[4:]
@@ -169,8 +104,7 @@ elif cmd == "case":          # case FILE NAME IMAGE KEYS ANNOTATIONS_JSON EXPECT
     # KEYS: comma-separated PEM files; EXPECT: sha256:… (verified) or
     # "error:substring|substring…".
     path, name, image, keys, annotations, expect = args
-    try: cases = json.load(open(path))
-    except FileNotFoundError: cases = []
+    cases = load(path, [])
     case = {"name": name, "request": {"type": "SigstorePubKeyVerify", "image": image,
             "pub_keys": [open(k).read() for k in keys.split(",")],
             "annotations": json.loads(annotations)}}
@@ -185,17 +119,14 @@ elif cmd == "settings":      # settings PUB.pem...: policy settings trusting the
              "publicKeyData": base64.b64encode(open(k, "rb").read()).decode()}
             for i, k in enumerate(args)],
         "attestationSources": ["registry"]}))
-elif cmd == "pod":           # pod TEMPLATE IMAGE: an AdmissionReview creating a Pod with IMAGE
-    template, image = args
-    review = json.load(open(template))
-    review["request"]["object"]["spec"]["containers"][0]["image"] = image
-    review["request"]["object"]["metadata"].pop("annotations", None)
-    review["request"]["oldObject"] = None
-    print(json.dumps(review))
 else:
-    sys.exit(f"unknown command {cmd}")
+    main(sys.argv[1:])
 PY
-oci() { python3 "$WORK/oci.py" "$@"; }
+# e2e-tests/ on the module path for `from oci import`; no __pycache__ left there.
+oci() {
+  PYTHONPATH="$ROOT/e2e-tests${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 \
+    python3 "$WORK/oci-cmds.py" "$@"
+}
 
 # --- the registry -------------------------------------------------------------
 start_loopback_registry cosign-e2e-not-a-secret

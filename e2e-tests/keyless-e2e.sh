@@ -39,78 +39,19 @@ command -v openssl >/dev/null || { echo "keyless-e2e: missing openssl" >&2; exit
 . "$ROOT/e2e-tests/loopback-registry.sh"
 
 # --- helpers (Python: stdlib only) -------------------------------------------
-cat >"$WORK/oci.py" <<'PY'
-import base64, hashlib, io, json, subprocess, sys, tarfile, tempfile, time, urllib.request
-
-MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-
-def sha(b): return "sha256:" + hashlib.sha256(b).hexdigest()
-
-def req(method, url, body=None, headers=None):
-    r = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    with urllib.request.urlopen(r, timeout=10) as resp:
-        return resp.status, dict(resp.headers), resp.read()
-
-def push_blob(base, repo, data):
-    _, h, _ = req("POST", f"{base}/v2/{repo}/blobs/uploads/")
-    loc = h["Location"]
-    if loc.startswith("/"): loc = base + loc
-    sep = "&" if "?" in loc else "?"
-    req("PUT", f"{loc}{sep}digest={sha(data)}", data, {"Content-Type": "application/octet-stream"})
-
-def sig_tag(digest): return digest.replace(":", "-") + ".sig"
-
-def load(path, default):
-    try: return json.load(open(path))
-    except FileNotFoundError: return default
+# The registry client and the shared commands (free-port, wait, push-image,
+# field, pod) are e2e-tests/oci.py; this script's own commands follow.
+cat >"$WORK/oci-cmds.py" <<'PY'
+import base64, json, subprocess, sys, tempfile
+from oci import blob, get_manifest, load, main, sha, sig_tag
 
 cmd, args = sys.argv[1], sys.argv[2:]
-if cmd == "free-port":
-    import socket
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
-elif cmd == "wait":
-    for _ in range(100):
-        try:
-            req("GET", args[0] + "/v2/"); sys.exit(0)
-        except Exception:
-            time.sleep(0.1)
-    sys.exit("registry did not start")
-elif cmd == "push-image":    # push-image BASE REPO TAG TEXT: prints the digest
-    base, repo, tag, text = args
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
-        data = text.encode()
-        info = tarfile.TarInfo("hello.txt"); info.size = len(data); info.mtime = 0
-        t.addfile(info, io.BytesIO(data))
-    layer = buf.getvalue()
-    config = json.dumps({"architecture": "amd64", "os": "linux",
-                         "rootfs": {"type": "layers", "diff_ids": [sha(layer)]}},
-                        separators=(",", ":")).encode()
-    push_blob(base, repo, layer); push_blob(base, repo, config)
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": sha(config), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": sha(layer), "size": len(layer)}]},
-        separators=(",", ":")).encode()
-    _, h, _ = req("PUT", f"{base}/v2/{repo}/manifests/{tag}", manifest, {"Content-Type": MANIFEST})
-    assert h.get("Docker-Content-Digest") == sha(manifest)
-    print(sha(manifest))
-elif cmd == "field":
-    r = None
-    for line in sys.stdin:
-        line = line.strip()
-        if line.startswith("{"):
-            try: r = json.loads(line)
-            except ValueError: pass
-    print(eval(args[0]))
-elif cmd == "check-keyless":  # check-keyless BASE REPO DIGEST INSTANCE: the genuine layer, with openssl
+if cmd == "check-keyless":    # check-keyless BASE REPO DIGEST INSTANCE: the genuine layer, with openssl
     base, repo, digest, inst = args
-    _, _, body = req("GET", f"{base}/v2/{repo}/manifests/{sig_tag(digest)}", None, {"Accept": MANIFEST})
+    _, body = get_manifest(base, repo, sig_tag(digest))
     layer = json.loads(body)["layers"][-1]
     a = layer["annotations"]
-    payload = req("GET", f"{base}/v2/{repo}/blobs/{layer['digest']}")[2]
+    payload = blob(base, repo, layer["digest"])
     problems = []
     if sha(payload) != layer["digest"]: problems.append("payload digest")
     if json.loads(payload)["critical"]["image"]["docker-manifest-digest"] != digest:
@@ -170,17 +111,14 @@ elif cmd == "pem-list":       # pem-list FILE: the certificates of FILE as a JSO
     text = open(args[0]).read()
     end = "-----END CERTIFICATE-----\n"
     print(json.dumps([list((c + end).encode()) for c in text.split(end) if c.strip()]))
-elif cmd == "pod":
-    template, image = args
-    review = json.load(open(template))
-    review["request"]["object"]["spec"]["containers"][0]["image"] = image
-    review["request"]["object"]["metadata"].pop("annotations", None)
-    review["request"]["oldObject"] = None
-    print(json.dumps(review))
 else:
-    sys.exit(f"unknown command {cmd}")
+    main(sys.argv[1:])
 PY
-oci() { python3 "$WORK/oci.py" "$@"; }
+# e2e-tests/ on the module path for `from oci import`; no __pycache__ left there.
+oci() {
+  PYTHONPATH="$ROOT/e2e-tests${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 \
+    python3 "$WORK/oci-cmds.py" "$@"
+}
 
 # --- the TEST-ONLY Sigstore instance and the registry ---------------------------
 INST="$WORK/instance"

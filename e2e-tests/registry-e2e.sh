@@ -32,62 +32,16 @@ done
 . "$ROOT/e2e-tests/loopback-registry.sh"
 
 # --- helpers (Python: stdlib only) -------------------------------------------
-cat >"$WORK/oci.py" <<'PY'
-import hashlib, io, json, sys, tarfile, time, urllib.error, urllib.request
-
-def sha(b): return "sha256:" + hashlib.sha256(b).hexdigest()
-
-def req(method, url, body=None, headers=None):
-    r = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    with urllib.request.urlopen(r, timeout=10) as resp:
-        return resp.status, dict(resp.headers), resp.read()
-
-def push_blob(base, repo, data):
-    _, h, _ = req("POST", f"{base}/v2/{repo}/blobs/uploads/")
-    loc = h["Location"]
-    if loc.startswith("/"): loc = base + loc
-    sep = "&" if "?" in loc else "?"
-    req("PUT", f"{loc}{sep}digest={sha(data)}", data,
-        {"Content-Type": "application/octet-stream"})
+# The registry client and the shared commands (free-port, wait, push-image,
+# field) are e2e-tests/oci.py; this script's own commands follow.
+cat >"$WORK/oci-cmds.py" <<'PY'
+import json, sys
+from oci import get_manifest, main, sha
 
 cmd, args = sys.argv[1], sys.argv[2:]
-if cmd == "free-port":
-    import socket
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
-elif cmd == "wait":          # wait BASE: until /v2/ answers (10 s)
-    for _ in range(100):
-        try:
-            req("GET", args[0] + "/v2/"); sys.exit(0)
-        except Exception:
-            time.sleep(0.1)
-    sys.exit("registry did not start")
-elif cmd == "push-image":    # push-image BASE REPO TAG TEXT: a tiny OCI image
-    base, repo, tag, text = args
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
-        data = text.encode()
-        info = tarfile.TarInfo("hello.txt"); info.size = len(data); info.mtime = 0
-        t.addfile(info, io.BytesIO(data))
-    layer = buf.getvalue()
-    config = json.dumps({"architecture": "amd64", "os": "linux",
-                         "rootfs": {"type": "layers", "diff_ids": [sha(layer)]}},
-                        separators=(",", ":")).encode()
-    push_blob(base, repo, layer); push_blob(base, repo, config)
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": sha(config), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": sha(layer), "size": len(layer)}]},
-        separators=(",", ":")).encode()
-    _, h, _ = req("PUT", f"{base}/v2/{repo}/manifests/{tag}", manifest,
-                  {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
-    assert h.get("Docker-Content-Digest") == sha(manifest), h
-    print(sha(manifest))
-elif cmd == "manifest":      # manifest BASE REPO REF: {"digest", "contentType", "manifest"}
+if cmd == "manifest":        # manifest BASE REPO REF: {"digest", "contentType", "manifest"}
     base, repo, ref = args
-    _, h, body = req("GET", f"{base}/v2/{repo}/manifests/{ref}", None,
-                     {"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    h, body = get_manifest(base, repo, ref)
     print(json.dumps({"digest": sha(body), "header": h.get("Docker-Content-Digest"),
                       "contentType": h.get("Content-Type"), "manifest": json.loads(body)}))
 elif cmd == "request":       # request IMAGE ATTESTATION_JSON_FILE TEMPLATE: AdmissionReview
@@ -99,18 +53,14 @@ elif cmd == "request":       # request IMAGE ATTESTATION_JSON_FILE TEMPLATE: Adm
     obj["metadata"]["annotations"] = {"kritis.grafeas.io/attestations": json.dumps([att])}
     review["request"]["oldObject"] = None
     print(json.dumps(review))
-elif cmd == "field":         # field EXPR < output: EXPR on the last JSON object line `r`
-    r = None
-    for line in sys.stdin:
-        line = line.strip()
-        if line.startswith("{"):
-            try: r = json.loads(line)
-            except ValueError: pass
-    print(eval(args[0]))
 else:
-    sys.exit(f"unknown command {cmd}")
+    main(sys.argv[1:])
 PY
-oci() { python3 "$WORK/oci.py" "$@"; }
+# e2e-tests/ on the module path for `from oci import`; no __pycache__ left there.
+oci() {
+  PYTHONPATH="$ROOT/e2e-tests${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 \
+    python3 "$WORK/oci-cmds.py" "$@"
+}
 
 # --- the registry -------------------------------------------------------------
 start_loopback_registry registry-e2e-not-a-secret
