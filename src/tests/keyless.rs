@@ -251,6 +251,52 @@ fn a_keyless_signature_by_the_subject_admits_and_its_layers_are_checked() {
     );
 }
 
+/// The bundle's certificate is compared as a certificate, not as text: the
+/// same certificate written another way (CRLF line ends, surrounding
+/// whitespace, in the entry or in the layer) is the same certificate, and
+/// one byte changed inside its base64 is another one.
+#[test]
+fn the_bundles_certificate_is_compared_as_a_certificate() {
+    let image = img(DIGEST);
+    let victim = cosign_payload(REPO, DIGEST);
+    let (_, cert) = testkeys::sigstore_leaf();
+    let decide_with = |entry_cert: &str, layer_cert: &str| {
+        let mut l = LayerParts::honest(&victim);
+        l.bundle = Some(bundle(&rekor_body(&l.digest_hex, &l.signature, entry_cert)));
+        l.cert = layer_cert.to_owned();
+        let host = Sigstore::default()
+            .trusts(&image, &release_shown(), DIGEST)
+            .serves(&sig_ref(DIGEST), manifest(&[l.json()]));
+        decide(pod_of(&[&image]), release_settings(), &host)
+    };
+    let crlf = cert.replace('\n', "\r\n");
+    let padded = format!("\n  {}\n\n", cert.trim());
+    for (entry_cert, layer_cert) in [
+        (cert, cert),
+        (crlf.as_str(), cert),
+        (cert, crlf.as_str()),
+        (padded.as_str(), cert),
+        (cert, padded.as_str()),
+    ] {
+        admitted(decide_with(entry_cert, layer_cert));
+    }
+    // One base64 character of the body changed: the text still decodes (or
+    // not) but is not the layer's certificate.
+    let line = cert.lines().nth(3).unwrap();
+    let swap = if line.as_bytes()[10] == b'A' {
+        "B"
+    } else {
+        "A"
+    };
+    let altered = cert.replacen(line, &format!("{}{swap}{}", &line[..10], &line[11..]), 1);
+    assert_ne!(altered, cert);
+    let m = rejected(decide_with(&altered, cert));
+    assert!(
+        m.contains("its Rekor bundle's entry names another certificate"),
+        "{m}"
+    );
+}
+
 #[test]
 fn another_subject_is_rejected_with_the_hosts_reason() {
     let image = img(DIGEST);
