@@ -91,12 +91,22 @@ fn counted_region(work: &mut dyn FnMut() -> Result<()>, calls: usize) -> Result<
 /// # Errors
 ///
 /// The module cannot be loaded or a call fails.
-pub fn child(probe: Probe, module: &Path, payload: &Path, calls: usize) -> Result<()> {
+pub fn child(
+    probe: Probe,
+    module: &Path,
+    payload: &Path,
+    fixtures: Option<&Path>,
+    calls: usize,
+) -> Result<()> {
     let bytes =
         std::fs::read(module).with_context(|| format!("cannot read {}", module.display()))?;
     let payload =
         std::fs::read(payload).with_context(|| format!("cannot read {}", payload.display()))?;
-    let env = Arc::new(HostEnvironment::new(HostCapabilities::none()));
+    let capabilities = match fixtures {
+        Some(path) => HostCapabilities::from_file(path)?,
+        None => HostCapabilities::none(),
+    };
+    let env = Arc::new(HostEnvironment::new(capabilities));
     match probe {
         Probe::Warm => {
             let m = PolicyModule::from_bytes(&bytes, Limits::default(), &CacheMode::from_env())?;
@@ -151,11 +161,16 @@ fn count_probe(
     name: &str,
     probe: Probe,
     payload: &[u8],
+    fixtures: Option<&serde_json::Value>,
     calls: usize,
 ) -> Result<f64> {
     let exe = std::env::current_exe().context("cannot find this binary")?;
     let payload_path = work.join(format!("{name}.json"));
     std::fs::write(&payload_path, payload)?;
+    let fixtures_path = work.join(format!("{name}.fixtures.json"));
+    if let Some(f) = fixtures {
+        std::fs::write(&fixtures_path, serde_json::to_vec(f)?)?;
+    }
     let out = work.join(format!("{name}.callgrind"));
     let probe_arg = match probe {
         Probe::Warm => "warm",
@@ -171,6 +186,11 @@ fn count_probe(
         .args(["--count-probe", probe_arg, "--count-payload"])
         .arg(&payload_path)
         .args(["--count-calls", &calls.to_string()])
+        .args(
+            fixtures
+                .map(|_| vec!["--count-fixtures".as_ref(), fixtures_path.as_os_str()])
+                .unwrap_or_default(),
+        )
         .env("POLICY_HARNESS_CACHE_DIR", work.join("cache"))
         .stdout(std::process::Stdio::null())
         .output()
@@ -289,18 +309,18 @@ pub fn count_all(module: &Path, scenarios: &[Scenario]) -> Option<Counts> {
         for (id, calls) in [(id1, 20), (idk, 3)] {
             let Some(p) = payload(id) else { continue };
             eprintln!("bench: callgrind: warm {id}…");
-            let r = count_probe(&work, module, id, Probe::Warm, p, calls);
+            let r = count_probe(&work, module, id, Probe::Warm, p, None, calls);
             if let Some(v) = note(id, r, &mut counts) {
                 counts.warm.push((id, v));
             }
         }
     }
     eprintln!("bench: callgrind: fixed part…");
-    let r = count_probe(&work, module, "fixed", Probe::Fixed, b"", 20);
+    let r = count_probe(&work, module, "fixed", Probe::Fixed, b"", None, 20);
     counts.fixed = note("fixed part", r, &mut counts);
     if let Some(p) = payload("1") {
         eprintln!("bench: callgrind: whole admission (scenario 1)…");
-        let r = count_probe(&work, module, "admission-1", Probe::Admission, p, 10);
+        let r = count_probe(&work, module, "admission-1", Probe::Admission, p, None, 10);
         counts.admission = note("whole admission", r, &mut counts);
     }
     for scheme in [Scheme::Rsa2048, Scheme::P256] {
@@ -325,7 +345,19 @@ pub fn print_warm(module: &Path, scenarios: &[Scenario]) {
         return;
     }
     for s in scenarios {
-        match count_probe(&work, module, s.id, Probe::Warm, &s.payload, 10) {
+        // The scenario's host answers, so that a host path is counted as
+        // it runs, not as it fails.
+        let fixtures = crate::runner::fixtures(std::slice::from_ref(s));
+        let fixtures = (!fixtures.is_empty()).then(|| crate::runner::fixtures_json(&fixtures));
+        match count_probe(
+            &work,
+            module,
+            s.id,
+            Probe::Warm,
+            &s.payload,
+            fixtures.as_ref(),
+            10,
+        ) {
             Ok(v) => eprintln!(
                 "bench: callgrind: warm {}: {:.0} instructions per call",
                 s.id, v

@@ -100,6 +100,9 @@ struct Args {
     /// Internal: the probe's payload file.
     #[arg(long, hide = true, value_name = "FILE")]
     count_payload: Option<PathBuf>,
+    /// Internal: the probe's host-capabilities fixture file.
+    #[arg(long, hide = true, value_name = "FILE")]
+    count_fixtures: Option<PathBuf>,
     /// Internal: how many times the probe repeats its work.
     #[arg(long, hide = true, default_value_t = 1)]
     count_calls: usize,
@@ -116,7 +119,13 @@ fn main() -> Result<()> {
     let args = Args::parse();
     if let Some(probe) = args.count_probe {
         let payload = args.count_payload.clone().unwrap_or_default();
-        return counts::child(probe, &args.module, &payload, args.count_calls);
+        return counts::child(
+            probe,
+            &args.module,
+            &payload,
+            args.count_fixtures.as_deref(),
+            args.count_calls,
+        );
     }
     let started = Instant::now();
     let bytes = std::fs::read(&args.module)

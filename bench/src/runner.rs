@@ -251,7 +251,12 @@ fn native_validate(payload: &[u8], host: &FixtureHost<'_>) -> Result<Vec<u8>> {
 ///
 /// Two scenarios answer the same call differently.
 pub fn host_capabilities(scenarios: &[Scenario]) -> Result<HostCapabilities> {
-    let fixtures = scenarios
+    HostCapabilities::from_fixtures(fixtures(scenarios))
+}
+
+/// The host-call fixtures of these scenarios.
+pub fn fixtures(scenarios: &[Scenario]) -> Vec<Fixture> {
+    scenarios
         .iter()
         .flat_map(|s| &s.registry)
         .map(|a| Fixture {
@@ -264,8 +269,27 @@ pub fn host_capabilities(scenarios: &[Scenario]) -> Result<HostCapabilities> {
             error: None,
         })
         .chain(scenarios.iter().flat_map(|s| s.fixtures.iter().cloned()))
-        .collect();
-    HostCapabilities::from_fixtures(fixtures)
+        .collect()
+}
+
+/// Fixtures as the JSON list a host-capabilities file holds.
+pub fn fixtures_json(fixtures: &[Fixture]) -> Value {
+    Value::Array(
+        fixtures
+            .iter()
+            .map(|f| {
+                let mut entry = json!({"binding": f.binding, "namespace": f.namespace,
+                                       "operation": f.operation, "request": f.request});
+                if let Some(r) = &f.response {
+                    entry["response"] = r.clone();
+                }
+                if let Some(e) = &f.error {
+                    entry["error"] = json!(e);
+                }
+                entry
+            })
+            .collect(),
+    )
 }
 
 /// The `accepted` field of a `validate` answer.
