@@ -213,8 +213,62 @@ pub(crate) fn pem_der(data: &str) -> Result<(String, Vec<u8>), KeyError> {
     if !pem.starts_with(b"-----BEGIN") {
         return Err(KeyError::NotPem);
     }
+    if let Some((label, der)) = canonical_pem(pem) {
+        return Ok((label.to_owned(), der));
+    }
     let (label, der) = pem_rfc7468::decode_vec(pem).map_err(|_| KeyError::NotPem)?;
     Ok((label.to_owned(), der))
+}
+
+/// Canonical padded base64 (no unpadded or non-zero trailing bits): the
+/// base64 of PEM's RFC 7468 strict grammar.
+const PEM_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireCanonical)
+        .with_decode_allow_trailing_bits(false),
+);
+
+/// A PEM block in the one form every tool writes (`-----BEGIN L-----`, LF
+/// line ends, lines of exactly 64 base64 characters but the last, canonical
+/// padding, `-----END L-----`), decoded with the `base64` crate; `None` for
+/// anything else, which `pem_rfc7468` then decides.
+///
+/// Hand-written because `pem_rfc7468` decodes with `base64ct`, which is
+/// constant-time: inside wasm it decodes about 4× slower than `base64`, and
+/// a keyless signature layer carries a kilobyte of certificate (PEM here is
+/// public data: keys and certificates). Everything this accepts is in RFC
+/// 7468's strict grammar, which `pem_rfc7468` accepts with the same label
+/// and bytes (base64 is one-to-one on canonical text); the `pem_fast_path`
+/// tests check that on every one-byte change of real blocks.
+fn canonical_pem(pem: &[u8]) -> Option<(&str, Vec<u8>)> {
+    let rest = pem.strip_prefix(b"-----BEGIN ")?;
+    let label_len = rest.iter().position(|&b| b == b'-')?;
+    let (label, rest) = rest.split_at(label_len);
+    // Uppercase words separated by single spaces (RFC 7468 labels, narrowed).
+    if label.is_empty()
+        || label.first() == Some(&b' ')
+        || label.last() == Some(&b' ')
+        || label.windows(2).any(|w| w == b"  ")
+        || !label.iter().all(|&b| b.is_ascii_uppercase() || b == b' ')
+    {
+        return None;
+    }
+    let body = rest.strip_prefix(b"-----\n")?;
+    let body = body.strip_suffix(b"-----")?;
+    let body = body.strip_suffix(label)?;
+    let body = body.strip_suffix(b"\n-----END ")?;
+    let mut text = Vec::with_capacity(body.len());
+    let mut lines = body.split(|&b| b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        let last = lines.peek().is_none();
+        if line.is_empty() || line.len() > 64 || (!last && line.len() != 64) {
+            return None;
+        }
+        text.extend_from_slice(line);
+    }
+    let der = PEM_BASE64.decode(&text).ok()?;
+    Some((core::str::from_utf8(label).ok()?, der))
 }
 
 /// The DER SubjectPublicKeyInfo of a key given as PEM, as kritis hashes it.
@@ -434,6 +488,48 @@ pub(crate) mod tests {
             parse_key(&k.spki_pem, Some("ECDSA_SHA_512")).unwrap_err(),
             KeyError::UnknownAlgorithm
         );
+    }
+
+    /// The fast path never accepts what `pem_rfc7468` refuses, nor decodes
+    /// differently: checked on real blocks and every one-byte change of them
+    /// (replaced, deleted, duplicated), and it is taken for the real blocks.
+    #[test]
+    fn pem_fast_path() {
+        let (_, leaf) = testkeys::sigstore_leaf();
+        let blocks = [
+            leaf.to_owned(),
+            testkeys::SIGSTORE_CA.to_owned(),
+            testkeys::p256().spki_pem.clone(),
+            testkeys::rsa(2048).pkcs1_pem.clone(),
+        ];
+        let agree = |pem: &[u8]| match canonical_pem(pem) {
+            None => true,
+            Some((label, der)) => {
+                pem_rfc7468::decode_vec(pem).is_ok_and(|(l, d)| l == label && d == der)
+            }
+        };
+        let mut fast = 0;
+        for block in &blocks {
+            let pem = block.trim().as_bytes();
+            let (label, der) = canonical_pem(pem).expect("a canonical block");
+            assert_eq!(pem_rfc7468::decode_vec(pem).unwrap(), (label, der));
+            for i in 0..pem.len() {
+                for b in [b'A', b'Q', b'=', b'\n', b'-', b' ', b'\r'] {
+                    let mut m = pem.to_vec();
+                    m[i] = b;
+                    assert!(agree(&m), "{i} {b}");
+                    fast += usize::from(canonical_pem(&m).is_some());
+                }
+                let mut m = pem.to_vec();
+                m.remove(i);
+                assert!(agree(&m), "remove {i}");
+                m.insert(i, pem[i]);
+                m.insert(i, pem[i]);
+                assert!(agree(&m), "duplicate {i}");
+            }
+        }
+        // Many changes stay canonical (one base64 letter for another).
+        assert!(fast > 1000, "{fast}");
     }
 
     #[test]
