@@ -94,14 +94,14 @@ pub const TARGETS: &[Target] = &[
         description: "Scenario 1 own work (warm − one RSA-2048 verification) ≤ 30 µs",
         metric: Metric::OwnWork("1"),
         threshold: 30e-6,
-        next_step: "Profile (perf, `POLICY_HARNESS_PERFMAP=1`, 2026-12-02): decoding the key is the largest piece (`R² mod n` ≈ 2 Montgomery products, PEM and base64 ≈ 1/3 of that), then reading the request twice (the payload, then the object for its pod spec) and the annotation's JSON inside a JSON string. Next: read the pod spec in the payload's pass (a `DeserializeSeed` on `object`), and `R²` as `2^(28L+c) mod n` by division followed by Montgomery squarings.",
+        next_step: "Profile (perf, `POLICY_HARNESS_PERFMAP=1`, warm, 2026-12-06): the Montgomery products are 65% of the call (`dot2` 53%, `mont` 12%), the base's conversion into Montgomery form 7% (`shift_mod`: the key's first power shifts the base up instead of computing `R²` and multiplying, one product saved), skipping the request's unread fields and strings ~8%, the key's PEM and base64 3%, SHA-256 1%. Next: a shorter carry chain in `shift_mod` (one multiply-subtract per step, its borrow serialised), then reading the pod spec in the payload's pass.",
     },
     Target {
         id: "scenario-5-vs-1",
         description: "Scenario 5 (100 authorities) ≤ 1.5× scenario 1, fresh instance",
         metric: Metric::FreshRatio("5", "1"),
         threshold: 1.5,
-        next_step: "The 99 extra authorities cost ~1.6 µs each: their 64 KiB of settings (a PEM key each) are parsed on every request although only the named key is decoded. Next: keep each authority\'s key as raw JSON text until a signature names it.",
+        next_step: "Profile (perf, warm, 2026-12-06): beside the verification (35%), the 99 authorities that do not attest the image cost their settings' reading (`skip_to_escape`, UTF-8 checks, the derived readers: ~15%) and, in `Engine::judge_image`, a `Miss` each with its key ids as owned strings, allocated, cloned and freed (`judge_image` 7%, `dlmalloc`/`dlfree` 9%, `Miss` clone and drop 2%), although an image one authority attests is admitted and the misses are never shown. Next: record a miss as indices into the settings and build its text only for a rejection; keep each authority's key as raw JSON text until a signature names it.",
     },
     Target {
         id: "scenario-3a-vs-3b",
@@ -122,14 +122,14 @@ pub const TARGETS: &[Target] = &[
         description: "Module ≤ 400 KiB",
         metric: Metric::ModuleSize,
         threshold: 400.0,
-        next_step: "Profile of the code (`python3 bench/wasm-size.py` on a names-kept build before `wasm-opt`, 2026-12-06, 771 KiB of code + 75 KiB of data): the policy 212 KiB, serde-generated deserialisers and serde_core 148 KiB, core 77 KiB + `core::fmt` 36 KiB + float formatting 18 KiB, serde_json 53 KiB, crypto-bigint 50 KiB (of which `sqrt_montgomery_form` 16 KiB and `FieldElement::sqrt` 4 KiB: point decompression, never needed for an uncompressed key), alloc 22 KiB, hashbrown 19 KiB (SipHash maps), sha2 19 KiB (SHA-512's compression 11 KiB, for P-384 only), p256 15 KiB. Measured: parsing every JSON document with `from_str` (no `SliceRead` instantiations) saves 9 KiB. `opt-level = \"s\"` saves 100 KiB but makes P-256 3.4× and RSA-2048 1.5× slower (2026-12-02), so it stays at 3. Next: P-256 keys parsed and checked on the curve with the in-house field (uncompressed points only) and its scalar inversion in-house (drops crypto-bigint's sqrt and safegcd, ~30 KiB); `BTreeMap` or a sorted `Vec` for the policy's own `HashMap`s (engine, keyring, verdict: each key type its own hashbrown code; the SDK's response keeps one); fewer derived `Deserialize` types (the serde code is a fifth of the module).",
+        next_step: "Profile of the code (`python3 bench/wasm-size.py` on a names-kept build before `wasm-opt`, 2026-12-06: 766 KiB of code + 75 KiB of data): the policy 213 KiB, serde-generated deserialisers and serde_core 148 KiB, core 73 KiB + `core::fmt` 36 KiB + float formatting 18 KiB (serde's error messages), serde_json 53 KiB, crypto-bigint 50 KiB, alloc 20 KiB, hashbrown 19 KiB, sha2 19 KiB, p256 15 KiB. Measured on 2026-12-06: P-384 support is 61 KiB of it (crypto-bigint falls to 10 KiB without it); the arithmetic in a crate of its own at `opt-level = 3` and everything else at `\"z\"` gives 646 KB (−119 KB) but multiplies scenario 1's own work by 2.7 (384 k → 1.02 M instructions) and slows RSA-2048 by 6% and P-256 by 12%, so it was not kept; binaryen's `--merge-similar-functions` and `--converge` move less than 2 KB. What is left cannot shrink without replacing the serde-derived readers by hand-written ones (serde's code, serde_json and the formatting its errors pull are a third of the module) and P-384 in-house: that is the next step, not a flag.",
     },
     Target {
         id: "admission-vs-openssl",
         description: "Whole admission on the policy-server path (policy-evaluator 0.30.4: `InstancePre`, fresh instance, `validate`, drop), scenario 1, median of 3 runs ≤ 6× one OpenSSL RSA-2048 verify",
         metric: Metric::AdmissionVsOpenSsl,
         threshold: 6.0,
-        next_step: "In instructions (callgrind, below) the admission is the RSA-2048 verification (~70%), the own work (~22%) and the fixed part (~7%); in time the fixed part weighs 3-4× more, because it is mostly the kernel's (mapping a new linear memory, page faults on first touch, unmapping: callgrind counts none of it). Next: fewer pages touched per instance (the module's 75 KiB data segment is copied into every new memory; a smaller heap at `wapc_init`), and the own work of scenario 1; the verification itself is at the RSA target.",
+        next_step: "Profile (perf, 2026-12-06): the whole admission is the module 56% (the RSA-2048 verification most of it), the kernel 32% and the host 10% (wasmtime clones its `Linker` and builds a WASI context for each instance). The fixed part alone is the kernel 68% (per instance: 2 `mmap`, 1 `mprotect`, 1 `munmap`, 5 page faults; 11 with `validate`), the host 25%, libc 5%, the guest's `wapc_init` 2%. Why 6× is out of reach: the RSA-2048 verification alone is 5.6–5.8× OpenSSL's (wasm has no 64×64→128 multiply, so a 2048-bit product is 74² = 5,476 products of 28-bit limbs where OpenSSL does 32² = 1,024 with `mulx`), and the fixed part, which the policy does not control, adds 3–3.5× on its own.",
     },
     Target {
         id: "instr-rsa2048-vs-openssl",
@@ -150,7 +150,7 @@ pub const TARGETS: &[Target] = &[
         description: "Whole admission (policy-server path, scenario 1) ≤ 6× one OpenSSL RSA-2048 verify, retired instructions",
         metric: Metric::InstrAdmissionVsOpenSsl,
         threshold: 6.0,
-        next_step: "See \"Retired instructions\": the verification is most of it; the own work (reading the request and settings, decoding the key and its `R² mod n`) is next.",
+        next_step: "The RSA-2048 verification (5.6×) and the fixed part (0.6×, the host's) add up to 6.2× before the policy reads a byte; the own work (reading the request and settings, the key's PEM, DER and Montgomery setup) is next, see scenario 1's own work.",
     },
     Target {
         id: "registry-own-work",
@@ -185,7 +185,7 @@ pub const TARGETS: &[Target] = &[
         description: "Compile (uncached `Module::new`) ≤ 150 ms",
         metric: Metric::CompileTime,
         threshold: 0.150,
-        next_step: "Cranelift's time follows the module's code size: it shrinks with the module (next step there).",
+        next_step: "Cranelift's time follows the module's code size (see the module's row). policy-server compiles a policy once, when it starts (and kwctl caches the compiled module), never per request.",
     },
 ];
 
