@@ -120,9 +120,32 @@ impl Fe {
     #[inline(never)]
     pub fn mul(&self, rhs: &Fe) -> Fe {
         let (a, b) = (&self.0, &rhs.0);
-        let mut t = [0i64; 18];
-        for i in 0..9 {
-            for j in 0..9 {
+        // The first row and the last column of the product matrix written
+        // straight into the column sums, the rest added: a zeroed array to
+        // add into became a `memory.fill` call (a host libcall in wasmtime)
+        // on every product.
+        let mut t = [
+            a[0] * b[0],
+            a[0] * b[1],
+            a[0] * b[2],
+            a[0] * b[3],
+            a[0] * b[4],
+            a[0] * b[5],
+            a[0] * b[6],
+            a[0] * b[7],
+            a[0] * b[8],
+            a[1] * b[8],
+            a[2] * b[8],
+            a[3] * b[8],
+            a[4] * b[8],
+            a[5] * b[8],
+            a[6] * b[8],
+            a[7] * b[8],
+            a[8] * b[8],
+            0,
+        ];
+        for i in 1..9 {
+            for j in 0..8 {
                 t[i + j] += a[i] * b[j];
             }
         }
@@ -134,10 +157,30 @@ impl Fe {
     #[inline(never)]
     pub fn square(&self) -> Fe {
         let a = &self.0;
-        let mut t = [0i64; 18];
-        for i in 0..9 {
+        // The squares written straight into the even columns (no zeroed
+        // array: see `mul`), the doubled cross products added.
+        let mut t = [
+            a[0] * a[0],
+            0,
+            a[1] * a[1],
+            0,
+            a[2] * a[2],
+            0,
+            a[3] * a[3],
+            0,
+            a[4] * a[4],
+            0,
+            a[5] * a[5],
+            0,
+            a[6] * a[6],
+            0,
+            a[7] * a[7],
+            0,
+            a[8] * a[8],
+            0,
+        ];
+        for i in 0..8 {
             let twice = 2 * a[i];
-            t[2 * i] += a[i] * a[i];
             for j in i + 1..9 {
                 t[i + j] += twice * a[j];
             }
