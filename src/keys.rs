@@ -258,15 +258,24 @@ fn canonical_pem(pem: &[u8]) -> Option<(&str, Vec<u8>)> {
     let body = body.strip_suffix(b"-----")?;
     let body = body.strip_suffix(label)?;
     let body = body.strip_suffix(b"\n-----END ")?;
+    // Lines of 64 characters and a line end, then a last line of 1 to 64:
+    // a line end anywhere else is left in the text, where base64 refuses it.
     let mut text = Vec::with_capacity(body.len());
-    let mut lines = body.split(|&b| b == b'\n').peekable();
-    while let Some(line) = lines.next() {
-        let last = lines.peek().is_none();
-        if line.is_empty() || line.len() > 64 || (!last && line.len() != 64) {
-            return None;
+    let mut rest = body;
+    while let Some((line, next)) = rest.split_at_checked(64) {
+        match next.split_first() {
+            Some((b'\n', next)) => {
+                text.extend_from_slice(line);
+                rest = next;
+            }
+            Some(_) => return None,
+            None => break,
         }
-        text.extend_from_slice(line);
     }
+    if rest.is_empty() {
+        return None;
+    }
+    text.extend_from_slice(rest);
     let der = PEM_BASE64.decode(&text).ok()?;
     Some((core::str::from_utf8(label).ok()?, der))
 }
