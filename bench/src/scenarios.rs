@@ -187,10 +187,11 @@ pub struct Keys {
     rsa2048b: BenchKey,
     rsa4096: BenchKey,
     p256: BenchKey,
+    p384: BenchKey,
 }
 
 impl Keys {
-    /// Reads `rsa2048`, `rsa2048b`, `rsa4096` and `p256` from `dir`.
+    /// Reads `rsa2048`, `rsa2048b`, `rsa4096`, `p256` and `p384` from `dir`.
     ///
     /// # Errors
     ///
@@ -201,6 +202,7 @@ impl Keys {
             rsa2048b: BenchKey::load(dir, "rsa2048b")?,
             rsa4096: BenchKey::load(dir, "rsa4096")?,
             p256: BenchKey::load(dir, "p256")?,
+            p384: BenchKey::load(dir, "p384")?,
         })
     }
 
@@ -266,6 +268,11 @@ pub fn all(keys: &Keys) -> Result<Vec<Scenario>> {
             "Pod, 1 image, 1 RSA-4096 authority (PKCS#1 v1.5)",
             &keys.rsa4096,
         )?,
+        single_image(
+            "7c",
+            "Pod, 1 image, 1 EC P-384 authority (ECDSA SHA-384)",
+            &keys.p384,
+        )?,
         registry_source(keys)?,
         keyless()?,
         crate::live::demo()?,
@@ -278,7 +285,7 @@ pub fn all(keys: &Keys) -> Result<Vec<Scenario>> {
     Ok(out)
 }
 
-/// 1, 7a, 7b: one image, attested by one authority with `key`.
+/// 1, 7a, 7b, 7c: one image, attested by one authority with `key`.
 fn single_image(id: &'static str, title: &str, key: &BenchKey) -> Result<Scenario> {
     let img = image(APP, id);
     let att = key.attest("key-a", &img)?;
