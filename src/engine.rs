@@ -397,20 +397,22 @@ impl<'s> Engine<'s> {
     /// further host call) is consulted.
     fn judge(&self, check: impl Fn(usize) -> Result<(), Miss>) -> Result<(), Vec<PolicyMiss>> {
         let mut memo: Vec<Option<Result<(), Miss>>> = vec![None; self.authorities.len()];
-        let mut misses = Vec::new();
+        // The policies not satisfied, with the authorities each misses: the
+        // misses themselves are copied out of `memo` only if no policy is
+        // satisfied, as an admitted image never shows them.
+        let mut unsatisfied: Vec<(&Policy<'_>, Vec<usize>)> = Vec::new();
         for policy in &self.policies {
             let mut missing = Vec::new();
             let mut satisfied_any = false;
             for &a in &policy.authorities {
-                let result = memo[a].get_or_insert_with(|| check(a)).clone();
-                match result {
+                match memo[a].get_or_insert_with(|| check(a)) {
                     Ok(()) => {
                         satisfied_any = true;
                         if policy.require == Require::Any {
                             break;
                         }
                     }
-                    Err(miss) => missing.push((self.authorities[a].to_owned(), miss)),
+                    Err(_) => missing.push(a),
                 }
             }
             let satisfied = match policy.require {
@@ -420,13 +422,22 @@ impl<'s> Engine<'s> {
             if satisfied {
                 return Ok(());
             }
-            misses.push(PolicyMiss {
+            unsatisfied.push((policy, missing));
+        }
+        Err(unsatisfied
+            .into_iter()
+            .map(|(policy, missing)| PolicyMiss {
                 policy: policy.name.map(str::to_owned),
                 require: policy.require,
-                missing,
-            });
-        }
-        Err(misses)
+                missing: missing
+                    .into_iter()
+                    .filter_map(|a| match &memo[a] {
+                        Some(Err(miss)) => Some((self.authorities[a].to_owned(), miss.clone())),
+                        _ => None,
+                    })
+                    .collect(),
+            })
+            .collect())
     }
 
     /// Authority `a` proven by the registry: by its keys or its identities.
