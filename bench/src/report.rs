@@ -636,7 +636,7 @@ fn breakdown_lines(m: &Measurements) -> Vec<String> {
             lines.push(format!(
                 "Scenario 4 − scenario 1 (warm) = {}: {} per additional attested image.",
                 fmt_time(w4 - w1),
-                fmt_time((w4 - w1) / 99.0)
+                fmt_time((w4 - w1) / (crate::scenarios::MANY_IMAGES - 1) as f64)
             ));
         }
     }
