@@ -10,7 +10,7 @@ GOLDEN      := e2e-tests/golden
 
 .PHONY: all setup harness policy.wasm annotated-policy.wasm example test unit-tests \
         e2e-walkthrough e2e-cosign e2e-keyless policy-repo-tests setup-pyyaml \
-        harness-tests e2e-tests golden fmt lint bench check-versions clean \
+        harness-tests bench-tests e2e-tests golden fmt lint bench check-versions clean \
         setup-registry e2e-registry push
 
 all: policy.wasm
@@ -140,8 +140,15 @@ push: annotated-policy.wasm
 # tests (policy distribution, cosign signatures, keyless signatures against a
 # generated TEST-ONLY Sigstore instance), the walkthrough and the
 # policy-as-code examples.
-test: lint unit-tests harness-tests e2e-tests e2e-registry e2e-cosign e2e-keyless \
+test: lint unit-tests harness-tests bench-tests e2e-tests e2e-registry e2e-cosign e2e-keyless \
       e2e-walkthrough policy-repo-tests check-versions
+
+# The benchmark's own tests, in the harness's target dir (same dependencies,
+# built there by harness-tests): among them every scenario's verdict checked
+# natively, so a policy change that moves one fails here, not at the next
+# `make bench`.
+bench-tests:
+	cd bench && CARGO_TARGET_DIR=$(CURDIR)/harness/target cargo test --locked
 
 golden:
 	python3 e2e-tests/fixtures/generate.py

@@ -654,6 +654,26 @@ mod tests {
         assert_eq!(m.fresh("sig-p256-1"), None);
     }
 
+    /// The bench stops at the first scenario whose verdict is not the
+    /// expected one. A policy change that moves a verdict (the verification
+    /// budget did, to a 100-image scenario 4) fails here, in `make test`,
+    /// rather than at the next `make bench`.
+    #[test]
+    fn every_scenario_answers_its_expected_verdict_natively() {
+        let keys = crate::scenarios::Keys::load(&testkit::keys::KeyDir::default()).unwrap();
+        for s in crate::scenarios::all(&keys).unwrap() {
+            let answer = native_validate(&s.payload, &FixtureHost::of(&s)).unwrap();
+            let text = String::from_utf8_lossy(&answer);
+            assert_eq!(
+                accepted(&answer).unwrap(),
+                s.expect_allowed,
+                "scenario {}: {}",
+                s.id,
+                &text[..text.floor_char_boundary(400)]
+            );
+        }
+    }
+
     #[test]
     fn native_answer_is_a_validation_response() {
         let host = FixtureHost {
