@@ -390,8 +390,9 @@ impl Report {
         writeln!(
             w,
             "* Scenarios are generated in-process: TEST-ONLY keys of `testdata/keys/` \
-             (`rsa2048`, `rsa2048b`, `rsa4096`, `p256`), simple-signing payloads and \
-             signatures made by `policy-harness`'s signer (`rsa` PKCS#1 v1.5, `p256` ECDSA), \
+             (`rsa2048`, `rsa2048b`, `rsa4096`, `p256`, `p384`), simple-signing payloads and \
+             signatures made by `policy-harness`'s signer (`rsa` PKCS#1 v1.5, `p256` and \
+             `p384` ECDSA), \
              requests shaped like the API server's (`testkit::objects`: defaulted container \
              fields, userInfo…). Before timing, each scenario's settings pass \
              `validate_settings`, and the module's answer is checked: the expected verdict, \
@@ -622,8 +623,8 @@ fn breakdown_lines(m: &Measurements) -> Vec<String> {
             lines.push(format!(
                 "Scenario 1 warm − one RSA-2048 verification = {} ({:.0}% of the warm \
                  call): reading the request and settings, the annotation, base64, SHA-256, \
-                 and decoding the key (PEM, DER, and `R² mod n` for Montgomery \
-                 arithmetic).",
+                 decoding the key (PEM, DER) and putting the signature into Montgomery \
+                 form (a shift and a reduction, `modexp::Modulus::shift_mod`).",
                 fmt_time(w1 - rsa),
                 100.0 * (w1 - rsa) / w1
             ));
