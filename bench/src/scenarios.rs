@@ -671,6 +671,7 @@ fn bounds(keys: &Keys) -> Result<Vec<Scenario>> {
         bounds_failing(keys)?,
         bounds_signed(keys)?,
         bounds_keyless()?,
+        bounds_p384(keys)?,
     ])
 }
 
@@ -763,6 +764,42 @@ fn bounds_signed(keys: &Keys) -> Result<Scenario> {
         false,
     )?;
     s.verify_scheme = Some(Scheme::P256);
+    s.images = total;
+    Ok(s)
+}
+
+/// Valid P-384 attestations in w5: one more than the request's
+/// verification budget holds at P-384's weight (4), so that the policy runs
+/// as many P-384 checks as it ever will.
+const W5_ATTESTATIONS: usize =
+    kritis_attestation_policy::evaluate::MAX_VERIFICATION_COST as usize / 4 + 1;
+
+/// w5: the costliest scheme per check: valid P-384 attestations (the
+/// `p384` crate's generic code, about 25 RSA-2048 checks' time each in the
+/// module, though the budget weighs one as 4), one per distinct image, the
+/// rest of 3 MiB unattested images.
+fn bounds_p384(keys: &Keys) -> Result<Scenario> {
+    let atts = (0..W5_ATTESTATIONS)
+        .map(|i| keys.p384.attest("key-d", &filler_image(i)))
+        .collect::<Result<Vec<_>>>()?;
+    let settings = one_authority_settings(keys.p384.authority("a", "key-d"));
+    let request = fill_pod(
+        containers_for(W5_ATTESTATIONS),
+        Some(serde_json::to_string(&atts)?),
+    )?;
+    let total = count_containers(&request);
+    let mut s = Scenario::new(
+        "w5",
+        format!(
+            "3 MiB Pod, P-384: {W5_ATTESTATIONS} images each attested by a valid P-384 \
+             signature, {} more unattested",
+            total - W5_ATTESTATIONS
+        ),
+        Group::Bounds,
+        settings,
+        request,
+        false,
+    )?;
     s.images = total;
     Ok(s)
 }
@@ -872,7 +909,8 @@ mod tests {
                 "w1",
                 "w2",
                 "w3",
-                "w4"
+                "w4",
+                "w5"
             ]
         );
     }
