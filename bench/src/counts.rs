@@ -286,15 +286,7 @@ fn count_openssl(work: &Path, scheme: Scheme) -> Result<f64> {
 /// Counts every probe; `None` without valgrind.
 #[must_use]
 pub fn count_all(module: &Path, scenarios: &[Scenario]) -> Option<Counts> {
-    if !valgrind_available() {
-        eprintln!("bench: valgrind not found: no instruction counts");
-        return None;
-    }
-    let work: PathBuf = std::env::temp_dir().join(format!("kritis-bench-{}", std::process::id()));
-    if let Err(e) = std::fs::create_dir_all(&work) {
-        eprintln!("bench: cannot create {}: {e}", work.display());
-        return None;
-    }
+    let work = probe_dir()?;
     let mut counts = Counts::default();
     let payload = |id: &str| scenarios.iter().find(|s| s.id == id).map(|s| &s.payload);
     let note = |what: &str, r: Result<f64>, counts: &mut Counts| match r {
@@ -332,18 +324,25 @@ pub fn count_all(module: &Path, scenarios: &[Scenario]) -> Option<Counts> {
     Some(counts)
 }
 
+/// The folder the probes' payloads and callgrind files go to, created;
+/// `None` (said on stderr) without valgrind or when it cannot be made.
+fn probe_dir() -> Option<PathBuf> {
+    if !valgrind_available() {
+        eprintln!("bench: valgrind not found: no instruction counts");
+        return None;
+    }
+    let work = std::env::temp_dir().join(format!("kritis-bench-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir_all(&work) {
+        eprintln!("bench: cannot create {}: {e}", work.display());
+        return None;
+    }
+    Some(work)
+}
+
 /// Instructions of one warm `validate` of each scenario, on stderr
 /// (`--only … --counts`): for comparing two builds of the module.
 pub fn print_warm(module: &Path, scenarios: &[Scenario]) {
-    if !valgrind_available() {
-        eprintln!("bench: valgrind not found: no instruction counts");
-        return;
-    }
-    let work: PathBuf = std::env::temp_dir().join(format!("kritis-bench-{}", std::process::id()));
-    if let Err(e) = std::fs::create_dir_all(&work) {
-        eprintln!("bench: cannot create {}: {e}", work.display());
-        return;
-    }
+    let Some(work) = probe_dir() else { return };
     for s in scenarios {
         // The scenario's host answers, so that a host path is counted as
         // it runs, not as it fails.
