@@ -17,17 +17,10 @@ pub const MANY: usize = 100;
 /// the golden case: three host calls (policies and authorities of the
 /// namespace, the cluster's allowlists), one RSA-2048 verification.
 pub fn demo() -> Result<Scenario> {
-    let g = Golden::load(LIVE_CASE)?;
-    let mut s = Scenario::new(
+    Golden::load(LIVE_CASE)?.scenario(
         "10",
         "Pod, 1 image, the live kritis resources (demo-gap, demo-aa, allow-acs-images) served by the fixture host: 3 kubernetes list calls, 1 RSA-2048 check",
-        Group::Main,
-        g.settings,
-        g.request,
-        true,
-    )?;
-    s.fixtures = g.fixtures;
-    Ok(s)
+    )
 }
 
 fn list_fixture(

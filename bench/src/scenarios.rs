@@ -551,6 +551,14 @@ impl Golden {
         })
     }
 
+    /// The golden case as an admitted main scenario answered by its own
+    /// host fixtures (scenarios 9 and 10).
+    pub(crate) fn scenario(self, id: &'static str, title: &str) -> Result<Scenario> {
+        let mut s = Scenario::new(id, title, Group::Main, self.settings, self.request, true)?;
+        s.fixtures = self.fixtures;
+        Ok(s)
+    }
+
     /// The fixture of `operation`.
     fn fixture(&self, operation: &str) -> Result<&Fixture> {
         self.fixtures
@@ -565,17 +573,10 @@ impl Golden {
 /// policy reads the `.sig` manifest (`oci`/`v1/oci_manifest`) and checks its
 /// certificate layer itself (a P-256 verification and the Rekor bundle).
 fn keyless() -> Result<Scenario> {
-    let g = Golden::load(KEYLESS_CASE)?;
-    let mut s = Scenario::new(
+    Golden::load(KEYLESS_CASE)?.scenario(
         "9",
         "Pod, 1 image, 1 keyless authority (issuer + subject) proven by the registry source: fixture host answers oci/v2/verify (trusted) and oci/v1/oci_manifest (1 honest certificate layer, checked in-module)",
-        Group::Main,
-        g.settings,
-        g.request,
-        true,
-    )?;
-    s.fixtures = g.fixtures;
-    Ok(s)
+    )
 }
 
 /// The API server's limit on a request's object (etcd's 1.5 MiB is per
