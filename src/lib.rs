@@ -26,6 +26,7 @@ pub mod keys;
 pub mod kritis;
 pub mod modexp;
 pub mod p256_verify;
+pub mod p384_verify;
 mod radix;
 pub mod rsassa;
 pub mod settings;

@@ -1,0 +1,661 @@
+//! ECDSA P-384/SHA-384 verification written for wasm, the `p384` crate
+//! replaced end to end: public key decoding, DER signatures, scalars and
+//! curve arithmetic.
+//!
+//! Why by hand: inside the module the `p384` crate (0.14, generic
+//! constant-time `crypto-bigint` code on 32-bit words) spent about 2.4 ms
+//! (38.5 M instructions) on a verification, about 25 RSA-2048 checks, and
+//! its code was 61 KiB of the module. The same shape as [`crate::p256_verify`]:
+//!
+//! * the field ([`field`]) uses 28-bit limbs: column sums need no carries,
+//!   and P-384's Montgomery reduction is shifts and additions;
+//! * `u1·G + u2·Q` is one pass of doublings (Shamir's trick) over two wNAF
+//!   expansions, with a precomputed table of 32 odd multiples of `G`
+//!   (window 7, mixed additions) and 8 odd multiples of `Q` computed per
+//!   call (window 5);
+//! * Jacobian coordinates (doubling with `a = −3`), and the affine x of the
+//!   result is never computed: `x ≡ r·Z² (mod p)` is checked instead;
+//! * the scalars mod n (DER decoding, range checks, `s⁻¹`, `u1`, `u2`) are
+//!   in [`scalar`]; public keys are decoded here ([`Key`]).
+//!
+//! Everything is variable time, which is sound for verification: the key,
+//! the signature and the digest are public.
+//!
+//! Checked against the `p384` crate in the tests (field against
+//! `crypto-bigint`) and by the `p384` fuzz target.
+
+pub mod field;
+pub mod scalar;
+mod table;
+
+use field::Fe;
+pub use scalar::Signature;
+
+/// A point in Jacobian coordinates `(X/Z², Y/Z³)`; never the identity
+/// (that is `None` where it can occur).
+#[derive(Clone, Copy, Debug)]
+struct Jacobian {
+    x: Fe,
+    y: Fe,
+    z: Fe,
+}
+
+/// An affine point (`Z = 1`).
+#[derive(Clone, Copy, Debug)]
+struct Affine {
+    x: Fe,
+    y: Fe,
+}
+
+impl Affine {
+    fn neg(&self) -> Affine {
+        Affine {
+            x: self.x,
+            y: self.y.neg(),
+        }
+    }
+
+    fn to_jacobian(self) -> Jacobian {
+        Jacobian {
+            x: self.x,
+            y: self.y,
+            z: Fe::ONE,
+        }
+    }
+}
+
+impl Jacobian {
+    fn neg(&self) -> Jacobian {
+        Jacobian {
+            x: self.x,
+            y: self.y.neg(),
+            z: self.z,
+        }
+    }
+
+    /// `2·self` (dbl-2001-b, `a = −3`: 3M + 5S). P-384's group has prime
+    /// order, so no point has order 2: the double of a point is never the
+    /// identity.
+    fn double(&self) -> Jacobian {
+        let delta = self.z.square();
+        let gamma = self.y.square();
+        let beta = self.x.mul(&gamma);
+        let alpha = self.x.sub(&delta).mul(&self.x.add(&delta)).mul_small(3);
+        let x3 = alpha.square().sub(&beta.mul_small(8));
+        let z3 = self.y.add(&self.z).square().sub(&gamma).sub(&delta);
+        let y3 = alpha
+            .mul(&beta.mul_small(4).sub(&x3))
+            .sub(&gamma.square().mul_small(8));
+        Jacobian {
+            x: x3,
+            y: y3,
+            z: z3,
+        }
+    }
+
+    /// `self + q` for an affine `q` (madd-2007-bl: 7M + 4S).
+    fn add_affine(&self, q: &Affine) -> Option<Jacobian> {
+        let z1z1 = self.z.square();
+        let u2 = q.x.mul(&z1z1);
+        let s2 = q.y.mul(&self.z).mul(&z1z1);
+        let h = u2.sub(&self.x);
+        let r = s2.sub(&self.y).mul_small(2);
+        if h.is_zero() {
+            // Same x: the same point (double it) or opposite ones.
+            return r.is_zero().then(|| self.double());
+        }
+        let hh = h.square();
+        let i = hh.mul_small(4);
+        let j = h.mul(&i);
+        let v = self.x.mul(&i);
+        let x3 = r.square().sub(&j).sub(&v.mul_small(2));
+        let y3 = r.mul(&v.sub(&x3)).sub(&self.y.mul(&j).mul_small(2));
+        let z3 = self.z.add(&h).square().sub(&z1z1).sub(&hh);
+        Some(Jacobian {
+            x: x3,
+            y: y3,
+            z: z3,
+        })
+    }
+
+    /// `self + q` (add-2007-bl: 11M + 5S).
+    fn add(&self, q: &Jacobian) -> Option<Jacobian> {
+        let z1z1 = self.z.square();
+        let z2z2 = q.z.square();
+        let u1 = self.x.mul(&z2z2);
+        let u2 = q.x.mul(&z1z1);
+        let s1 = self.y.mul(&q.z).mul(&z2z2);
+        let s2 = q.y.mul(&self.z).mul(&z1z1);
+        let h = u2.sub(&u1);
+        let r = s2.sub(&s1).mul_small(2);
+        if h.is_zero() {
+            return r.is_zero().then(|| self.double());
+        }
+        let i = h.mul_small(2).square();
+        let j = h.mul(&i);
+        let v = u1.mul(&i);
+        let x3 = r.square().sub(&j).sub(&v.mul_small(2));
+        let y3 = r.mul(&v.sub(&x3)).sub(&s1.mul(&j).mul_small(2));
+        let z3 = self.z.add(&q.z).square().sub(&z1z1).sub(&z2z2).mul(&h);
+        Some(Jacobian {
+            x: x3,
+            y: y3,
+            z: z3,
+        })
+    }
+}
+
+/// `acc + p`, where `acc` may be the identity (`None`).
+fn add_jacobian(acc: Option<Jacobian>, p: &Jacobian) -> Option<Jacobian> {
+    match acc {
+        None => Some(*p),
+        Some(a) => a.add(p),
+    }
+}
+
+/// `acc + p` for an affine `p`, where `acc` may be the identity (`None`).
+fn add_affine(acc: Option<Jacobian>, p: &Affine) -> Option<Jacobian> {
+    match acc {
+        None => Some(p.to_jacobian()),
+        Some(a) => a.add_affine(p),
+    }
+}
+
+/// Window of the generator's table (`2^(w−2)` = 32 odd multiples).
+const G_WINDOW: u32 = 7;
+/// Window of the key's table (8 odd multiples).
+const Q_WINDOW: u32 = 5;
+/// Digits of a wNAF: one more than the scalar's bits.
+const DIGITS: usize = 385;
+
+/// The width-`w` NAF of a 384-bit big-endian scalar: digits odd and below
+/// `2^(w−1)` in absolute value, or zero, least significant first; at most
+/// 385 of them.
+fn wnaf(scalar: &[u8; 48], w: u32) -> [i8; DIGITS] {
+    // Little-endian 64-bit words, one spare for the carry of a negative digit.
+    let mut k = [0u64; 7];
+    for (word, chunk) in k.iter_mut().zip(scalar.rchunks(8)) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        *word = u64::from_be_bytes(bytes);
+    }
+    let mut digits = [0i8; DIGITS];
+    let window = 1i64 << w;
+    for digit in &mut digits {
+        if k == [0; 7] {
+            break;
+        }
+        if k[0] & 1 == 1 {
+            let mut d = (k[0] & (window as u64 - 1)) as i64;
+            if d >= window / 2 {
+                d -= window;
+            }
+            *digit = d as i8;
+            // k −= d clears the low w bits (d ≡ k mod 2^w).
+            if d >= 0 {
+                k[0] -= d as u64;
+            } else {
+                let mut carry = d.unsigned_abs();
+                for word in &mut k {
+                    let (s, c) = word.overflowing_add(carry);
+                    *word = s;
+                    carry = u64::from(c);
+                }
+            }
+        }
+        for i in 0..6 {
+            k[i] = (k[i] >> 1) | (k[i + 1] << 63);
+        }
+        k[6] >>= 1;
+    }
+    digits
+}
+
+/// `(2i + 1)·G`, from the precomputed table.
+fn generator_multiple(i: usize) -> Affine {
+    let (x, y) = &table::ODD_MULTIPLES[i];
+    Affine {
+        x: Fe::from_montgomery_limbs(x),
+        y: Fe::from_montgomery_limbs(y),
+    }
+}
+
+/// `u1·G + u2·Q`, `None` for the identity.
+fn lincomb(u1: &[u8; 48], u2: &[u8; 48], q: &Affine) -> Option<Jacobian> {
+    // Q, 3Q, …, 15Q.
+    let mut q_table = [q.to_jacobian(); 1 << (Q_WINDOW - 2)];
+    let q2 = q.to_jacobian().double();
+    for i in 1..q_table.len() {
+        // (2i − 1)·Q + 2Q is never the identity: 2i + 1 < n.
+        q_table[i] = q_table[i - 1].add(&q2)?;
+    }
+    let g_digits = wnaf(u1, G_WINDOW);
+    let q_digits = wnaf(u2, Q_WINDOW);
+    let top = (0..DIGITS)
+        .rev()
+        .find(|&i| g_digits[i] != 0 || q_digits[i] != 0)?;
+    let mut acc: Option<Jacobian> = None;
+    for i in (0..=top).rev() {
+        acc = acc.map(|a| a.double());
+        let g = g_digits[i];
+        if g != 0 {
+            let p = generator_multiple(usize::from(g.unsigned_abs() / 2));
+            acc = add_affine(acc, &if g > 0 { p } else { p.neg() });
+        }
+        let d = q_digits[i];
+        if d != 0 {
+            let p = q_table[usize::from(d.unsigned_abs() / 2)];
+            acc = add_jacobian(acc, &if d > 0 { p } else { p.neg() });
+        }
+    }
+    acc
+}
+
+/// The field prime p, big-endian.
+const PRIME: [u8; 48] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff,
+];
+
+/// `a + b` for big-endian 384-bit values, `None` on overflow.
+fn add_be(a: &[u8; 48], b: &[u8; 48]) -> Option<[u8; 48]> {
+    let mut out = [0u8; 48];
+    let mut carry = 0u16;
+    for i in (0..48).rev() {
+        let s = u16::from(a[i]) + u16::from(b[i]) + carry;
+        out[i] = s as u8;
+        carry = s >> 8;
+    }
+    (carry == 0).then_some(out)
+}
+
+/// A P-384 public key: an affine point on the curve (never the identity),
+/// its coordinates in the field's Montgomery form, ready to verify.
+#[derive(Clone, Copy, Debug)]
+pub struct Key {
+    point: Affine,
+}
+
+impl Key {
+    /// Decodes a SEC 1 point (§2.3.4) the way the `p384` crate's
+    /// `VerifyingKey::from_sec1_bytes` does (checked in the tests):
+    /// uncompressed (`04‖x‖y`), compressed (`02‖x` or `03‖x`, the root of
+    /// that parity) or compact (`05‖x`, the smaller root); the coordinates
+    /// below p and the point on the curve. The identity (`00`) and every
+    /// other form or length is refused.
+    #[must_use]
+    pub fn from_sec1_bytes(bytes: &[u8]) -> Option<Key> {
+        let (&tag, rest) = bytes.split_first()?;
+        let coordinate = |b: &[u8]| -> Option<Fe> {
+            let b: &[u8; 48] = b.try_into().ok()?;
+            (*b < PRIME).then(|| Fe::from_be_bytes(b))
+        };
+        let point = match (tag, rest.len()) {
+            (0x04, 96) => {
+                let (x, y) = rest.split_at(48);
+                let (x, y) = (coordinate(x)?, coordinate(y)?);
+                y.square()
+                    .equals(&curve_rhs(&x))
+                    .then_some(Affine { x, y })?
+            }
+            (0x02 | 0x03 | 0x05, 48) => {
+                let x = coordinate(rest)?;
+                let root = curve_rhs(&x).sqrt()?;
+                let y = match tag {
+                    0x05 => {
+                        // The smaller of the two roots (canonical values).
+                        let other = root.neg();
+                        if other.to_be_bytes() < root.to_be_bytes() {
+                            other
+                        } else {
+                            root
+                        }
+                    }
+                    _ if root.is_odd() == (tag == 0x03) => root,
+                    _ => root.neg(),
+                };
+                Affine { x, y }
+            }
+            _ => return None,
+        };
+        Some(Key { point })
+    }
+
+    /// The uncompressed SEC 1 encoding (`04‖x‖y`).
+    #[must_use]
+    pub fn to_sec1_bytes(&self) -> [u8; 97] {
+        let mut out = [0u8; 97];
+        out[0] = 0x04;
+        out[1..49].copy_from_slice(&self.point.x.to_be_bytes());
+        out[49..].copy_from_slice(&self.point.y.to_be_bytes());
+        out
+    }
+}
+
+/// `x³ − 3x + b`.
+fn curve_rhs(x: &Fe) -> Fe {
+    x.square().mul(x).sub(&x.mul_small(3)).add(&Fe::B)
+}
+
+/// ECDSA verification (SEC 1 §4.1.4) of `sig` over a SHA-384 `digest`.
+#[must_use]
+pub fn verify_prehash(key: &Key, digest: &[u8; 48], sig: &Signature) -> bool {
+    let (u1, u2) = scalar::u1_u2(digest, sig);
+    check_x(&u1, &u2, &key.point, &sig.r)
+}
+
+/// Whether the affine x of `u1·G + u2·Q`, reduced mod n, equals `r`: the
+/// last steps of ECDSA verification (SEC 1 §4.1.4, steps 5–8). `u1`, `u2`
+/// and `r` are reduced mod n, big-endian; `q` is a decoded public key.
+fn check_x(u1: &[u8; 48], u2: &[u8; 48], q: &Affine, r: &[u8; 48]) -> bool {
+    let Some(acc) = lincomb(u1, u2, q) else {
+        return false;
+    };
+    // x = X/Z². x mod n = r ⟺ x = r, or x = r + n when r + n < p (then
+    // r < p − n < 2¹⁹⁰: never for a real signature, but the equation says so).
+    let z2 = acc.z.square();
+    let matches = |v: &[u8; 48]| Fe::from_be_bytes(v).mul(&z2).equals(&acc.x);
+    if matches(r) {
+        return true;
+    }
+    match add_be(r, &scalar::ORDER) {
+        Some(rn) if rn < PRIME => matches(&rn),
+        _ => false,
+    }
+}
+
+/// The affine x of `u1·G + u2·Q`, big-endian, `None` for the identity:
+/// for the tests and the fuzz target, which compare it with the `p384`
+/// crate's (slow: a Fermat inversion).
+#[doc(hidden)]
+#[must_use]
+pub fn lincomb_x(u1: &[u8; 48], u2: &[u8; 48], key: &Key) -> Option<[u8; 48]> {
+    let acc = lincomb(u1, u2, &key.point)?;
+    // Z^(p − 2) = Z⁻¹.
+    let mut e = PRIME;
+    e[47] -= 2;
+    let inv = acc.z.pow_vartime(&e);
+    Some(acc.x.mul(&inv.square()).to_be_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p384::ecdsa::signature::hazmat::{PrehashSigner as _, PrehashVerifier as _};
+    use p384::elliptic_curve::group::Group as _;
+    use p384::elliptic_curve::ops::Reduce as _;
+    use p384::elliptic_curve::sec1::ToSec1Point as _;
+    use p384::{FieldBytes, ProjectivePoint, Scalar};
+
+    fn scalar(bytes: &[u8; 48]) -> Scalar {
+        Scalar::reduce(&FieldBytes::from(*bytes))
+    }
+
+    fn bytes(s: &Scalar) -> [u8; 48] {
+        s.to_bytes().into()
+    }
+
+    fn coords(p: &ProjectivePoint) -> Option<([u8; 48], [u8; 48])> {
+        let enc = p.to_affine().to_sec1_point(false);
+        let x: [u8; 48] = enc.x()?.as_slice().try_into().ok()?;
+        let y: [u8; 48] = enc.y()?.as_slice().try_into().ok()?;
+        Some((x, y))
+    }
+
+    fn key_of(p: &ProjectivePoint) -> Key {
+        let enc = p.to_affine().to_sec1_point(false);
+        Key::from_sec1_bytes(enc.as_bytes()).unwrap()
+    }
+
+    fn xorshift(seed: &mut u64) -> u64 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    }
+
+    fn random48(seed: &mut u64) -> [u8; 48] {
+        let mut out = [0u8; 48];
+        for b in &mut out {
+            *b = xorshift(seed) as u8;
+        }
+        out
+    }
+
+    /// The reference: `u1·G + u2·Q` by the `p384` crate.
+    fn reference(u1: &[u8; 48], u2: &[u8; 48], q: &ProjectivePoint) -> Option<[u8; 48]> {
+        let p = ProjectivePoint::GENERATOR * scalar(u1) + *q * scalar(u2);
+        coords(&p).map(|(x, _)| x)
+    }
+
+    #[test]
+    fn generator_table() {
+        let mut p = ProjectivePoint::GENERATOR;
+        let g2 = p.double();
+        for (i, entry) in table::ODD_MULTIPLES.iter().enumerate() {
+            let (x, y) = coords(&p).unwrap();
+            let mine = generator_multiple(i);
+            assert_eq!(mine.x.to_be_bytes(), x, "x of {}G", 2 * i + 1);
+            assert_eq!(mine.y.to_be_bytes(), y, "y of {}G", 2 * i + 1);
+            assert!(entry.0.iter().chain(&entry.1).all(|&l| l < 1 << 28));
+            p += g2;
+        }
+    }
+
+    #[test]
+    fn lincomb_agrees_with_the_p384_crate() {
+        let mut seed = 0x5eed_3840_u64;
+        let mut n_minus_1 = scalar::ORDER;
+        n_minus_1[47] -= 1;
+        let mut small = [0u8; 48];
+        small[47] = 3;
+        for round in 0..100 {
+            let d = random48(&mut seed);
+            let q = ProjectivePoint::GENERATOR * scalar(&d);
+            let key = key_of(&q);
+            let (u1, u2) = match round % 5 {
+                0 => (random48(&mut seed), random48(&mut seed)),
+                1 => (n_minus_1, random48(&mut seed)),
+                2 => (small, n_minus_1),
+                3 => ([0; 48], random48(&mut seed)),
+                _ => (random48(&mut seed), [0; 48]),
+            };
+            // Reduced scalars, as the verifier passes them.
+            let (u1, u2) = (bytes(&scalar(&u1)), bytes(&scalar(&u2)));
+            assert_eq!(
+                lincomb_x(&u1, &u2, &key),
+                reference(&u1, &u2, &q),
+                "round {round}"
+            );
+        }
+    }
+
+    /// Q = ±G, 2G, 5G with u1 = ±u2: the additions meet equal and opposite
+    /// points (doubling, identity) along the way.
+    #[test]
+    fn exceptional_additions() {
+        let g = ProjectivePoint::GENERATOR;
+        let mut seed = 42u64;
+        let mut one = [0u8; 48];
+        one[47] = 1;
+        let mut n_minus_1 = scalar::ORDER;
+        n_minus_1[47] -= 1;
+        for q in [g, -g, g.double(), g * Scalar::from(5u64)] {
+            let key = key_of(&q);
+            for _ in 0..10 {
+                let u = bytes(&scalar(&random48(&mut seed)));
+                let neg = bytes(&-scalar(&u));
+                for (u1, u2) in [(u, u), (u, neg), (neg, u), ([0; 48], u), (u, [0; 48])] {
+                    assert_eq!(lincomb_x(&u1, &u2, &key), reference(&u1, &u2, &q));
+                }
+            }
+            for (u1, u2) in [(one, n_minus_1), (n_minus_1, one), (one, one)] {
+                assert_eq!(lincomb_x(&u1, &u2, &key), reference(&u1, &u2, &q));
+            }
+        }
+        // u1 + u2·d = 0 for Q = d·G: the sum is the identity.
+        let d = scalar(&random48(&mut seed));
+        let q = g * d;
+        let u2 = scalar(&random48(&mut seed));
+        let u1 = -(u2 * d);
+        assert_eq!(lincomb_x(&bytes(&u1), &bytes(&u2), &key_of(&q)), None);
+    }
+
+    #[test]
+    fn wnaf_recomposes() {
+        let mut seed = 7u64;
+        for w in [G_WINDOW, Q_WINDOW] {
+            for round in 0..100 {
+                let k = if round == 0 {
+                    [0xff; 48]
+                } else {
+                    random48(&mut seed)
+                };
+                let digits = wnaf(&k, w);
+                let mut acc = Scalar::ZERO;
+                let mut pow = Scalar::ONE;
+                for &d in &digits {
+                    assert!(d == 0 || (d % 2 != 0 && i32::from(d).abs() < 1 << (w - 1)));
+                    let term = Scalar::from(u64::from(d.unsigned_abs())) * pow;
+                    acc += if d < 0 { -term } else { term };
+                    pow = pow.double();
+                }
+                assert_eq!(acc, scalar(&k));
+            }
+        }
+    }
+
+    /// Full verification against the crate's `verify_prehash`: valid
+    /// signatures on random keys and digests, and the same with the digest,
+    /// `r` or `s` changed.
+    #[test]
+    fn verify_agrees_with_the_p384_crate() {
+        let mut seed = 0xecd5a_u64;
+        for round in 0..40 {
+            let d = scalar(&random48(&mut seed));
+            let sk = p384::ecdsa::SigningKey::from_bytes(&d.to_bytes()).unwrap();
+            let vk = *sk.verifying_key();
+            let key = Key::from_sec1_bytes(vk.to_sec1_point(round % 2 == 0).as_bytes()).unwrap();
+            let digest = random48(&mut seed);
+            let sig: p384::ecdsa::Signature = sk.sign_prehash(&digest).unwrap();
+            let (rs, ss) = (*sig.r(), *sig.s());
+            let (r, s) = (bytes(&rs), bytes(&ss));
+            let mut other = digest;
+            other[round % 48] ^= 1 << (round % 8);
+            let cases = [
+                (digest, r, s),
+                (other, r, s),
+                (digest, bytes(&(rs + Scalar::ONE)), s),
+                (digest, r, bytes(&(ss + Scalar::ONE))),
+                (digest, s, r),
+                (digest, bytes(&-rs), s),
+                (digest, r, bytes(&-ss)),
+            ];
+            for (i, (digest, r, s)) in cases.into_iter().enumerate() {
+                let theirs = p384::ecdsa::Signature::from_scalars(r, s).unwrap();
+                let want = vk.verify_prehash(&digest, &theirs).is_ok();
+                let mine = Signature::from_scalars(&r, &s).unwrap();
+                assert_eq!(verify_prehash(&key, &digest, &mine), want, "{round} {i}");
+                // The valid one verifies; a low s (−s) verifies too (ECDSA's
+                // malleability, which the crate accepts as well).
+                assert_eq!(want, i == 0 || i == 6, "{round} {i}");
+            }
+        }
+    }
+
+    /// The `r + n < p` branch of the final check, which no honest
+    /// signature reaches (it needs an x in `[n, p)`, a chance of 2⁻¹⁹⁴):
+    /// a point `P` with `x = n + k` is chosen, and the key made to fit,
+    /// `Q = (P − u1·G)·u2⁻¹`, so that verification lands on `P` and `r = k`.
+    /// Both verifiers accept it, and refuse `r = k + 1`.
+    #[test]
+    fn r_plus_n_branch() {
+        let mut seed = 11u64;
+        let (k, p) = (1u64..)
+            .find_map(|k| {
+                let mut kb = [0u8; 48];
+                kb[40..].copy_from_slice(&k.to_be_bytes());
+                let x = add_be(&scalar::ORDER, &kb)?;
+                let enc = [&[0x02][..], &x].concat();
+                let p = p384::PublicKey::from_sec1_bytes(&enc).ok()?;
+                Some((k, ProjectivePoint::from(*p.as_affine())))
+            })
+            .unwrap();
+        let digest = random48(&mut seed);
+        let s = scalar(&random48(&mut seed));
+        let s_inv = Option::<Scalar>::from(s.invert()).unwrap();
+        let (u1, u2) = (scalar(&digest) * s_inv, Scalar::from(k) * s_inv);
+        let u2_inv = Option::<Scalar>::from(u2.invert()).unwrap();
+        let q = (p - ProjectivePoint::GENERATOR * u1) * u2_inv;
+        let vk = p384::ecdsa::VerifyingKey::from_affine(q.to_affine()).unwrap();
+        let key = key_of(&q);
+        for (r, valid) in [(k, true), (k + 1, false)] {
+            let r = Scalar::from(r);
+            let theirs = p384::ecdsa::Signature::from_scalars(r, s).unwrap();
+            assert_eq!(vk.verify_prehash(&digest, &theirs).is_ok(), valid);
+            let mine = Signature::from_scalars(&bytes(&r), &bytes(&s)).unwrap();
+            assert_eq!(verify_prehash(&key, &digest, &mine), valid);
+        }
+    }
+
+    /// Key decoding against `p384::ecdsa::VerifyingKey::from_sec1_bytes`:
+    /// every encoding of real keys, off-curve points, coordinates ≥ p,
+    /// wrong lengths and tags, the identity.
+    #[test]
+    fn keys_agree_with_the_p384_crate() {
+        let agree = |bytes: &[u8]| {
+            let want = p384::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
+                .ok()
+                .map(|k| k.to_sec1_point(false).as_bytes().to_vec());
+            let got = Key::from_sec1_bytes(bytes).map(|k| k.to_sec1_bytes().to_vec());
+            assert_eq!(got, want, "{bytes:02x?}");
+            got.is_some()
+        };
+        let mut seed = 3u64;
+        let mut accepted = 0;
+        for round in 0..30 {
+            let d = scalar(&random48(&mut seed));
+            let q = (ProjectivePoint::GENERATOR * d).to_affine();
+            let full = q.to_sec1_point(false).as_bytes().to_vec();
+            let compressed = q.to_sec1_point(true).as_bytes().to_vec();
+            let mut compact = compressed.clone();
+            compact[0] = 0x05;
+            for enc in [&full, &compressed, &compact] {
+                accepted += usize::from(agree(enc));
+                for tag in [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07] {
+                    let mut m = enc.clone();
+                    m[0] = tag;
+                    accepted += usize::from(agree(&m));
+                }
+                agree(&enc[..enc.len() - 1]);
+                agree(&[enc.as_slice(), &[0]].concat());
+                // A changed coordinate: off the curve, or another point.
+                let mut m = enc.clone();
+                m[1 + round % (enc.len() - 1)] ^= 1 << (round % 8);
+                accepted += usize::from(agree(&m));
+            }
+            // x + p, y + p do not fit; x or y replaced by p or above.
+            for (at, v) in [(1, PRIME), (49, PRIME), (1, [0xff; 48]), (49, [0xff; 48])] {
+                let mut m = full.clone();
+                m[at..at + 48].copy_from_slice(&v);
+                agree(&m);
+            }
+            let mut m = compressed.clone();
+            m[1..].copy_from_slice(&PRIME);
+            agree(&m);
+        }
+        // Compressed forms with an x whose x³ − 3x + b is not a square.
+        for i in 0..40u8 {
+            let mut m = vec![0x02 + (i % 2)];
+            m.extend_from_slice(&[i; 48]);
+            accepted += usize::from(agree(&m));
+            m[0] = 0x05;
+            agree(&m);
+        }
+        for bytes in [&[][..], &[0x00], &[0x04], &[0x02], &[0x00; 97], &[0x04; 97]] {
+            agree(bytes);
+        }
+        assert!(accepted > 30 * 5, "{accepted}");
+    }
+}
