@@ -99,8 +99,8 @@ pub enum PublicKey {
     Rsa(RsaKey),
     /// ECDSA P-256.
     P256(p256::ecdsa::VerifyingKey),
-    /// ECDSA P-384.
-    P384(p384::ecdsa::VerifyingKey),
+    /// ECDSA P-384, a validated point ([`crate::p384_verify`]).
+    P384(crate::p384_verify::Key),
 }
 
 /// Which schemes a key accepts.
@@ -368,8 +368,8 @@ pub fn parse_spki(der: &[u8]) -> Result<PublicKey, KeyError> {
                     .map_err(|_| KeyError::Der)?,
             )),
             Some(c) if c == OID_P384 => Ok(PublicKey::P384(
-                p384::ecdsa::VerifyingKey::from_sec1_bytes(info.subject_public_key.raw_bytes())
-                    .map_err(|_| KeyError::Der)?,
+                crate::p384_verify::Key::from_sec1_bytes(info.subject_public_key.raw_bytes())
+                    .ok_or(KeyError::Der)?,
             )),
             _ => Err(KeyError::Unsupported),
         }
@@ -478,6 +478,53 @@ pub(crate) mod tests {
             parse_key(&k.spki_pem, Some("RSA_PSS_SHA_256")).unwrap_err(),
             KeyError::AlgorithmMismatch("RSA_PSS_SHA_256", "EC P-256")
         );
+    }
+
+    /// P-384 keys decode to the in-house point type: the OpenSSL-made
+    /// fixture, its compressed form, and refusals (off the curve, x ≥ p,
+    /// the identity) with the same error as before (`KeyError::Der`).
+    #[test]
+    fn p384_keys() {
+        let pem = include_str!("../testdata/keys/p384.pub.pem");
+        let parsed = parse_key(pem, None).unwrap();
+        assert_eq!(parsed.schemes, Schemes::Only(Algorithm::EcdsaSha384));
+        let PublicKey::P384(key) = &parsed.key else {
+            panic!("not P-384");
+        };
+        assert_eq!(
+            parse_key(pem, Some("ECDSA_SHA_256")).unwrap_err(),
+            KeyError::AlgorithmMismatch("ECDSA_SHA_256", "EC P-384")
+        );
+        let (_, der) = pem_der(pem).unwrap();
+        // The SPKI ends with the 97-byte uncompressed point, after the BIT
+        // STRING's header and its unused-bits byte (`03 62 00`).
+        let (head, point) = der.split_at(der.len() - 97);
+        assert_eq!(head[head.len() - 3..], [0x03, 0x62, 0x00]);
+        assert_eq!(point[..], key.to_sec1_bytes()[..]);
+        let with_point = |p: &[u8]| {
+            let mut d = head.to_vec();
+            // SEQUENCE length and BIT STRING length follow the point's size.
+            d[1] = d[1] - 97 + u8::try_from(p.len()).unwrap();
+            let bit_string_len = d.len() - 2;
+            d[bit_string_len] = u8::try_from(p.len() + 1).unwrap();
+            d.extend_from_slice(p);
+            parse_spki(&d)
+        };
+        assert!(matches!(with_point(point), Ok(PublicKey::P384(_))));
+        let mut compressed = vec![0x02 | (point[96] & 1)];
+        compressed.extend_from_slice(&point[1..49]);
+        let Ok(PublicKey::P384(k)) = with_point(&compressed) else {
+            panic!("compressed form refused");
+        };
+        assert_eq!(k.to_sec1_bytes()[..], point[..]);
+        let mut off_curve = point.to_vec();
+        off_curve[96] ^= 1;
+        assert_eq!(with_point(&off_curve).unwrap_err(), KeyError::Der);
+        let mut big_x = point.to_vec();
+        big_x[1..49].fill(0xff);
+        assert_eq!(with_point(&big_x).unwrap_err(), KeyError::Der);
+        assert_eq!(with_point(&[0x00]).unwrap_err(), KeyError::Der);
+        assert_eq!(with_point(&point[..96]).unwrap_err(), KeyError::Der);
     }
 
     #[test]

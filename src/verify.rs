@@ -2,13 +2,12 @@
 
 use core::fmt;
 
-use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
 use p256::elliptic_curve::ops::{Invert as _, Reduce};
 use p256::elliptic_curve::sec1::ToSec1Point as _;
 
-use crate::{p256_verify, rsassa};
+use crate::{p256_verify, p384_verify, rsassa};
 
 use crate::keys::{Algorithm, PublicKey, Schemes, VerifyingKey};
 
@@ -103,12 +102,12 @@ pub fn verify(
             )
         }
         (PublicKey::P384(ec), Schemes::Only(Algorithm::EcdsaSha384)) => {
-            let Ok(sig) = p384::ecdsa::Signature::from_der(signature) else {
+            let Some(sig) = p384_verify::Signature::from_der(signature) else {
                 return Err(not_der(signature, 96));
             };
             ok(
                 Algorithm::EcdsaSha384,
-                ec.verify_prehash(&Sha384::digest(payload), &sig).is_ok(),
+                p384_verify::verify_prehash(ec, &Sha384::digest(payload).into(), &sig),
             )
         }
         // Key parsing never pairs an EC key with another scheme; fail closed anyway.
@@ -283,6 +282,46 @@ mod tests {
              return); ECDSA signatures must be DER (openssl dgst -sign makes DER)"
         );
         assert_eq!(check(&key, &raw[..63]), Err(VerifyError::Invalid));
+    }
+
+    /// P-384 through the in-house verifier: signatures by the `p384` crate,
+    /// tampered ones, and the raw `r‖s` hint at 96 bytes, which also covers a
+    /// 96-byte DER-shaped input the DER rules refuse (as before).
+    #[test]
+    fn p384() {
+        use p384::ecdsa::signature::Signer as _;
+        let sk = p384::ecdsa::SigningKey::from_bytes(&[0x42; 48].into()).unwrap();
+        let point = p384::elliptic_curve::sec1::ToSec1Point::to_sec1_point(
+            sk.verifying_key().as_affine(),
+            false,
+        );
+        let key = VerifyingKey {
+            key: PublicKey::P384(p384_verify::Key::from_sec1_bytes(point.as_bytes()).unwrap()),
+            schemes: Schemes::Only(Algorithm::EcdsaSha384),
+        };
+        let sig: p384::ecdsa::Signature = sk.sign(MSG);
+        let der = sig.to_der().as_bytes().to_vec();
+        assert_eq!(check(&key, &der), Ok(Algorithm::EcdsaSha384));
+        assert_eq!(check(&key, &tampered(&der)), Err(VerifyError::Invalid));
+        assert_eq!(
+            verify(&key, b"other", &sha(b"other"), &der),
+            Err(VerifyError::Invalid)
+        );
+        assert_eq!(check(&key, &[0x30, 0x00]), Err(VerifyError::Invalid));
+        let raw = sig.to_bytes();
+        assert_eq!(check(&key, &raw), Err(VerifyError::RawEcdsa(96)));
+        assert_eq!(check(&key, &raw[..95]), Err(VerifyError::Invalid));
+        // DER syntax, 96 bytes, but r = 0: refused like any non-DER input.
+        let mut zero_r = vec![0x30, 94, 0x02, 0x01, 0x00, 0x02, 89];
+        zero_r.extend_from_slice(&[0x01; 89]);
+        assert_eq!(zero_r.len(), 96);
+        assert_eq!(check(&key, &zero_r), Err(VerifyError::RawEcdsa(96)));
+        // An RSA scheme on a P-384 key never verifies.
+        let wrong = VerifyingKey {
+            key: PublicKey::P384(p384_verify::Key::from_sec1_bytes(point.as_bytes()).unwrap()),
+            schemes: Schemes::Only(Algorithm::EcdsaSha256),
+        };
+        assert_eq!(check(&wrong, &der), Err(VerifyError::Invalid));
     }
 
     /// Signatures made by `openssl dgst` (testdata/openssl), not by this crate.
