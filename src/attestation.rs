@@ -167,7 +167,8 @@ struct Image {
 /// The JSON error: not an object of the simple-signing shape, a field given
 /// twice, trailing bytes.
 pub fn parse_claims(payload: &[u8]) -> Result<Claims, String> {
-    let p: Payload = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+    let text = std::str::from_utf8(payload).map_err(|e| e.to_string())?;
+    let p: Payload = serde_json::from_str(text).map_err(|e| e.to_string())?;
     Ok(Claims {
         docker_reference: p.critical.identity.docker_reference,
         digest: p.critical.image.docker_manifest_digest,

@@ -168,10 +168,10 @@ struct PatternFields<'a> {
 
 /// The items of a Kubernetes list answer.
 fn items<'a>(bytes: &'a [u8], kind: &'static str) -> Result<Vec<&'a RawValue>, ResourceError> {
-    let list: List<'a> = serde_json::from_slice(bytes).map_err(|e| ResourceError::List {
-        kind,
-        error: e.to_string(),
-    })?;
+    let list: List<'a> = std::str::from_utf8(bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(t).map_err(|e| e.to_string()))
+        .map_err(|error| ResourceError::List { kind, error })?;
     let items = list.items.unwrap_or_default();
     if items.len() > MAX_ITEMS {
         return Err(ResourceError::TooMany {

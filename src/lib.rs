@@ -43,6 +43,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
+use kubewarden_policy_sdk::host_capabilities::SigstoreVerificationInputV2;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest as guest;
 
@@ -59,15 +60,17 @@ pub fn validate_settings(payload: &[u8]) -> SettingsValidationResponse {
     }
 }
 
-/// Kubewarden's host capabilities, through the SDK: `oci/v1/manifest_digest`
-/// and `oci/v2/verify`.
+/// Kubewarden's host capabilities: `oci/v1/manifest_digest`, `oci/v2/verify`,
+/// `oci/v1/oci_manifest` and the `kubernetes` lists. Requests are the SDK's
+/// own types (so the wire shape is the SDK's); every answer is read by the
+/// policy from text ([`answer`]), so the module carries one JSON reader
+/// rather than a second one for the SDK's `from_slice` calls.
 struct SdkHost;
 
 impl Host for SdkHost {
     fn manifest_digest(&self, image: &str) -> Result<String, String> {
-        kubewarden_policy_sdk::host_capabilities::oci::get_manifest_digest(image)
-            .map(|r| r.digest)
-            .map_err(host_reason)
+        let bytes = raw_host_call("oci", "v1/manifest_digest", &image)?;
+        answer::<DigestAnswer<'_>>(&bytes).map(|a| a.digest.into_owned())
     }
 
     fn verify_pub_key(
@@ -76,16 +79,11 @@ impl Host for SdkHost {
         pub_key: String,
         annotations: Option<BTreeMap<String, String>>,
     ) -> Result<Verified, String> {
-        kubewarden_policy_sdk::host_capabilities::verification::verify_pub_keys_image(
-            image,
-            vec![pub_key],
+        verify_call(&SigstoreVerificationInputV2::SigstorePubKeyVerify {
+            image: image.to_owned(),
+            pub_keys: vec![pub_key],
             annotations,
-        )
-        .map(|r| Verified {
-            is_trusted: r.is_trusted,
-            digest: r.digest,
         })
-        .map_err(host_reason)
     }
 
     fn verify_identity(
@@ -176,61 +174,86 @@ impl SdkHost {
         annotations: Option<BTreeMap<String, String>>,
     ) -> Result<Verified, String> {
         use kubewarden_policy_sdk::host_capabilities::verification as v;
-        let answer = match *identity {
-            Identity::Keyless { issuer, subject } => v::verify_keyless_exact_match(
-                image,
-                vec![v::KeylessInfo {
-                    issuer: issuer.to_owned(),
-                    subject: subject.to_owned(),
-                }],
-                annotations,
-            ),
-            Identity::KeylessPrefix { issuer, url_prefix } => v::verify_keyless_prefix_match(
-                image,
-                vec![v::KeylessPrefixInfo {
-                    issuer: issuer.to_owned(),
-                    url_prefix: url_prefix.to_owned(),
-                }],
-                annotations,
-            ),
-            Identity::GithubActions { owner, repo } => v::verify_keyless_github_actions(
-                image,
-                owner.to_owned(),
-                repo.map(str::to_owned),
-                annotations,
-            ),
+        let image = image.to_owned();
+        let input = match *identity {
+            Identity::Keyless { issuer, subject } => {
+                SigstoreVerificationInputV2::SigstoreKeylessVerify {
+                    image,
+                    keyless: vec![v::KeylessInfo {
+                        issuer: issuer.to_owned(),
+                        subject: subject.to_owned(),
+                    }],
+                    annotations,
+                }
+            }
+            Identity::KeylessPrefix { issuer, url_prefix } => {
+                SigstoreVerificationInputV2::SigstoreKeylessPrefixVerify {
+                    image,
+                    keyless_prefix: vec![v::KeylessPrefixInfo {
+                        issuer: issuer.to_owned(),
+                        url_prefix: url_prefix.to_owned(),
+                    }],
+                    annotations,
+                }
+            }
+            Identity::GithubActions { owner, repo } => {
+                SigstoreVerificationInputV2::SigstoreGithubActionsVerify {
+                    image,
+                    owner: owner.to_owned(),
+                    repo: repo.map(str::to_owned),
+                    annotations,
+                }
+            }
             Identity::Certificate {
                 certificate,
                 chain,
                 require_rekor_bundle,
-            } => v::verify_certificate(
+            } => SigstoreVerificationInputV2::SigstoreCertificateVerify {
                 image,
-                certificate.to_owned(),
-                chain.map(<[String]>::to_vec),
+                // The SDK sends PEM text as an array of its bytes.
+                certificate: certificate.as_bytes().to_vec(),
+                certificate_chain: chain
+                    .map(|c| c.iter().map(|pem| pem.as_bytes().to_vec()).collect()),
                 require_rekor_bundle,
                 annotations,
-            ),
+            },
         };
-        answer
-            .map(|r| Verified {
-                is_trusted: r.is_trusted,
-                digest: r.digest,
-            })
-            .map_err(host_reason)
+        verify_call(&input)
     }
 }
 
-/// The host's own words: the SDK wraps them as `error invoking host
-/// capability …: Host error: <reason>`, which says nothing to an operator.
-fn host_reason(e: kubewarden_policy_sdk::error::Error) -> String {
-    let text = match &e {
-        kubewarden_policy_sdk::error::Error::HostCall { source, .. } => source.to_string(),
-        other => other.to_string(),
-    };
-    match text.strip_prefix("Host error: ") {
-        Some(reason) => reason.to_owned(),
-        None => text,
-    }
+/// `oci/v2/verify` with one of the SDK's requests.
+fn verify_call(input: &SigstoreVerificationInputV2) -> Result<Verified, String> {
+    let bytes = raw_host_call("oci", "v2/verify", input)?;
+    answer::<VerifyAnswer<'_>>(&bytes).map(|a| Verified {
+        is_trusted: a.is_trusted,
+        digest: a.digest.into_owned(),
+    })
+}
+
+/// The SDK's `ManifestDigestResponse`, borrowed.
+#[derive(serde::Deserialize)]
+struct DigestAnswer<'a> {
+    #[serde(borrow)]
+    digest: text::Text<'a>,
+}
+
+/// The SDK's `VerificationResponse`, borrowed.
+#[derive(serde::Deserialize)]
+struct VerifyAnswer<'a> {
+    is_trusted: bool,
+    #[serde(borrow)]
+    digest: text::Text<'a>,
+}
+
+/// Reads a host's JSON answer.
+///
+/// # Errors
+/// The answer is not UTF-8 or not of the expected shape: the host's answer
+/// is not what the protocol says, and the caller fails closed.
+fn answer<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("unreadable host answer: {e}"))?;
+    serde_json::from_str(text).map_err(|e| format!("unreadable host answer: {e}"))
 }
 
 fn validate_guest(payload: &[u8]) -> guest::CallResult {

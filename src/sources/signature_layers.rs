@@ -232,8 +232,10 @@ struct EntryKey<'a> {
 /// # Errors
 /// The first [`LayerProblem`] found.
 pub fn check(manifest: &[u8], spent: &Cell<usize>) -> Result<(), LayerProblem> {
-    let m: Manifest<'_> =
-        serde_json::from_slice(manifest).map_err(|e| LayerProblem::Manifest(e.to_string()))?;
+    let m: Manifest<'_> = std::str::from_utf8(manifest)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(t).map_err(|e| e.to_string()))
+        .map_err(LayerProblem::Manifest)?;
     let keyless: Vec<(&Layer<'_>, &LayerAnnotations<'_>, &str)> = m
         .layers
         .iter()
@@ -284,8 +286,10 @@ fn check_layer(digest: &str, a: &LayerAnnotations<'_>, cert: &str) -> Result<(),
         serde_json::from_str(bundle).map_err(|_| Unbound::Bundle("is not a cosign bundle"))?;
     let body = crate::b64::decode(bundle.payload.body.trim())
         .map_err(|_| Unbound::Bundle("body is not base64"))?;
-    let entry: Entry<'_> =
-        serde_json::from_slice(&body).map_err(|_| Unbound::Bundle("body is not a Rekor entry"))?;
+    let entry: Entry<'_> = std::str::from_utf8(&body)
+        .ok()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .ok_or(Unbound::Bundle("body is not a Rekor entry"))?;
     if entry.kind.as_ref() != "hashedrekord" {
         return Err(Unbound::Bundle("entry is not a hashedrekord"));
     }
