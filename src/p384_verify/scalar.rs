@@ -78,6 +78,18 @@ impl Signature {
         (rest.is_empty() && in_range(&r) && in_range(&s)).then_some(Signature { r, s })
     }
 
+    /// `r`, big-endian.
+    #[must_use]
+    pub fn r(&self) -> &[u8; 48] {
+        &self.r
+    }
+
+    /// `s`, big-endian.
+    #[must_use]
+    pub fn s(&self) -> &[u8; 48] {
+        &self.s
+    }
+
     /// The signature from its scalars, if both are in `[1, n)`.
     #[must_use]
     pub fn from_scalars(r: &[u8; 48], s: &[u8; 48]) -> Option<Signature> {

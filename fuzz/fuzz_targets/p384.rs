@@ -1,0 +1,258 @@
+//! The hand-written P-384 verifier (`p384_verify`) must agree with
+//! `num-bigint` (field) and with the `p384` crate (curve, scalars, DER
+//! signatures, SEC 1 keys, verification).
+//!
+//! Byte 0 picks the check:
+//! * field (`% 6 == 0`): a program of field operations (mul, square, add,
+//!   sub, neg, small multiples, square root) over four registers loaded
+//!   from the input, so that lazily reduced values (between p and 2³⁸⁵)
+//!   feed every operation; each result is compared with `num-bigint` mod p.
+//! * lincomb (`% 6 == 1, 2`): `u1·G + u2·Q` for `Q = d·G`. `d` is small or
+//!   any scalar, and `u2` is often tied to `u1` (`u2 = ±u1`,
+//!   `u1 + u2·d = 0`, `u1 = 0`…) so that additions meet equal and opposite
+//!   points and the identity; the affine x is compared with the crate's.
+//! * verify (`% 6 == 3`): a signature made by the crate's `SigningKey`,
+//!   `r` and/or `s` possibly replaced, over a payload from the input; the
+//!   policy's `verify` must agree with the crate's `Verifier`.
+//! * DER (`% 6 == 4`): the rest of the input as a signature, optionally
+//!   behind the DER of a real one's prefix; `Signature::from_der` must
+//!   accept exactly what the crate's does, with the same `r` and `s`.
+//! * SEC 1 (`% 6 == 5`): the rest of the input as a public key, optionally
+//!   behind a tag byte and a real key's x; `Key::from_sec1_bytes` must
+//!   accept exactly what the crate's `VerifyingKey::from_sec1_bytes` does,
+//!   and decode the same point.
+#![no_main]
+
+use kritis_attestation_policy::keys::{Algorithm, PublicKey, Schemes, VerifyingKey};
+use kritis_attestation_policy::p384_verify::{field::Fe, lincomb_x, Key, Signature};
+use libfuzzer_sys::fuzz_target;
+use num_bigint::BigUint;
+use p384::ecdsa::signature::hazmat::PrehashSigner as _;
+use p384::ecdsa::signature::{Signer as _, Verifier as _};
+use p384::elliptic_curve::ops::Reduce as _;
+use p384::elliptic_curve::sec1::ToSec1Point as _;
+use p384::{FieldBytes, ProjectivePoint, Scalar};
+
+fn take48(input: &mut &[u8]) -> [u8; 48] {
+    let mut out = [0u8; 48];
+    let n = input.len().min(48);
+    out[..n].copy_from_slice(&input[..n]);
+    *input = &input[n..];
+    out
+}
+
+fn scalar(bytes: &[u8; 48]) -> Scalar {
+    Scalar::reduce(&FieldBytes::from(*bytes))
+}
+
+fn bytes(s: &Scalar) -> [u8; 48] {
+    s.to_bytes().into()
+}
+
+fn prime() -> BigUint {
+    BigUint::parse_bytes(
+        b"fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe\
+          ffffffff0000000000000000ffffffff",
+        16,
+    )
+    .unwrap()
+}
+
+fn to48(v: &BigUint) -> [u8; 48] {
+    let b = v.to_bytes_be();
+    let mut out = [0u8; 48];
+    out[48 - b.len()..].copy_from_slice(&b);
+    out
+}
+
+fn key_of(p: &ProjectivePoint) -> Key {
+    Key::from_sec1_bytes(p.to_affine().to_sec1_point(false).as_bytes()).unwrap()
+}
+
+fn field(mut input: &[u8]) {
+    let p = prime();
+    let mut fe: Vec<Fe> = Vec::new();
+    let mut big: Vec<BigUint> = Vec::new();
+    for _ in 0..4 {
+        let b = take48(&mut input);
+        fe.push(Fe::from_be_bytes(&b));
+        big.push(BigUint::from_bytes_be(&b) % &p);
+    }
+    for op in input.chunks(2).take(64) {
+        let (code, arg) = (op[0], op.get(1).copied().unwrap_or(0));
+        let (dst, a, b) = (
+            usize::from(code >> 6),
+            usize::from(arg & 3),
+            usize::from((arg >> 2) & 3),
+        );
+        let (x, y) = (fe[a], fe[b]);
+        let (bx, by) = (big[a].clone(), big[b].clone());
+        let (r, br) = match code % 7 {
+            0 => (x.mul(&y), bx * by % &p),
+            1 => (x.square(), &bx * &bx % &p),
+            2 => (x.add(&y), (bx + by) % &p),
+            3 => (x.sub(&y), (bx + &p - by) % &p),
+            4 => (x.neg(), (&p - bx) % &p),
+            5 => {
+                let k = i64::from(arg >> 4) % 9;
+                (x.mul_small(k), bx * BigUint::from(k as u64) % &p)
+            }
+            _ => {
+                // A root exactly when num-bigint's square root exists: the
+                // candidate bx^((p+1)/4) squares back.
+                let e = (&p + 1u32) >> 2;
+                let cand = bx.modpow(&e, &p);
+                let is_square = &cand * &cand % &p == bx;
+                match x.sqrt() {
+                    Some(root) => {
+                        assert!(is_square, "root of a non-square {bx:x}");
+                        let rb = BigUint::from_bytes_be(&root.to_be_bytes());
+                        assert!(rb == cand || (&rb + &cand) % &p == BigUint::ZERO);
+                        (root, rb)
+                    }
+                    None => {
+                        assert!(!is_square, "no root of the square {bx:x}");
+                        continue;
+                    }
+                }
+            }
+        };
+        assert_eq!(
+            r.to_be_bytes(),
+            to48(&br),
+            "op {} on {:x}, {:x}",
+            code % 7,
+            big[a],
+            big[b]
+        );
+        assert_eq!(r.is_zero(), br == BigUint::ZERO);
+        assert_eq!(r.is_odd(), br.bit(0));
+        assert!(r.equals(&fe[dst]) == (br == big[dst]));
+        fe[dst] = r;
+        big[dst] = br;
+    }
+}
+
+fn lincomb(sel: u8, mut input: &[u8]) {
+    let d_bytes = take48(&mut input);
+    let d = if sel & 0x10 != 0 {
+        Scalar::from(u64::from(d_bytes[0]) + 1)
+    } else {
+        scalar(&d_bytes)
+    };
+    if d == Scalar::ZERO {
+        return;
+    }
+    let u1 = scalar(&take48(&mut input));
+    let other = scalar(&take48(&mut input));
+    let u2 = match (sel >> 5) & 7 {
+        0 => u1,
+        1 => -u1,
+        // u1 + u2·d = 0: the sum is the identity.
+        2 => -u1 * Option::<Scalar>::from(d.invert()).unwrap(),
+        // u1·G = u2·Q partway: u2 = u1·d⁻¹ + small.
+        3 => u1 * Option::<Scalar>::from(d.invert()).unwrap() + Scalar::from(u64::from(sel & 3)),
+        4 => Scalar::ZERO,
+        _ => other,
+    };
+    let u1 = if sel & 0x0c == 0x0c { Scalar::ZERO } else { u1 };
+    let q = ProjectivePoint::GENERATOR * d;
+    let want = ProjectivePoint::GENERATOR * u1 + q * u2;
+    let want_x = want
+        .to_affine()
+        .to_sec1_point(false)
+        .x()
+        .map(|x| <[u8; 48]>::try_from(x.as_slice()).unwrap());
+    assert_eq!(
+        lincomb_x(&bytes(&u1), &bytes(&u2), &key_of(&q)),
+        want_x,
+        "d = {d:?}, u1 = {u1:?}, u2 = {u2:?}"
+    );
+}
+
+fn verify(sel: u8, mut input: &[u8]) {
+    let d = scalar(&take48(&mut input));
+    let Ok(sk) = p384::ecdsa::SigningKey::from_bytes(&d.to_bytes()) else {
+        return;
+    };
+    // The payload: the policy hashes it with SHA-384, as the crate's
+    // `Signer` and `Verifier` do.
+    let payload = take48(&mut input);
+    let payload = &payload[..usize::from(sel >> 6) * 16];
+    let sig: p384::ecdsa::Signature = sk.sign(payload);
+    let (r, s) = (bytes(&sig.r()), bytes(&sig.s()));
+    let (r, s) = match (sel >> 4) & 3 {
+        0 => (r, s),
+        1 => (take48(&mut input), s),
+        2 => (r, take48(&mut input)),
+        _ => (take48(&mut input), take48(&mut input)),
+    };
+    let Ok(sig) = p384::ecdsa::Signature::from_scalars(r, s) else {
+        assert!(Signature::from_scalars(&r, &s).is_none());
+        return;
+    };
+    let vk = *sk.verifying_key();
+    let want = vk.verify(payload, &sig).is_ok();
+    let key = VerifyingKey {
+        key: PublicKey::P384(key_of(&ProjectivePoint::from(*vk.as_affine()))),
+        schemes: Schemes::Only(Algorithm::EcdsaSha384),
+    };
+    let der = sig.to_der();
+    // The SHA-256 argument serves RSA and P-256 only.
+    let got = kritis_attestation_policy::verify::verify(&key, payload, &[0; 32], der.as_bytes());
+    assert_eq!(got.is_ok(), want, "r = {r:02x?}, s = {s:02x?}");
+}
+
+fn der(sel: u8, mut input: &[u8]) {
+    let mut bytes = Vec::new();
+    if sel & 0x10 != 0 {
+        // A real signature's DER, cut where the input says, then the input.
+        let d = scalar(&take48(&mut input));
+        if let Ok(sk) = p384::ecdsa::SigningKey::from_bytes(&d.to_bytes()) {
+            let sig: p384::ecdsa::Signature = sk.sign_prehash(&[sel; 48]).unwrap();
+            let der = sig.to_der();
+            let cut = input.first().map_or(0, |&c| usize::from(c)) % (der.as_bytes().len() + 1);
+            bytes.extend_from_slice(&der.as_bytes()[..cut]);
+            input = input.get(1..).unwrap_or(&[]);
+        }
+    }
+    bytes.extend_from_slice(input);
+    let want = p384::ecdsa::Signature::from_der(&bytes).ok().map(|s| {
+        let (r, s) = s.split_bytes();
+        (<[u8; 48]>::from(r), <[u8; 48]>::from(s))
+    });
+    let got = Signature::from_der(&bytes).map(|s| (*s.r(), *s.s()));
+    assert_eq!(got, want, "{bytes:02x?}");
+}
+
+fn sec1(sel: u8, mut input: &[u8]) {
+    let mut bytes = Vec::new();
+    if sel & 0x10 != 0 {
+        // A tag from the input, then a real key's x, then the input (a y).
+        let d = scalar(&take48(&mut input));
+        if d != Scalar::ZERO {
+            let q = (ProjectivePoint::GENERATOR * d).to_affine();
+            let enc = q.to_sec1_point(sel & 0x20 != 0);
+            bytes.push(input.first().copied().unwrap_or(4) % 8);
+            input = input.get(1..).unwrap_or(&[]);
+            bytes.extend_from_slice(&enc.as_bytes()[1..49]);
+        }
+    }
+    bytes.extend_from_slice(input);
+    let want = p384::ecdsa::VerifyingKey::from_sec1_bytes(&bytes)
+        .ok()
+        .map(|k| k.to_sec1_point(false).as_bytes().to_vec());
+    let got = Key::from_sec1_bytes(&bytes).map(|k| k.to_sec1_bytes().to_vec());
+    assert_eq!(got, want, "{bytes:02x?}");
+}
+
+fuzz_target!(|data: &[u8]| {
+    let [sel, rest @ ..] = data else { return };
+    match sel % 6 {
+        0 => field(rest),
+        1 | 2 => lincomb(*sel, rest),
+        3 => verify(*sel, rest),
+        4 => der(*sel, rest),
+        _ => sec1(*sel, rest),
+    }
+});
