@@ -64,6 +64,34 @@ impl Affine {
     }
 }
 
+/// A Jacobian point with `Z²` and `Z³` kept: the entries of the key's
+/// table, each added many times, so that an addition saves a squaring and
+/// a multiplication.
+#[derive(Clone, Copy, Debug)]
+struct Cached {
+    p: Jacobian,
+    zz: Fe,
+    zzz: Fe,
+}
+
+impl Cached {
+    fn new(p: Jacobian) -> Cached {
+        let zz = p.z.square();
+        Cached {
+            zz,
+            zzz: zz.mul(&p.z),
+            p,
+        }
+    }
+
+    fn neg(&self) -> Cached {
+        Cached {
+            p: self.p.neg(),
+            ..*self
+        }
+    }
+}
+
 impl Jacobian {
     fn neg(&self) -> Jacobian {
         Jacobian {
@@ -118,14 +146,14 @@ impl Jacobian {
         })
     }
 
-    /// `self + q` (add-2007-bl: 11M + 5S).
-    fn add(&self, q: &Jacobian) -> Option<Jacobian> {
+    /// `self + q`, `q`'s `Z²` and `Z³` given (add-2007-bl without its
+    /// first squaring and multiplication: 10M + 4S).
+    fn add_cached(&self, q: &Cached) -> Option<Jacobian> {
         let z1z1 = self.z.square();
-        let z2z2 = q.z.square();
-        let u1 = self.x.mul(&z2z2);
-        let u2 = q.x.mul(&z1z1);
-        let s1 = self.y.mul(&q.z).mul(&z2z2);
-        let s2 = q.y.mul(&self.z).mul(&z1z1);
+        let u1 = self.x.mul(&q.zz);
+        let u2 = q.p.x.mul(&z1z1);
+        let s1 = self.y.mul(&q.zzz);
+        let s2 = q.p.y.mul(&self.z).mul(&z1z1);
         let h = u2.sub(&u1);
         let r = s2.sub(&s1).mul_small(2);
         if h.is_zero() {
@@ -136,7 +164,7 @@ impl Jacobian {
         let v = u1.mul(&i);
         let x3 = r.square().sub(&j).sub(&v.mul_small(2));
         let y3 = r.mul(&v.sub(&x3)).sub(&s1.mul(&j).mul_small(2));
-        let z3 = self.z.add(&q.z).square().sub(&z1z1).sub(&z2z2).mul(&h);
+        let z3 = self.z.add(&q.p.z).square().sub(&z1z1).sub(&q.zz).mul(&h);
         Some(Jacobian {
             x: x3,
             y: y3,
@@ -146,10 +174,10 @@ impl Jacobian {
 }
 
 /// `acc + p`, where `acc` may be the identity (`None`).
-fn add_jacobian(acc: Option<Jacobian>, p: &Jacobian) -> Option<Jacobian> {
+fn add_cached(acc: Option<Jacobian>, p: &Cached) -> Option<Jacobian> {
     match acc {
-        None => Some(*p),
-        Some(a) => a.add(p),
+        None => Some(p.p),
+        Some(a) => a.add_cached(p),
     }
 }
 
@@ -223,11 +251,11 @@ fn generator_multiple(i: usize) -> Affine {
 /// `u1·G + u2·Q`, `None` for the identity.
 fn lincomb(u1: &[u8; 48], u2: &[u8; 48], q: &Affine) -> Option<Jacobian> {
     // Q, 3Q, …, 15Q.
-    let mut q_table = [q.to_jacobian(); 1 << (Q_WINDOW - 2)];
-    let q2 = q.to_jacobian().double();
+    let mut q_table = [Cached::new(q.to_jacobian()); 1 << (Q_WINDOW - 2)];
+    let q2 = Cached::new(q.to_jacobian().double());
     for i in 1..q_table.len() {
         // (2i − 1)·Q + 2Q is never the identity: 2i + 1 < n.
-        q_table[i] = q_table[i - 1].add(&q2)?;
+        q_table[i] = Cached::new(q_table[i - 1].p.add_cached(&q2)?);
     }
     let g_digits = wnaf(u1, G_WINDOW);
     let q_digits = wnaf(u2, Q_WINDOW);
@@ -245,7 +273,7 @@ fn lincomb(u1: &[u8; 48], u2: &[u8; 48], q: &Affine) -> Option<Jacobian> {
         let d = q_digits[i];
         if d != 0 {
             let p = q_table[usize::from(d.unsigned_abs() / 2)];
-            acc = add_jacobian(acc, &if d > 0 { p } else { p.neg() });
+            acc = add_cached(acc, &if d > 0 { p } else { p.neg() });
         }
     }
     acc
