@@ -17,7 +17,7 @@ use crate::sources::annotation::Annotation;
 use crate::sources::registry_identities::Identities;
 use crate::sources::registry_keys::Registry;
 use crate::text::Quoted;
-use crate::verdict::{Miss, PolicyMiss, Reason};
+use crate::verdict::{Listed, Miss, PolicyMiss, Reason};
 
 /// Images naming the same repository and digest share one evaluation,
 /// whatever their tags: `app:t1@D` and `app:t2@D` are the same content.
@@ -64,6 +64,18 @@ enum Target<'i> {
         /// The digest comes from the host (the image is a tag): pin it.
         resolved: bool,
     },
+}
+
+/// What deciding one authority for an image gave.
+#[derive(Clone)]
+enum Outcome {
+    /// It attests the image.
+    Proven,
+    /// It does not, and why.
+    Missed(Miss),
+    /// It does not (no signature names its keys); why is worked out only
+    /// if the image is rejected.
+    Deferred,
 }
 
 /// An applicable policy: a name (none for the implicit one), its rule and
@@ -345,13 +357,39 @@ impl<'s> Engine<'s> {
         } else {
             None
         };
+        // Annotation only: the authorities some signature on these
+        // attestations names. Any other authority's check verifies nothing
+        // and can only miss (no signature by its keys, or an attestation
+        // for another repository), so it is deferred: its reason is built
+        // only if the image is rejected, and an image one of 100
+        // authorities attests costs one lookup per signature, not 100
+        // misses with their key ids allocated and freed.
+        let named: Option<Vec<bool>> = match &annotation {
+            Some(Ok((parsed, Some(candidates)))) if !self.sources.registry => {
+                let mut named = vec![false; self.authorities.len()];
+                for &ai in candidates.matching {
+                    for sig in &parsed.list[ai].signatures {
+                        for k in self.keyring.named(&sig.key_id) {
+                            if let Some(flag) = named.get_mut(self.keyring.slot(k).authority) {
+                                *flag = true;
+                            }
+                        }
+                    }
+                }
+                Some(named)
+            }
+            _ => None,
+        };
         // The registry is asked about the exact digest being judged.
         let registry_image: Cow<'_, str> = if pinned {
             Cow::Owned(format!("{image}@{digest}"))
         } else {
             Cow::Borrowed(image)
         };
-        let check = |a: usize| -> Result<(), Miss> {
+        let check = |a: usize| -> Outcome {
+            if named.as_ref().and_then(|n| n.get(a)) == Some(&false) {
+                return Outcome::Deferred;
+            }
             let from_annotation = annotation.as_ref().map(|found| match found {
                 Err(e) => Err(Miss::Annotation((*e).clone())),
                 Ok((parsed, None)) => Err(Miss::NotInAnnotation {
@@ -367,19 +405,19 @@ impl<'s> Engine<'s> {
                 ),
             });
             let annotation_miss = match from_annotation {
-                Some(Ok(())) => return Ok(()),
+                Some(Ok(())) => return Outcome::Proven,
                 Some(Err(miss)) => Some(miss),
                 None => None,
             };
             if !self.sources.registry {
-                return Err(annotation_miss.unwrap_or(Miss::TagOnly));
+                return Outcome::Missed(annotation_miss.unwrap_or(Miss::TagOnly));
             }
             let registry_miss =
                 match self.registry_check(a, &registry_image, repository, Some(digest)) {
-                    Ok(()) => return Ok(()),
+                    Ok(()) => return Outcome::Proven,
                     Err(miss) => miss,
                 };
-            Err(match annotation_miss {
+            Outcome::Missed(match annotation_miss {
                 Some(annotation) => Miss::Both {
                     annotation: Box::new(annotation),
                     registry: Box::new(registry_miss),
@@ -387,16 +425,42 @@ impl<'s> Engine<'s> {
                 None => registry_miss,
             })
         };
-        self.judge(check).map_err(Reason::Unsatisfied)
+        // A deferred authority's reason: its check run now. Nothing names
+        // its keys, so nothing is verified and it misses as it would have.
+        let explain = |a: usize| -> Miss {
+            let result = match &annotation {
+                Some(Ok((parsed, Some(candidates)))) => self.annotation.check_authority(
+                    &self.keyring,
+                    a,
+                    &parsed.list,
+                    candidates,
+                    repository,
+                ),
+                _ => Ok(()),
+            };
+            // Only a deferred authority is explained, and it cannot be
+            // proven; should that ever change, the image still fails closed
+            // (this is only its reason).
+            result.err().unwrap_or_else(|| Miss::NoSignature {
+                key_ids: self.keyring.ids_of(a).collect(),
+                signed_by: Listed::default(),
+            })
+        };
+        self.judge(check, explain).map_err(Reason::Unsatisfied)
     }
 
     /// Runs the applicable policies with `check` deciding each authority
     /// (at most once per authority): `Ok` as soon as one policy is
-    /// satisfied, else every policy's misses. With `require: any` a policy
+    /// satisfied, else every policy's misses, a deferred one explained by
+    /// `explain` (at most once per authority). With `require: any` a policy
     /// stops at its first satisfied authority, so no further source (no
     /// further host call) is consulted.
-    fn judge(&self, check: impl Fn(usize) -> Result<(), Miss>) -> Result<(), Vec<PolicyMiss>> {
-        let mut memo: Vec<Option<Result<(), Miss>>> = vec![None; self.authorities.len()];
+    fn judge(
+        &self,
+        check: impl Fn(usize) -> Outcome,
+        explain: impl Fn(usize) -> Miss,
+    ) -> Result<(), Vec<PolicyMiss>> {
+        let mut memo: Vec<Option<Outcome>> = vec![None; self.authorities.len()];
         // The policies not satisfied, with the authorities each misses: the
         // misses themselves are copied out of `memo` only if no policy is
         // satisfied, as an admitted image never shows them.
@@ -406,13 +470,13 @@ impl<'s> Engine<'s> {
             let mut satisfied_any = false;
             for &a in &policy.authorities {
                 match memo[a].get_or_insert_with(|| check(a)) {
-                    Ok(()) => {
+                    Outcome::Proven => {
                         satisfied_any = true;
                         if policy.require == Require::Any {
                             break;
                         }
                     }
-                    Err(_) => missing.push(a),
+                    Outcome::Missed(_) | Outcome::Deferred => missing.push(a),
                 }
             }
             let satisfied = match policy.require {
@@ -424,6 +488,13 @@ impl<'s> Engine<'s> {
             }
             unsatisfied.push((policy, missing));
         }
+        for (_, missing) in &unsatisfied {
+            for &a in missing {
+                if let Some(outcome @ Outcome::Deferred) = &mut memo[a] {
+                    *outcome = Outcome::Missed(explain(a));
+                }
+            }
+        }
         Err(unsatisfied
             .into_iter()
             .map(|(policy, missing)| PolicyMiss {
@@ -432,7 +503,9 @@ impl<'s> Engine<'s> {
                 missing: missing
                     .into_iter()
                     .filter_map(|a| match &memo[a] {
-                        Some(Err(miss)) => Some((self.authorities[a].to_owned(), miss.clone())),
+                        Some(Outcome::Missed(miss)) => {
+                            Some((self.authorities[a].to_owned(), miss.clone()))
+                        }
                         _ => None,
                     })
                     .collect(),
@@ -484,23 +557,181 @@ impl<'s> Engine<'s> {
             }
         }
         let annotation = self.sources.annotation;
+        let miss = |a: usize| {
+            let registry = self
+                .registry_check(a, image, repository, None)
+                .err()
+                .unwrap_or(Miss::TagOnly);
+            if annotation {
+                Miss::Both {
+                    annotation: Box::new(Miss::TagOnly),
+                    registry: Box::new(registry),
+                }
+            } else {
+                registry
+            }
+        };
         let misses = self
-            .judge(|a| {
-                let registry = self
-                    .registry_check(a, image, repository, None)
-                    .err()
-                    .unwrap_or(Miss::TagOnly);
-                Err(if annotation {
-                    Miss::Both {
-                        annotation: Box::new(Miss::TagOnly),
-                        registry: Box::new(registry),
-                    }
-                } else {
-                    registry
-                })
-            })
+            .judge(|a| Outcome::Missed(miss(a)), miss)
             .err()
             .unwrap_or_default();
         Err(Reason::Unsatisfied(misses))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use serde_json::{json, Value};
+
+    use crate::evaluate::{validate_counting, Host, Verified, Work};
+    use crate::testkeys;
+    use crate::verdict::Verdict;
+
+    const DIGEST: &str = "sha256:ddba4d27a7ffc3f86dd6c2f92041af252a1f23a8e742c90e6e1297bfa1bc0c45";
+    const REPO: &str = "registry.example.com/team/app";
+
+    /// A host that is never asked anything on the annotation path.
+    struct NoHost;
+
+    impl Host for NoHost {
+        fn manifest_digest(&self, image: &str) -> Result<String, String> {
+            Err(format!("unexpected host call for {image}"))
+        }
+
+        fn verify_pub_key(
+            &self,
+            image: &str,
+            _pub_key: String,
+            _annotations: Option<std::collections::BTreeMap<String, String>>,
+        ) -> Result<Verified, String> {
+            Err(format!("unexpected registry call for {image}"))
+        }
+    }
+
+    fn b64(b: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(b)
+    }
+
+    /// An attestation for `repo` at `DIGEST`: (key id, signature) pairs.
+    fn attestation(repo: &str, signatures: &[(&str, Vec<u8>)]) -> (Vec<u8>, Value) {
+        let payload = format!(
+            r#"{{"critical":{{"identity":{{"docker-reference":"{repo}"}},"image":{{"docker-manifest-digest":"{DIGEST}"}},"type":"atomic container signature"}}}}"#
+        )
+        .into_bytes();
+        let sigs: Vec<Value> = signatures
+            .iter()
+            .map(|(id, sig)| json!({"publicKeyId": id, "signature": b64(sig)}))
+            .collect();
+        let value = json!({"contentType": "SIMPLE_SIGNING_JSON",
+                           "serializedPayload": b64(&payload), "signatures": sigs});
+        (payload, value)
+    }
+
+    fn run(settings: &Value, attestations: &[Value]) -> (Verdict, Work) {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "default", "annotations": {
+                "kritis.grafeas.io/attestations": Value::Array(attestations.to_vec()).to_string()}},
+            "spec": {"containers": [{"name": "c", "image": format!("{REPO}@{DIGEST}")}]}});
+        let request = json!({"uid": "u1", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "operation": "CREATE", "namespace": "default", "object": pod});
+        let payload =
+            serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap();
+        validate_counting(&payload, &NoHost)
+    }
+
+    #[test]
+    fn an_image_one_of_many_authorities_attests_examines_only_that_one() {
+        let key = testkeys::rsa(2048);
+        let authorities: Vec<Value> = (0..100)
+            .map(|i| {
+                json!({"name": format!("aa-{i}"), "publicKeyId": format!("key-{i}"),
+                            "publicKeyData": key.spki_b64()})
+            })
+            .collect();
+        let (payload, _) = attestation(REPO, &[]);
+        let (_, att) = attestation(REPO, &[("key-99", key.sign_pkcs1(&payload))]);
+        let (verdict, work) = run(&json!({"attestationAuthorities": authorities}), &[att]);
+        assert!(matches!(verdict, Verdict::Admit { .. }));
+        // The 99 authorities no signature names are neither examined nor
+        // explained: the image is admitted.
+        assert_eq!(
+            work,
+            Work {
+                digest_checks: 1,
+                attestations_examined: 1,
+                signatures_examined: 1,
+                verifications: 1,
+                verification_cost: 1,
+                ..Work::default()
+            }
+        );
+    }
+
+    #[test]
+    fn deferred_authorities_are_explained_when_the_image_is_rejected() {
+        let key = testkeys::rsa(2048);
+        let other = testkeys::rsa_b();
+        let authority = |name: &str, id: Option<&str>, k: &testkeys::TestKey| {
+            let mut a = json!({"name": name, "publicKeyData": k.spki_b64()});
+            if let Some(id) = id {
+                a["publicKeyId"] = json!(id);
+            }
+            a
+        };
+        let settings = json!({
+            "attestationAuthorities": [
+                authority("a", Some("ka"), &key),
+                authority("b", Some("kb"), &other),
+                authority("c", None, &other),
+                authority("d", Some("kd"), &key),
+            ],
+            "attestationPolicies": [
+                {"name": "both", "attestationAuthorityNames": ["a", "b"]},
+                {"name": "either", "attestationAuthorityNames": ["c", "b", "d"], "require": "any"},
+            ]
+        });
+        let (payload, _) = attestation(REPO, &[]);
+        // `ka` names authority a but is made by another key (a bad
+        // signature); `kx` names no authority: b, c and d are deferred.
+        let (_, att) = attestation(
+            REPO,
+            &[
+                ("ka", other.sign_pkcs1(&payload)),
+                ("kx", key.sign_pkcs1(&payload)),
+            ],
+        );
+        let (verdict, work) = run(&settings, &[att]);
+        let Verdict::Reject(r) = verdict else {
+            panic!("admitted")
+        };
+        let c_id = crate::keys::default_key_id(&other.spki_b64()).unwrap();
+        assert_eq!(
+            r.message(),
+            format!(
+                "image {REPO}@{DIGEST} is not attested: policy both requires authority a: \
+                 signature with key ka does not verify; policy both requires authority b: no \
+                 valid signature by its keys (kb); the attestations for this digest are signed \
+                 by ka, kx (unknown key id); policy either requires any one of its authorities: \
+                 authority c: no valid signature by its keys ({c_id}); the attestations for this \
+                 digest are signed by ka, kx (unknown key id); authority b: no valid signature by \
+                 its keys (kb); the attestations for this digest are signed by ka, kx (unknown \
+                 key id); authority d: no valid signature by its keys (kd); the attestations for \
+                 this digest are signed by ka, kx (unknown key id)"
+            )
+        );
+        // Each authority examined once (a when judged, b, c and d when
+        // explained), one verification (a's).
+        assert_eq!(
+            work,
+            Work {
+                digest_checks: 1,
+                attestations_examined: 4,
+                signatures_examined: 8,
+                verifications: 1,
+                verification_cost: 1,
+                ..Work::default()
+            }
+        );
     }
 }
