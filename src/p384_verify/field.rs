@@ -13,12 +13,15 @@
 //! fourteen limbs either way, and 28 makes `p`'s terms land on shifts of
 //! whole limbs' multiples of 4 bits with room left in every column.
 //!
-//! Invariant of every [`Fe`]: limbs in `[0, 2²⁸)` (the top one below 2²¹),
-//! value below 2³⁸⁵ (not necessarily below `p`). Multiplication maps such
-//! inputs to an output below `2³⁷⁸ + p` (`a·b/R + p`); addition and
-//! subtraction fold the bits from 2³⁸⁴ up back in (`2³⁸⁴ ≡ 2¹²⁸ + 2⁹⁶ −
-//! 2³² + 1`), which also lands below 2³⁸⁵. Only comparisons and output need
-//! the fully reduced value.
+//! Invariant of every [`Fe`]: limbs below 2²⁹ in absolute value, value in
+//! `[0, 2³⁸⁵)` (not necessarily below `p`). Such limbs keep a column of
+//! products below 2⁶¹·⁹. Multiplication maps such inputs to normalised
+//! limbs (in `[0, 2²⁸)`) and a value below `2³⁷⁸ + p` (`a·b/R + p`);
+//! addition and subtraction carry once, then fold the bits from 2³⁸⁴ up
+//! back in (`2³⁸⁴ ≡ 2¹²⁸ + 2⁹⁶ − 2³² + 1`) without carrying again: limbs 0,
+//! 1, 3 and 4 may then be up to 2²² off `[0, 2²⁸)`, the value below
+//! `2³⁸⁴ + 2¹³⁵`. Only comparisons and output need the fully reduced value
+//! (and normalised limbs).
 //!
 //! Variable time: verification handles public values only.
 
@@ -62,7 +65,7 @@ impl Fe {
     ]);
 
     /// An element from its limbs in Montgomery form (each below 2²⁸, value
-    /// below 2³⁸⁵: the precomputed table).
+    /// below p: the precomputed table).
     pub(super) const fn from_montgomery_limbs(limbs: &[u32; L]) -> Fe {
         let mut out = [0i64; L];
         let mut i = 0;
@@ -136,11 +139,18 @@ impl Fe {
             a[13] * b[13],
             0,
         ];
-        for i in 1..L {
-            for j in 0..L - 1 {
-                t[i + j] += a[i] * b[j];
-            }
+        // Rows unrolled by hand: as a loop (LLVM's choice past its
+        // unrolling threshold) every product loaded and stored its column
+        // sum in the module's memory; unrolled, the sums stay in locals, as
+        // in `square`.
+        macro_rules! rows {
+            ($($i:literal)*) => {$(
+                for j in 0..L - 1 {
+                    t[$i + j] += a[$i] * b[j];
+                }
+            )*};
         }
+        rows!(1 2 3 4 5 6 7 8 9 10 11 12 13);
         reduce(t)
     }
 
@@ -285,13 +295,15 @@ impl Fe {
     /// Whether the element is 0 mod p.
     #[must_use]
     pub fn is_zero(&self) -> bool {
-        self.canonical() == [0; L]
+        // Not `== [0; L]`: an array comparison is a `memcmp` call in wasm.
+        self.canonical().iter().all(|&l| l == 0)
     }
 
     /// Whether both elements are equal mod p.
     #[must_use]
     pub fn equals(&self, rhs: &Fe) -> bool {
-        self.canonical() == rhs.canonical()
+        let (a, b) = (self.canonical(), rhs.canonical());
+        a.iter().zip(&b).all(|(x, y)| x == y)
     }
 
     /// Whether the fully reduced value (out of the Montgomery domain) is
@@ -303,8 +315,9 @@ impl Fe {
 
     /// The limbs of the value reduced below p (Montgomery form kept).
     fn canonical(&self) -> [i64; L] {
-        // Below 2³⁸⁵ < 3p: at most two subtractions.
+        // Below 2³⁸⁵ < 3p: at most two subtractions, on normalised limbs.
         let mut v = self.0;
+        carry(&mut v);
         for _ in 0..2 {
             let mut d = [0i64; L];
             for (i, di) in d.iter_mut().enumerate() {
@@ -328,8 +341,11 @@ fn carry(t: &mut [i64; L]) {
     }
 }
 
-/// Normalises a non-negative value below 2³⁹⁰ (limbs of any sign, each
-/// below 2⁶²) into the invariant: carry, then fold the bits from 2³⁸⁴ up.
+/// Brings a non-negative value below 2³⁹⁰ (limbs of any sign, each below
+/// 2⁶² in absolute value) into the invariant: carry, then fold the bits
+/// from 2³⁸⁴ up. No second carry: the folded terms leave limbs 0, 1, 3 and
+/// 4 within 2²² of `[0, 2²⁸)` (h·2¹⁶ < 2²²), which the invariant allows,
+/// and a second pass was a tenth of a doubling's instructions.
 fn fold(mut t: [i64; L]) -> Fe {
     carry(&mut t);
     // Bit 384 is bit 20 of the top limb; h < 64.
@@ -340,22 +356,25 @@ fn fold(mut t: [i64; L]) -> Fe {
     t[1] -= h << 4;
     t[3] += h << 12;
     t[4] += h << 16;
-    carry(&mut t);
     Fe(t)
 }
 
 /// Montgomery reduction of the 27 column sums of a product (`t[27]` is 0):
 /// `t·2⁻³⁹² mod p`, below `2³⁷⁸ + p` for a product of two elements.
+#[inline(always)]
 fn reduce(mut t: [i64; 2 * L]) -> Fe {
-    for i in 0..L {
-        // m·p adds −m at limb i: with m = t[i] mod 2²⁸ the column becomes a
-        // multiple of 2²⁸, carried whole into the next one.
-        let m = t[i] & MASK;
-        t[i + 1] += ((t[i] - m) >> W) + (m << 4);
-        t[i + 3] -= m << 12;
-        t[i + 4] -= m << 16;
-        t[i + 13] += m << 20;
+    macro_rules! step {
+        ($($i:literal)*) => {$(
+            // m·p adds −m at limb i: with m = t[i] mod 2²⁸ the column
+            // becomes a multiple of 2²⁸, carried whole into the next one.
+            let m = t[$i] & MASK;
+            t[$i + 1] += (t[$i] >> W) + (m << 4);
+            t[$i + 3] -= m << 12;
+            t[$i + 4] -= m << 16;
+            t[$i + 13] += m << 20;
+        )*};
     }
+    step!(0 1 2 3 4 5 6 7 8 9 10 11 12 13);
     let mut out = [0i64; L];
     out.copy_from_slice(&t[L..]);
     carry(&mut out);
@@ -513,6 +532,7 @@ mod tests {
                         ),
                     };
                     assert_eq!(r.to_be_bytes(), out(&rr), "step {step}");
+                    assert!(r.0.iter().all(|l| l.abs() < 1 << 29), "{r:?}");
                     assert_eq!(r.is_zero(), rr == U384::ZERO);
                     assert_eq!(r.is_odd(), out(&rr)[47] & 1 == 1);
                     assert!(r.equals(&x) == (rr == rx));
