@@ -33,10 +33,10 @@ pub const MAX_FAILED_VERIFICATIONS: u32 = 16;
 /// Signature verifications of any outcome allowed in one request
 /// (annotation signatures and keyless signature layers), weighed by their
 /// cost in RSA-2048 verifications (`VerifyingKey::cost`: P-256 2, RSA-4096
-/// and P-384 4, a keyless layer 2): replayed valid signatures cost as much
+/// 4, P-384 5, a keyless layer 2): replayed valid signatures cost as much
 /// as bogus ones, so this bounds the request's public-key work at about
-/// 64 RSA-2048 checks (~6 ms in the module). 32 images each proven by two
-/// RSA-2048 authorities fit.
+/// 64 RSA-2048 checks (~6 ms in the module) whatever the keys. 32 images
+/// each proven by two RSA-2048 authorities fit.
 pub const MAX_VERIFICATION_COST: u32 = 64;
 pub use crate::host::{Host, Verified, Work, MAX_HOST_CALLS};
 /// Distinct images (and containers or volumes without a usable image)

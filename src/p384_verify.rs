@@ -5,7 +5,10 @@
 //! Why by hand: inside the module the `p384` crate (0.14, generic
 //! constant-time `crypto-bigint` code on 32-bit words) spent about 2.4 ms
 //! (38.5 M instructions) on a verification, about 25 RSA-2048 checks, and
-//! its code was 61 KiB of the module. The same shape as [`crate::p256_verify`]:
+//! its code was 61 KiB of the module. This code takes about 0.40 ms
+//! (5.8 M instructions, 2026-12-06) in some 48 KiB, about 4.3 RSA-2048
+//! checks (`VerifyingKey::cost` weighs it 5). The same shape as
+//! [`crate::p256_verify`]:
 //!
 //! * the field ([`field`]) uses 28-bit limbs: column sums need no carries,
 //!   and P-384's Montgomery reduction is shifts and additions;
