@@ -98,8 +98,11 @@ pub(crate) struct Engine<'s> {
     sources: Sources,
     resolve_tags: bool,
     calls: Calls<'s>,
-    registry: Registry<'s>,
-    identities: Identities<'s>,
+    settings: &'s Settings<'s>,
+    /// The registry sources, built on first use: only the registry source
+    /// uses them, and each holds something per authority.
+    registry: OnceCell<Registry<'s>>,
+    identities: OnceCell<Identities<'s>>,
     /// Every applicable policy is `warn`: failures are warnings.
     warn_only: bool,
     now: OnceCell<Option<i64>>,
@@ -175,9 +178,20 @@ impl<'s> Engine<'s> {
             sources: settings.sources(),
             resolve_tags: settings.resolve_tags,
             calls,
-            registry: Registry::new(settings, calls),
-            identities: Identities::new(settings, calls),
+            settings,
+            registry: OnceCell::new(),
+            identities: OnceCell::new(),
         }
+    }
+
+    fn registry(&self) -> &Registry<'s> {
+        self.registry
+            .get_or_init(|| Registry::new(self.settings, self.calls))
+    }
+
+    fn identities(&self) -> &Identities<'s> {
+        self.identities
+            .get_or_init(|| Identities::new(self.settings, self.calls))
     }
 
     fn count(&self, f: impl FnOnce(&mut crate::host::Work)) {
@@ -521,12 +535,12 @@ impl<'s> Engine<'s> {
         repository: &Repository<'_>,
         digest: Option<&str>,
     ) -> Result<(), Miss> {
-        if self.identities.has(a) {
-            self.identities
+        if self.identities().has(a) {
+            self.identities()
                 .check(a, image, repository, digest)
                 .map(|_| ())
         } else {
-            self.registry.check(&self.keyring, a, image, digest)
+            self.registry().check(&self.keyring, a, image, digest)
         }
     }
 
@@ -537,19 +551,19 @@ impl<'s> Engine<'s> {
     fn learn_digest(&self, image: &str, repository: &Repository<'_>) -> Result<String, Reason> {
         for policy in &self.policies {
             for &a in &policy.authorities {
-                if self.identities.has(a) {
-                    if let Some((i, digest)) = self.identities.learn(a, image) {
-                        self.identities
+                if self.identities().has(a) {
+                    if let Some((i, digest)) = self.identities().learn(a, image) {
+                        self.identities()
                             .remember(format!("{image}@{digest}"), a, i, &digest);
                         return Ok(digest);
                     }
                     continue;
                 }
                 for k in self.keyring.of(a) {
-                    if let Ok(digest) = self.registry.verify(&self.keyring, image, k, None) {
+                    if let Ok(digest) = self.registry().verify(&self.keyring, image, k, None) {
                         // The pinned form is what later calls send: the
                         // same key needs no second call for it.
-                        self.registry
+                        self.registry()
                             .remember(format!("{image}@{digest}"), k, &digest);
                         return Ok(digest);
                     }

@@ -5,7 +5,7 @@ use std::cell::OnceCell;
 use std::collections::HashMap;
 
 use crate::keys::{self, KeyError, VerifyingKey};
-use crate::settings::Settings;
+use crate::settings::{sort_hash, Settings};
 
 /// The prefix of kritis's default (PKIX) key ids: only such an id can name a
 /// key configured without `publicKeyId`.
@@ -46,9 +46,15 @@ impl KeySlot<'_> {
 /// Every key of every authority, in settings order.
 pub(crate) struct Keyring<'s> {
     keys: Vec<KeySlot<'s>>,
-    /// Explicit key id → its slots (several only with settings that skipped
-    /// `validate_settings`, which refuses duplicate ids).
-    by_id: HashMap<&'s str, Vec<usize>>,
+    /// Authority `a`'s keys are `keys[starts[a]..starts[a + 1]]`.
+    starts: Vec<usize>,
+    /// ([`sort_hash`] of the explicit key id, the id, its slot), sorted: the
+    /// slots an id names are one binary search away, in settings order
+    /// (several only with settings that skipped `validate_settings`, which
+    /// refuses duplicate ids). A sorted list rather than a `HashMap`: built
+    /// on every request for every key, it costs one allocation, a cheap
+    /// hash per id and no per-id list.
+    by_id: Vec<(u64, &'s str, usize)>,
     /// Default (PKIX) id → slots of the keys without an explicit id, built
     /// the first time a signature names an `ni:` id.
     by_default_id: OnceCell<HashMap<String, Vec<usize>>>,
@@ -58,12 +64,19 @@ pub(crate) struct Keyring<'s> {
 impl<'s> Keyring<'s> {
     /// Indexes the keys of `settings` (nothing is decoded).
     pub fn new(settings: &'s Settings<'s>) -> Self {
-        let mut keys = Vec::new();
-        let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (i, a) in settings.attestation_authorities.iter().enumerate() {
+        let authorities = &settings.attestation_authorities;
+        let count: usize = authorities
+            .iter()
+            .map(|a| usize::from(a.public_key_data.is_some()) + a.public_keys.len())
+            .sum();
+        let mut keys = Vec::with_capacity(count);
+        let mut starts = Vec::with_capacity(authorities.len() + 1);
+        let mut by_id = Vec::with_capacity(count);
+        for (i, a) in authorities.iter().enumerate() {
+            starts.push(keys.len());
             for k in a.keys() {
                 if let Some(id) = k.id {
-                    by_id.entry(id).or_default().push(keys.len());
+                    by_id.push((sort_hash(id), id, keys.len()));
                 }
                 keys.push(KeySlot {
                     authority: i,
@@ -76,9 +89,14 @@ impl<'s> Keyring<'s> {
                 });
             }
         }
+        starts.push(keys.len());
+        // Slots are distinct, so the order is total: equal ids stay in
+        // settings order.
+        by_id.sort_unstable();
         let has_default_ids = keys.iter().any(|k| k.id.is_none());
         Keyring {
             keys,
+            starts,
             by_id,
             by_default_id: OnceCell::new(),
             has_default_ids,
@@ -90,11 +108,15 @@ impl<'s> Keyring<'s> {
         &self.keys[k]
     }
 
-    /// The key slots a signature's key id names, of any authority: a hash
-    /// lookup, so thousands of signatures with unknown ids cost thousands of
-    /// lookups, not thousands of scans of the keys.
+    /// The key slots a signature's key id names, of any authority: a binary
+    /// search (and a hash lookup for a default id), so thousands of
+    /// signatures with unknown ids cost thousands of lookups, not thousands
+    /// of scans of the keys.
     pub fn named(&self, key_id: &str) -> impl Iterator<Item = usize> + '_ {
-        let explicit = self.by_id.get(key_id).map_or(&[][..], Vec::as_slice);
+        let key = (sort_hash(key_id), key_id);
+        let from = self.by_id.partition_point(|&(h, id, _)| (h, id) < key);
+        let to = from + self.by_id[from..].partition_point(|&(h, id, _)| (h, id) == key);
+        let explicit = &self.by_id[from..to];
         let default = if self.has_default_ids && key_id.starts_with(DEFAULT_ID_PREFIX) {
             let map = self.by_default_id.get_or_init(|| {
                 let mut map: HashMap<String, Vec<usize>> = HashMap::new();
@@ -111,20 +133,62 @@ impl<'s> Keyring<'s> {
         } else {
             &[][..]
         };
-        explicit.iter().chain(default).copied()
+        explicit
+            .iter()
+            .map(|&(_, _, k)| k)
+            .chain(default.iter().copied())
     }
 
     /// The key slots of authority `a`.
     pub fn of(&self, a: usize) -> impl Iterator<Item = usize> + '_ {
-        self.keys
-            .iter()
-            .enumerate()
-            .filter(move |(_, k)| k.authority == a)
-            .map(|(i, _)| i)
+        let from = self.starts.get(a).copied().unwrap_or(0);
+        let to = self.starts.get(a + 1).copied().unwrap_or(from);
+        from..to
     }
 
     /// The display ids of authority `a`'s keys.
     pub fn ids_of(&self, a: usize) -> impl Iterator<Item = String> + '_ {
         self.of(a).map(|k| self.keys[k].display_id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::Keyring;
+    use crate::settings::Settings;
+    use crate::testkeys;
+
+    #[test]
+    fn ids_name_their_slots_in_settings_order() {
+        let pem = testkeys::rsa(2048).spki_b64();
+        let other = testkeys::rsa_b().spki_b64();
+        // Duplicate ids are refused by `validate_settings`, not on `validate`:
+        // every slot an id names is tried, in settings order.
+        let text = json!({"attestationAuthorities": [
+            {"name": "a", "publicKeyId": "k1", "publicKeyData": pem,
+             "publicKeys": [{"publicKeyId": "k2", "publicKeyData": pem}]},
+            {"name": "b", "publicKeys": [{"publicKeyId": "k1", "publicKeyData": pem}]},
+            {"name": "c", "publicKeyData": other},
+            {"name": "d", "keyless": [{"issuer": "https://issuer.example", "subject": "s"}]},
+        ]})
+        .to_string();
+        let settings = Settings::from_str(&text).unwrap();
+        let keyring = Keyring::new(&settings);
+        let named = |id: &str| keyring.named(id).collect::<Vec<_>>();
+        assert_eq!(named("k1"), [0, 2]);
+        assert_eq!(named("k2"), [1]);
+        assert_eq!(named("k3"), [0usize; 0]);
+        assert_eq!(named(""), [0usize; 0]);
+        let default_id = crate::keys::default_key_id(&other).unwrap();
+        assert_eq!(named(&default_id), [3]);
+        let of = |a: usize| keyring.of(a).collect::<Vec<_>>();
+        assert_eq!(of(0), [0, 1]);
+        assert_eq!(of(1), [2]);
+        assert_eq!(of(2), [3]);
+        assert_eq!(of(3), [0usize; 0]);
+        assert_eq!(of(4), [0usize; 0]);
+        assert_eq!(keyring.slot(2).authority, 1);
     }
 }

@@ -490,10 +490,33 @@ impl<'a> Settings<'a> {
         }
     }
 
-    /// Checks the authorities; returns their names (name → index).
-    fn authority_errors(&self, errors: &mut Vec<String>) -> HashMap<&str, usize> {
+    /// Checks the authorities; returns their names, sorted (see [`Names`]).
+    fn authority_errors(&self, errors: &mut Vec<String>) -> Names<'_> {
         let registry = self.sources().registry;
-        let mut names: HashMap<&str, usize> = HashMap::new();
+        let live = self.kritis_resources.is_some();
+        // The names a policy may refer to, with their index, sorted by
+        // (hash, name, index) rather than put in a `HashMap`, as this runs on
+        // every request for every authority: one allocation, a cheap hash,
+        // and comparisons that almost never compare bytes. A repeated name
+        // is reported against the nearest authority before it with that
+        // name, its neighbour in this order.
+        let mut names: Vec<(u64, &str, usize)> =
+            Vec::with_capacity(self.attestation_authorities.len());
+        names.extend(
+            self.attestation_authorities
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| !(a.name.is_empty() || live && a.name.contains('/')))
+                .map(|(i, a)| (sort_hash(&a.name), a.name.as_ref(), i)),
+        );
+        names.sort_unstable();
+        // (authority, the earlier one whose name it repeats), by authority.
+        let mut repeats: Vec<(usize, usize)> = names
+            .windows(2)
+            .filter(|w| (w[0].0, w[0].1) == (w[1].0, w[1].1))
+            .map(|w| (w[1].2, w[0].2))
+            .collect();
+        repeats.sort_unstable();
         for (i, a) in self.attestation_authorities.iter().enumerate() {
             // Runs on every request: paths are formatted only for an error.
             let at = || format!("attestationAuthorities[{i}]");
@@ -510,13 +533,14 @@ impl<'a> Settings<'a> {
             }
             if a.name.is_empty() {
                 errors.push(format!("{}.name: must not be empty", at()));
-            } else if self.kritis_resources.is_some() && a.name.contains('/') {
+            } else if live && a.name.contains('/') {
                 errors.push(format!(
                     "{}.name: {:?}: with kritisResources, names with '/' are the cluster's AttestationAuthorities (namespace/name); rename this one",
                     at(),
                     a.name
                 ));
-            } else if let Some(j) = names.insert(&a.name, i) {
+            } else if let Ok(r) = repeats.binary_search_by_key(&i, |&(d, _)| d) {
+                let j = repeats[r].1;
                 errors.push(format!(
                     "{}.name: duplicate authority name {:?} (also attestationAuthorities[{j}])",
                     at(),
@@ -550,10 +574,10 @@ impl<'a> Settings<'a> {
                 }
             }
         }
-        names
+        Names(names)
     }
 
-    fn policy_errors(&self, names: &HashMap<&str, usize>, errors: &mut Vec<String>) {
+    fn policy_errors(&self, names: &Names<'_>, errors: &mut Vec<String>) {
         if let Some(policies) = &self.attestation_policies {
             if policies.is_empty() {
                 errors.push(
@@ -580,7 +604,7 @@ impl<'a> Settings<'a> {
                 }
                 for (k, name) in p.attestation_authority_names.iter().enumerate() {
                     let field = || format!("{}.attestationAuthorityNames[{k}]", at());
-                    if !names.contains_key(name.as_ref()) {
+                    if !names.contains(name) {
                         errors.push(format!("{}: no authority named {name:?}", field()));
                     } else if p.attestation_authority_names[..k].contains(name) {
                         errors.push(format!("{}: authority {name:?} is listed twice", field()));
@@ -720,6 +744,36 @@ impl<'a> Settings<'a> {
     }
 }
 
+/// The authorities' names that policies may refer to, each with its
+/// [`sort_hash`] and its index in the settings, sorted.
+struct Names<'s>(Vec<(u64, &'s str, usize)>);
+
+impl Names<'_> {
+    /// Whether an authority has this name.
+    fn contains(&self, name: &str) -> bool {
+        let key = (sort_hash(name), name);
+        self.0
+            .binary_search_by(|&(h, n, _)| (h, n).cmp(&key))
+            .is_ok()
+    }
+}
+
+/// FNV-1a (64 bits) of `text`: the first part of a sort key for names and
+/// key ids, so that sorting or searching them almost never compares their
+/// bytes (`memcmp` is a byte loop in the module). Written here, in a few
+/// lines, because std offers only SipHash, whose keyed rounds cost several
+/// times more on these short strings. It is no defence against crafted
+/// collisions and needs none: equal hashes only fall back to comparing the
+/// text itself.
+pub(crate) fn sort_hash(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in text.as_bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
 /// Whether `url` is an `http(s)://` URL with a host.
 fn is_http_url(url: &str) -> bool {
     let rest = url
@@ -740,9 +794,9 @@ fn identity_errors(
     registry: bool,
     errors: &mut Vec<String>,
 ) {
-    let kinds: Vec<ProofKind> = a.proof_kinds().collect();
-    if kinds.len() > 1 {
-        let fields: Vec<&str> = kinds.iter().map(|k| k.field()).collect();
+    // Runs on every request: the list is built only for the error.
+    if a.proof_kinds().nth(1).is_some() {
+        let fields: Vec<&str> = a.proof_kinds().map(ProofKind::field).collect();
         errors.push(format!(
             "{}: authority {:?} sets {}: an authority is proven by its keys or by exactly one identity kind (keyless, githubActions, certificate); split it into several authorities and list them in a policy",
             at(),
@@ -750,7 +804,7 @@ fn identity_errors(
             fields.join(" and ")
         ));
     }
-    let Some(kind) = kinds.iter().copied().find(|k| *k != ProofKind::Keys) else {
+    let Some(kind) = a.proof_kinds().find(|k| *k != ProofKind::Keys) else {
         return;
     };
     let field = || format!("{}.{}", at(), kind.field());
@@ -1019,6 +1073,32 @@ mod tests {
         assert!(
             e.starts_with("admissionAllowlists[0].patterns[0].name: unknown field `name`"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_repeated_name_names_the_nearest_authority_before_it() {
+        let text = json!({
+            "attestationAuthorities": [
+                authority("a", "k1"), authority("b", "k2"), authority("a", "k3"),
+                authority("", "k4"), authority("a", "k5"), authority("b", "k6"),
+            ],
+            "attestationPolicies": [
+                {"name": "p", "attestationAuthorityNames": ["a", "b", "c", ""]},
+            ]
+        })
+        .to_string();
+        let settings = Settings::from_str(&text).unwrap();
+        assert_eq!(
+            settings.structural_errors(),
+            [
+                "attestationAuthorities[2].name: duplicate authority name \"a\" (also attestationAuthorities[0])",
+                "attestationAuthorities[3].name: must not be empty",
+                "attestationAuthorities[4].name: duplicate authority name \"a\" (also attestationAuthorities[2])",
+                "attestationAuthorities[5].name: duplicate authority name \"b\" (also attestationAuthorities[1])",
+                "attestationPolicies[0].attestationAuthorityNames[2]: no authority named \"c\"",
+                "attestationPolicies[0].attestationAuthorityNames[3]: no authority named \"\"",
+            ]
         );
     }
 
