@@ -202,6 +202,7 @@ impl Fe {
 
     /// `self^(2^k)`: `k` squarings.
     #[must_use]
+    #[inline(never)]
     pub fn square_n(&self, k: u32) -> Fe {
         let mut x = *self;
         for _ in 0..k {
@@ -210,8 +211,11 @@ impl Fe {
         x
     }
 
-    /// `self + rhs`.
+    /// `self + rhs`. Not inlined, nor are the other linear operations and
+    /// the point formulas: inlined, the P-384 code was 48 KiB instead of
+    /// 28 KiB of the module, for 4% fewer instructions.
     #[must_use]
+    #[inline(never)]
     pub fn add(&self, rhs: &Fe) -> Fe {
         let mut t = [0i64; L];
         for (i, ti) in t.iter_mut().enumerate() {
@@ -222,6 +226,7 @@ impl Fe {
 
     /// `self − rhs`.
     #[must_use]
+    #[inline(never)]
     pub fn sub(&self, rhs: &Fe) -> Fe {
         let mut t = [0i64; L];
         for (i, ti) in t.iter_mut().enumerate() {
@@ -238,6 +243,7 @@ impl Fe {
 
     /// `k·self` for a small `k` (at most 8).
     #[must_use]
+    #[inline(never)]
     pub fn mul_small(&self, k: i64) -> Fe {
         debug_assert!((0..=8).contains(&k));
         let mut t = self.0;
