@@ -384,7 +384,7 @@ impl<'s> Engine<'s> {
                 for &ai in candidates.matching {
                     for sig in &parsed.list[ai].signatures {
                         for k in self.keyring.named(&sig.key_id) {
-                            if let Some(flag) = named.get_mut(self.keyring.slot(k).authority) {
+                            if let Some(flag) = named.get_mut(self.keyring.authority_of(k)) {
                                 *flag = true;
                             }
                         }

@@ -43,9 +43,22 @@ impl KeySlot<'_> {
     }
 }
 
+/// A key as the settings write it: all that indexing needs.
+#[derive(Clone, Copy)]
+struct KeyText<'s> {
+    id: Option<&'s str>,
+    data: &'s str,
+    algorithm: Option<&'s str>,
+}
+
 /// Every key of every authority, in settings order.
 pub(crate) struct Keyring<'s> {
-    keys: Vec<KeySlot<'s>>,
+    keys: Vec<KeyText<'s>>,
+    /// Each key's slot, made the first time it is asked for: a slot holds
+    /// the caches of a decoded key (a few hundred bytes), and a request
+    /// touches only the keys its signatures name, so the others cost a
+    /// fresh instance no memory to fill.
+    slots: Vec<OnceCell<Box<KeySlot<'s>>>>,
     /// Authority `a`'s keys are `keys[starts[a]..starts[a + 1]]`.
     starts: Vec<usize>,
     /// ([`sort_hash`] of the explicit key id, the id, its slot), sorted: the
@@ -72,20 +85,16 @@ impl<'s> Keyring<'s> {
         let mut keys = Vec::with_capacity(count);
         let mut starts = Vec::with_capacity(authorities.len() + 1);
         let mut by_id = Vec::with_capacity(count);
-        for (i, a) in authorities.iter().enumerate() {
+        for a in authorities {
             starts.push(keys.len());
             for k in a.keys() {
                 if let Some(id) = k.id {
                     by_id.push((sort_hash(id), id, keys.len()));
                 }
-                keys.push(KeySlot {
-                    authority: i,
+                keys.push(KeyText {
                     id: k.id,
                     data: k.data,
                     algorithm: k.algorithm,
-                    default_id: OnceCell::new(),
-                    parsed: OnceCell::new(),
-                    pem: OnceCell::new(),
                 });
             }
         }
@@ -94,8 +103,11 @@ impl<'s> Keyring<'s> {
         // settings order.
         by_id.sort_unstable();
         let has_default_ids = keys.iter().any(|k| k.id.is_none());
+        let mut slots = Vec::with_capacity(keys.len());
+        slots.resize_with(keys.len(), OnceCell::new);
         Keyring {
             keys,
+            slots,
             starts,
             by_id,
             by_default_id: OnceCell::new(),
@@ -105,7 +117,26 @@ impl<'s> Keyring<'s> {
 
     /// Key slot `k`.
     pub fn slot(&self, k: usize) -> &KeySlot<'s> {
-        &self.keys[k]
+        self.slots[k].get_or_init(|| {
+            let key = self.keys[k];
+            Box::new(KeySlot {
+                authority: self.authority_of(k),
+                id: key.id,
+                data: key.data,
+                algorithm: key.algorithm,
+                default_id: OnceCell::new(),
+                parsed: OnceCell::new(),
+                pem: OnceCell::new(),
+            })
+        })
+    }
+
+    /// The authority key slot `k` belongs to: the last whose keys start at
+    /// or before it (authorities without keys start where the next does).
+    pub fn authority_of(&self, k: usize) -> usize {
+        self.starts
+            .partition_point(|&start| start <= k)
+            .saturating_sub(1)
     }
 
     /// The key slots a signature's key id names, of any authority: a binary
@@ -122,7 +153,7 @@ impl<'s> Keyring<'s> {
                 let mut map: HashMap<String, Vec<usize>> = HashMap::new();
                 for (i, k) in self.keys.iter().enumerate() {
                     if k.id.is_none() {
-                        if let Some(id) = k.default_id() {
+                        if let Some(id) = self.slot(i).default_id() {
                             map.entry(id.to_owned()).or_default().push(i);
                         }
                     }
@@ -147,8 +178,8 @@ impl<'s> Keyring<'s> {
     }
 
     /// The display ids of authority `a`'s keys.
-    pub fn ids_of(&self, a: usize) -> impl Iterator<Item = String> + '_ {
-        self.of(a).map(|k| self.keys[k].display_id())
+    pub fn ids_of(&self, a: usize) -> impl Iterator<Item = String> + use<'_, 's> {
+        self.of(a).map(|k| self.slot(k).display_id())
     }
 }
 
@@ -189,6 +220,9 @@ mod tests {
         assert_eq!(of(2), [3]);
         assert_eq!(of(3), [0usize; 0]);
         assert_eq!(of(4), [0usize; 0]);
+        let authorities: Vec<usize> = (0..4).map(|k| keyring.authority_of(k)).collect();
+        assert_eq!(authorities, [0, 0, 1, 2]);
         assert_eq!(keyring.slot(2).authority, 1);
+        assert_eq!(keyring.slot(3).id, None);
     }
 }
