@@ -160,12 +160,14 @@ pub struct AuthoritySpec<'a> {
     #[serde(borrow, default)]
     pub keyless: Option<Vec<KeylessSpec<'a>>>,
     /// Keyless signatures made by GitHub Actions workflows of an owner
-    /// (and repository).
+    /// (and repository). Boxed, as `certificate`: rarely set, and every
+    /// request deserialises every authority, so a smaller spec is less
+    /// memory to fill and move.
     #[serde(borrow, default)]
-    pub github_actions: Option<GithubActionsSpec<'a>>,
+    pub github_actions: Option<Box<GithubActionsSpec<'a>>>,
     /// Signatures by a key certified by a given certificate.
     #[serde(borrow, default)]
-    pub certificate: Option<CertificateSpec<'a>>,
+    pub certificate: Option<Box<CertificateSpec<'a>>>,
 }
 
 /// One keyless identity: the OIDC issuer and the subject, exact or by
