@@ -2,10 +2,12 @@
 //! decoded only when a signature names them (and then once).
 
 use std::cell::OnceCell;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use crate::keys::{self, KeyError, VerifyingKey};
-use crate::settings::{sort_hash, Settings};
+use crate::settings::{Fnv, Settings};
 
 /// The prefix of kritis's default (PKIX) key ids: only such an id can name a
 /// key configured without `publicKeyId`.
@@ -61,13 +63,13 @@ pub(crate) struct Keyring<'s> {
     slots: Vec<OnceCell<Box<KeySlot<'s>>>>,
     /// Authority `a`'s keys are `keys[starts[a]..starts[a + 1]]`.
     starts: Vec<usize>,
-    /// ([`sort_hash`] of the explicit key id, the id, its slot), sorted: the
-    /// slots an id names are one binary search away, in settings order
-    /// (several only with settings that skipped `validate_settings`, which
-    /// refuses duplicate ids). A sorted list rather than a `HashMap`: built
-    /// on every request for every key, it costs one allocation, a cheap
-    /// hash per id and no per-id list.
-    by_id: Vec<(u64, &'s str, usize)>,
+    /// Explicit key id → its first slot; sized once and hashed with FNV
+    /// (built on every request for every key).
+    by_id: HashMap<&'s str, usize, BuildHasherDefault<Fnv>>,
+    /// (id, slot) of the later keys with an id already taken, in settings
+    /// order: empty unless the settings skipped `validate_settings`, which
+    /// refuses duplicate ids.
+    repeated_ids: Vec<(&'s str, usize)>,
     /// Default (PKIX) id → slots of the keys without an explicit id, built
     /// the first time a signature names an `ni:` id.
     by_default_id: OnceCell<HashMap<String, Vec<usize>>>,
@@ -84,12 +86,20 @@ impl<'s> Keyring<'s> {
             .sum();
         let mut keys = Vec::with_capacity(count);
         let mut starts = Vec::with_capacity(authorities.len() + 1);
-        let mut by_id = Vec::with_capacity(count);
+        let mut by_id: HashMap<&str, usize, BuildHasherDefault<Fnv>> =
+            HashMap::with_capacity_and_hasher(count, BuildHasherDefault::default());
+        let mut repeated_ids = Vec::new();
         for a in authorities {
             starts.push(keys.len());
             for k in a.keys() {
                 if let Some(id) = k.id {
-                    by_id.push((sort_hash(id), id, keys.len()));
+                    let slot = keys.len();
+                    match by_id.entry(id) {
+                        Entry::Vacant(e) => {
+                            e.insert(slot);
+                        }
+                        Entry::Occupied(_) => repeated_ids.push((id, slot)),
+                    }
                 }
                 keys.push(KeyText {
                     id: k.id,
@@ -99,9 +109,6 @@ impl<'s> Keyring<'s> {
             }
         }
         starts.push(keys.len());
-        // Slots are distinct, so the order is total: equal ids stay in
-        // settings order.
-        by_id.sort_unstable();
         let has_default_ids = keys.iter().any(|k| k.id.is_none());
         let mut slots = Vec::with_capacity(keys.len());
         slots.resize_with(keys.len(), OnceCell::new);
@@ -110,6 +117,7 @@ impl<'s> Keyring<'s> {
             slots,
             starts,
             by_id,
+            repeated_ids,
             by_default_id: OnceCell::new(),
             has_default_ids,
         }
@@ -139,15 +147,16 @@ impl<'s> Keyring<'s> {
             .saturating_sub(1)
     }
 
-    /// The key slots a signature's key id names, of any authority: a binary
-    /// search (and a hash lookup for a default id), so thousands of
-    /// signatures with unknown ids cost thousands of lookups, not thousands
-    /// of scans of the keys.
-    pub fn named(&self, key_id: &str) -> impl Iterator<Item = usize> + '_ {
-        let key = (sort_hash(key_id), key_id);
-        let from = self.by_id.partition_point(|&(h, id, _)| (h, id) < key);
-        let to = from + self.by_id[from..].partition_point(|&(h, id, _)| (h, id) == key);
-        let explicit = &self.by_id[from..to];
+    /// The key slots a signature's key id names, of any authority: a hash
+    /// lookup, so thousands of signatures with unknown ids cost thousands of
+    /// lookups, not thousands of scans of the keys.
+    pub fn named<'k>(&'k self, key_id: &'k str) -> impl Iterator<Item = usize> + 'k {
+        let first = self.by_id.get(key_id).copied();
+        let repeated = self
+            .repeated_ids
+            .iter()
+            .filter(move |(id, _)| *id == key_id)
+            .map(|&(_, k)| k);
         let default = if self.has_default_ids && key_id.starts_with(DEFAULT_ID_PREFIX) {
             let map = self.by_default_id.get_or_init(|| {
                 let mut map: HashMap<String, Vec<usize>> = HashMap::new();
@@ -164,9 +173,9 @@ impl<'s> Keyring<'s> {
         } else {
             &[][..]
         };
-        explicit
-            .iter()
-            .map(|&(_, _, k)| k)
+        first
+            .into_iter()
+            .chain(repeated)
             .chain(default.iter().copied())
     }
 

@@ -8,6 +8,7 @@
 //! decoding every key, and reports every problem with its path.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::Deserialize;
 
@@ -492,33 +493,16 @@ impl<'a> Settings<'a> {
         }
     }
 
-    /// Checks the authorities; returns their names, sorted (see [`Names`]).
+    /// Checks the authorities; returns their names (name → index).
     fn authority_errors(&self, errors: &mut Vec<String>) -> Names<'_> {
         let registry = self.sources().registry;
         let live = self.kritis_resources.is_some();
-        // The names a policy may refer to, with their index, sorted by
-        // (hash, name, index) rather than put in a `HashMap`, as this runs on
-        // every request for every authority: one allocation, a cheap hash,
-        // and comparisons that almost never compare bytes. A repeated name
-        // is reported against the nearest authority before it with that
-        // name, its neighbour in this order.
-        let mut names: Vec<(u64, &str, usize)> =
-            Vec::with_capacity(self.attestation_authorities.len());
-        names.extend(
-            self.attestation_authorities
-                .iter()
-                .enumerate()
-                .filter(|(_, a)| !(a.name.is_empty() || live && a.name.contains('/')))
-                .map(|(i, a)| (sort_hash(&a.name), a.name.as_ref(), i)),
+        // Runs on every request for every authority: sized once, and
+        // hashed with FNV rather than SipHash (see [`Fnv`]).
+        let mut names: Names<'_> = Names::with_capacity_and_hasher(
+            self.attestation_authorities.len(),
+            BuildHasherDefault::default(),
         );
-        names.sort_unstable();
-        // (authority, the earlier one whose name it repeats), by authority.
-        let mut repeats: Vec<(usize, usize)> = names
-            .windows(2)
-            .filter(|w| (w[0].0, w[0].1) == (w[1].0, w[1].1))
-            .map(|w| (w[1].2, w[0].2))
-            .collect();
-        repeats.sort_unstable();
         for (i, a) in self.attestation_authorities.iter().enumerate() {
             // Runs on every request: paths are formatted only for an error.
             let at = || format!("attestationAuthorities[{i}]");
@@ -541,8 +525,7 @@ impl<'a> Settings<'a> {
                     at(),
                     a.name
                 ));
-            } else if let Ok(r) = repeats.binary_search_by_key(&i, |&(d, _)| d) {
-                let j = repeats[r].1;
+            } else if let Some(j) = names.insert(&a.name, i) {
                 errors.push(format!(
                     "{}.name: duplicate authority name {:?} (also attestationAuthorities[{j}])",
                     at(),
@@ -576,7 +559,7 @@ impl<'a> Settings<'a> {
                 }
             }
         }
-        Names(names)
+        names
     }
 
     fn policy_errors(&self, names: &Names<'_>, errors: &mut Vec<String>) {
@@ -606,7 +589,7 @@ impl<'a> Settings<'a> {
                 }
                 for (k, name) in p.attestation_authority_names.iter().enumerate() {
                     let field = || format!("{}.attestationAuthorityNames[{k}]", at());
-                    if !names.contains(name) {
+                    if !names.contains_key(name.as_ref()) {
                         errors.push(format!("{}: no authority named {name:?}", field()));
                     } else if p.attestation_authority_names[..k].contains(name) {
                         errors.push(format!("{}: authority {name:?} is listed twice", field()));
@@ -746,34 +729,35 @@ impl<'a> Settings<'a> {
     }
 }
 
-/// The authorities' names that policies may refer to, each with its
-/// [`sort_hash`] and its index in the settings, sorted.
-struct Names<'s>(Vec<(u64, &'s str, usize)>);
+/// The authorities' names that policies may refer to, with their index.
+type Names<'s> = HashMap<&'s str, usize, BuildHasherDefault<Fnv>>;
 
-impl Names<'_> {
-    /// Whether an authority has this name.
-    fn contains(&self, name: &str) -> bool {
-        let key = (sort_hash(name), name);
-        self.0
-            .binary_search_by(|&(h, n, _)| (h, n).cmp(&key))
-            .is_ok()
+/// FNV-1a (64 bits), the hasher of the indexes built for every authority or
+/// key on every request (names here, key ids in the keyring). Written here,
+/// in a few lines, because std offers only SipHash, whose keyed rounds cost
+/// several times more on these short strings. Its keys are the settings'
+/// names and ids, which the cluster's administrator writes, so it needs no
+/// defence against crafted collisions; a request's key ids are only looked
+/// up.
+pub(crate) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
     }
 }
 
-/// FNV-1a (64 bits) of `text`: the first part of a sort key for names and
-/// key ids, so that sorting or searching them almost never compares their
-/// bytes (`memcmp` is a byte loop in the module). Written here, in a few
-/// lines, because std offers only SipHash, whose keyed rounds cost several
-/// times more on these short strings. It is no defence against crafted
-/// collisions and needs none: equal hashes only fall back to comparing the
-/// text itself.
-pub(crate) fn sort_hash(text: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &byte in text.as_bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
     }
-    hash
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
 }
 
 /// Whether `url` is an `http(s)://` URL with a host.
