@@ -779,8 +779,8 @@ fn bounds_p384(keys: &Keys) -> Result<Scenario> {
     let weight = kritis_attestation_policy::keys::parse_key(&keys.p384.public_b64, None)
         .map_err(|e| anyhow::anyhow!("the P-384 test key: {e}"))?
         .cost();
-    let w5_attestations = (kritis_attestation_policy::evaluate::MAX_VERIFICATION_COST / weight
-        + 1) as usize;
+    let w5_attestations =
+        (kritis_attestation_policy::evaluate::MAX_VERIFICATION_COST / weight + 1) as usize;
     let atts = (0..w5_attestations)
         .map(|i| keys.p384.attest("key-d", &filler_image(i)))
         .collect::<Result<Vec<_>>>()?;

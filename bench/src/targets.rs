@@ -87,7 +87,7 @@ pub const TARGETS: &[Target] = &[
         description: "Scenario 1 fresh-instance validate ≤ 1.3× the bare RSA-2048 signature check",
         metric: Metric::FreshOverRsaVerify("1"),
         threshold: 1.3,
-        next_step: "A fresh instance's fixed cost (instantiate + drop, `wapc_init` building waPC's function registry) is a quarter of scenario 1 and outside the policy; the rest is the own work of the next row.",
+        next_step: "Cannot move further inside the policy: a fresh instance's fixed part (rehydrate, `_start`/`wapc_init`, drop: about 49 µs, the kernel's `mmap`/`munmap` and page faults and wasmtime's host code, the guest's `wapc_init` 2% of it) is about half of one RSA-2048 verification, so fixed part + verification alone is about 1.5× the bare check before the policy reads a byte. The policy's own work on top is the next row (met).",
     },
     Target {
         id: "scenario-1-own-work",
@@ -122,14 +122,14 @@ pub const TARGETS: &[Target] = &[
         description: "Module ≤ 400 KiB",
         metric: Metric::ModuleSize,
         threshold: 400.0,
-        next_step: "Profile of the code (`python3 bench/wasm-size.py` on a names-kept build before `wasm-opt`, 2026-12-06: 766 KiB of code + 75 KiB of data): the policy 213 KiB, serde-generated deserialisers and serde_core 148 KiB, core 73 KiB + `core::fmt` 36 KiB + float formatting 18 KiB (serde's error messages), serde_json 53 KiB, crypto-bigint 50 KiB, alloc 20 KiB, hashbrown 19 KiB, sha2 19 KiB, p256 15 KiB. Measured on 2026-12-06: P-384 support is 61 KiB of it (crypto-bigint falls to 10 KiB without it); the arithmetic in a crate of its own at `opt-level = 3` and everything else at `\"z\"` gives 646 KB (−119 KB) but multiplies scenario 1's own work by 2.7 (384 k → 1.02 M instructions) and slows RSA-2048 by 6% and P-256 by 12%, so it was not kept; binaryen's `--merge-similar-functions` and `--converge` move less than 2 KB. What is left cannot shrink without replacing the serde-derived readers by hand-written ones (serde's code, serde_json and the formatting its errors pull are a third of the module) and P-384 in-house: that is the next step, not a flag.",
+        next_step: "Profile of the code (`python3 bench/wasm-size.py` on a names-kept build before `wasm-opt`, 2026-12-06, after this round: 714 KiB of code + 77 KiB of data): the policy's own code 267 KiB (P-256 and P-384 arithmetic about 50 KiB of it), serde-derived readers 139 KiB over 55 types (1.5–9 KiB each; the largest, the authority's, 8.9 KiB), core 73 KiB + `core::fmt` 35 KiB + float formatting 18 KiB (the texts of serde's and serde_json's errors, e.g. ``invalid type: floating point `1.5`, expected a string``), serde_json 34 KiB, hashbrown 20 KiB, alloc 18 KiB, p256 15 KiB (its scalars), std 13 KiB, crypto-bigint 12 KiB. Done this round: P-384 in-house (`p384_verify`, −26 KB), one JSON reader for every answer (host answers read as text by the policy instead of the SDK's `from_slice`, so every derived reader is compiled once: −30 KiB of code), sha2's compact backend (−16 KiB). Measured and not kept: `opt-level = 2` (−29 KB, but P-256 +19%, P-384 +61%, the keyless path +17% in instructions), `\"s\"` (−106 KB; RSA-2048 +35%, P-256 ×3.5), the arithmetic at `opt-level = 3` in a crate of its own with the rest at `\"z\"` (−119 KB, own work ×2.7), binaryen's `--merge-similar-functions` and `--converge` (< 2 KB). Why 400 KiB is out of reach: above it is the reading of JSON (serde's derived readers, serde_json and the formatting of their errors, about 245 KiB) and the policy's own logic. Shrinking the first means a hand-written JSON reader for 55 shapes, which the project's rule on dependencies excludes (serde is the field's crate; only what no maintained crate does is written by hand), and the small-code crates cannot replace it: miniserde's errors carry no text (`validate_settings` must name the field and its line), and neither miniserde nor nanoserde borrows strings from the input (an allocation per string on every request).",
     },
     Target {
         id: "admission-vs-openssl",
         description: "Whole admission on the policy-server path (policy-evaluator 0.30.4: `InstancePre`, fresh instance, `validate`, drop), scenario 1, median of 3 runs ≤ 6× one OpenSSL RSA-2048 verify",
         metric: Metric::AdmissionVsOpenSsl,
         threshold: 6.0,
-        next_step: "Profile (perf, 2026-12-06): the whole admission is the module 56% (the RSA-2048 verification most of it), the kernel 32% and the host 10% (wasmtime clones its `Linker` and builds a WASI context for each instance). The fixed part alone is the kernel 68% (per instance: 2 `mmap`, 1 `mprotect`, 1 `munmap`, 5 page faults; 11 with `validate`), the host 25%, libc 5%, the guest's `wapc_init` 2%. Why 6× is out of reach: the RSA-2048 verification alone is 5.6–5.8× OpenSSL's (wasm has no 64×64→128 multiply, so a 2048-bit product is 74² = 5,476 products of 28-bit limbs where OpenSSL does 32² = 1,024 with `mulx`), and the fixed part, which the policy does not control, adds 3–3.5× on its own.",
+        next_step: "Cannot reach 6×. Profile (perf, 2026-12-06): the whole admission is the module 56% (the RSA-2048 verification most of it), the kernel 32% and the host 10% (wasmtime clones its `Linker` and builds a WASI context for each instance). The fixed part alone is the kernel 68% (per instance: 2 `mmap`, 1 `mprotect`, 1 `munmap`, 5 page faults; 11 with `validate`), the host 25%, libc 5%, the guest's `wapc_init` 2%. The RSA-2048 verification alone is 5.6–5.8× OpenSSL's (wasm has no 64×64→128 multiply, so a 2048-bit product is 74² = 5,476 products of 28-bit limbs where OpenSSL does 32² = 1,024 with `mulx`), and the fixed part, which the policy does not control, adds 3–3.5× on its own; the policy's own work is 20 µs (1.2×).",
     },
     Target {
         id: "instr-rsa2048-vs-openssl",
@@ -150,7 +150,7 @@ pub const TARGETS: &[Target] = &[
         description: "Whole admission (policy-server path, scenario 1) ≤ 6× one OpenSSL RSA-2048 verify, retired instructions",
         metric: Metric::InstrAdmissionVsOpenSsl,
         threshold: 6.0,
-        next_step: "The RSA-2048 verification (5.6–5.7×) and the fixed part (0.6×, the host's) add up to more than 6× before the policy reads a byte; the own work (reading the request and settings, the key's PEM, DER and Montgomery setup) is next, see scenario 1's own work.",
+        next_step: "Cannot reach 6×: the RSA-2048 verification (5.7×) and the host's fixed part (0.6×) add up to 6.3× before the policy reads a byte; the policy's own work (reading the request and settings, the key's PEM and DER, Montgomery set-up, the response) is about 1.1× on top.",
     },
     Target {
         id: "registry-own-work",
@@ -178,14 +178,14 @@ pub const TARGETS: &[Target] = &[
         description: "Costliest request up to 3 MiB (candidates w0–w5), fresh instance ≤ 5 ms",
         metric: Metric::WorstCase,
         threshold: 5e-3,
-        next_step: "See \"The 3 MiB worst case\". With the policy's bounds (256 images judged, 16 failed verifications, verifications weighed by cost up to 64 RSA-2048 checks, 32 keyless layers), the worst is P-384's (w5): 16 valid checks of about 2.4 ms each, because the `p384` crate's generic code costs about 25 RSA-2048 checks while the budget weighs it as 4; then the signer's 32 P-256 checks (w3, about 5.3 ms) or 16 failing RSA-4096 ones (w2), each on top of reading a 3 MiB object of 12,000 containers, about 10 ms warm and 12 ms fresh on its own (w0: the object is scanned twice). Next: an in-house P-384 (an estimated 0.6 ms a check, weighed by what it costs), and the pod spec read in the payload's pass.",
+        next_step: "Cannot reach 5 ms: the verification budget (the cost of 64 RSA-2048 checks, which a Pod of 64 attested images legitimately spends, scenario 4) is about 6 ms of verification on its own, and reading a 3 MiB object of 12,000 containers costs about 10 ms warm, 12 ms fresh with nothing to verify (w0). With the policy's bounds (256 images judged, 16 failed verifications, verifications weighed by cost, 32 keyless layers) the candidates stay within about 20 ms: P-384 (w5) is now 12 checks of about 0.41 ms (in-house `p384_verify`, weighed 5; was 16 checks of 2.4 ms with the `p384` crate, 51 ms); then the signer's 32 P-256 checks (w3) or 16 failing RSA-4096 ones (w2). What could still move is the reading: the object is scanned twice (skipped as a raw value in the payload's pass, then parsed by `workload::read`); reading the pod spec in the payload's pass would save part of w0, not the verification budget.",
     },
     Target {
         id: "compile-time",
         description: "Compile (uncached `Module::new`) ≤ 150 ms",
         metric: Metric::CompileTime,
         threshold: 0.150,
-        next_step: "Cranelift's time follows the module's code size (see the module's row). policy-server compiles a policy once, when it starts (and kwctl caches the compiled module), never per request.",
+        next_step: "Follows the module's code size (see the module's row). policy-server compiles a policy once, when it starts (and kwctl caches the compiled module), never per request, so this cost is paid once per policy-server start.",
     },
 ];
 
