@@ -67,7 +67,6 @@ enum Target<'i> {
 }
 
 /// What deciding one authority for an image gave.
-#[derive(Clone)]
 enum Outcome {
     /// It attests the image.
     Proven,
@@ -75,6 +74,19 @@ enum Outcome {
     Missed(Miss),
     /// It does not (no signature names its keys); why is worked out only
     /// if the image is rejected.
+    Deferred,
+}
+
+/// Where an authority stands in [`Engine::judge`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Judged {
+    /// Not checked yet.
+    Unknown,
+    /// It attests the image.
+    Proven,
+    /// It does not: the index of why in the misses.
+    Missed(usize),
+    /// It does not; why is worked out only if the image is rejected.
     Deferred,
 }
 
@@ -88,7 +100,6 @@ struct Policy<'s> {
 }
 
 pub(crate) struct Engine<'s> {
-    authorities: Vec<&'s str>,
     keyring: Keyring<'s>,
     policies: Vec<Policy<'s>>,
     /// Matched straight from the settings: no per-pattern work up front.
@@ -117,11 +128,7 @@ impl<'s> Engine<'s> {
         annotation_values: &'s [Text<'s>],
         calls: Calls<'s>,
     ) -> Self {
-        let authorities: Vec<&str> = settings
-            .attestation_authorities
-            .iter()
-            .map(|a| a.name.as_ref())
-            .collect();
+        let authorities = &settings.attestation_authorities;
         let policies = match &settings.attestation_policies {
             // Live mode with `whenNoPolicy: admit` and no settings
             // authority: nothing covers a namespace without its own policy.
@@ -151,7 +158,7 @@ impl<'s> Engine<'s> {
                         authorities: p
                             .attestation_authority_names
                             .iter()
-                            .filter_map(|n| authorities.iter().position(|a| *a == n.as_ref()))
+                            .filter_map(|n| authorities.iter().position(|a| a.name == *n))
                             .collect(),
                     })
                     .collect()
@@ -169,7 +176,6 @@ impl<'s> Engine<'s> {
             warn_only,
             now: OnceCell::new(),
             expiry_window: settings.expiry_warning_seconds(),
-            authorities,
             keyring: Keyring::new(settings),
             policies,
             allowlists: &settings.admission_allowlists,
@@ -380,7 +386,7 @@ impl<'s> Engine<'s> {
         // misses with their key ids allocated and freed.
         let named: Option<Vec<bool>> = match &annotation {
             Some(Ok((parsed, Some(candidates)))) if !self.sources.registry => {
-                let mut named = vec![false; self.authorities.len()];
+                let mut named = vec![false; self.settings.attestation_authorities.len()];
                 for &ai in candidates.matching {
                     for sig in &parsed.list[ai].signatures {
                         for k in self.keyring.named(&sig.key_id) {
@@ -474,23 +480,37 @@ impl<'s> Engine<'s> {
         check: impl Fn(usize) -> Outcome,
         explain: impl Fn(usize) -> Miss,
     ) -> Result<(), Vec<PolicyMiss>> {
-        let mut memo: Vec<Option<Outcome>> = vec![None; self.authorities.len()];
+        // Each authority's state, small (a fresh instance fills it for every
+        // authority of every image judged); the misses themselves apart.
+        let mut judged: Vec<Judged> =
+            vec![Judged::Unknown; self.settings.attestation_authorities.len()];
+        let mut misses: Vec<Miss> = Vec::new();
         // The policies not satisfied, with the authorities each misses: the
-        // misses themselves are copied out of `memo` only if no policy is
+        // misses themselves are copied out of `misses` only if no policy is
         // satisfied, as an admitted image never shows them.
         let mut unsatisfied: Vec<(&Policy<'_>, Vec<usize>)> = Vec::new();
         for policy in &self.policies {
             let mut missing = Vec::new();
             let mut satisfied_any = false;
             for &a in &policy.authorities {
-                match memo[a].get_or_insert_with(|| check(a)) {
-                    Outcome::Proven => {
+                if judged[a] == Judged::Unknown {
+                    judged[a] = match check(a) {
+                        Outcome::Proven => Judged::Proven,
+                        Outcome::Missed(miss) => {
+                            misses.push(miss);
+                            Judged::Missed(misses.len() - 1)
+                        }
+                        Outcome::Deferred => Judged::Deferred,
+                    };
+                }
+                match judged[a] {
+                    Judged::Proven => {
                         satisfied_any = true;
                         if policy.require == Require::Any {
                             break;
                         }
                     }
-                    Outcome::Missed(_) | Outcome::Deferred => missing.push(a),
+                    _ => missing.push(a),
                 }
             }
             let satisfied = match policy.require {
@@ -504,8 +524,9 @@ impl<'s> Engine<'s> {
         }
         for (_, missing) in &unsatisfied {
             for &a in missing {
-                if let Some(outcome @ Outcome::Deferred) = &mut memo[a] {
-                    *outcome = Outcome::Missed(explain(a));
+                if judged[a] == Judged::Deferred {
+                    misses.push(explain(a));
+                    judged[a] = Judged::Missed(misses.len() - 1);
                 }
             }
         }
@@ -516,10 +537,11 @@ impl<'s> Engine<'s> {
                 require: policy.require,
                 missing: missing
                     .into_iter()
-                    .filter_map(|a| match &memo[a] {
-                        Some(Outcome::Missed(miss)) => {
-                            Some((self.authorities[a].to_owned(), miss.clone()))
-                        }
+                    .filter_map(|a| match judged[a] {
+                        Judged::Missed(i) => Some((
+                            String::from(&*self.settings.attestation_authorities[a].name),
+                            misses[i].clone(),
+                        )),
                         _ => None,
                     })
                     .collect(),
