@@ -12,6 +12,7 @@
 use std::cell::Cell;
 use std::collections::HashSet;
 
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -20,7 +21,7 @@ use crate::engine::{Decision, Decisions, Engine};
 use crate::host::Calls;
 use crate::settings::{Settings, Text};
 use crate::verdict::{Failure, Place, Rejection, Verdict, VolumeProblem};
-use crate::workload::{self, ImageField, Shape, Site, TypeMeta};
+use crate::workload::{self, ImageField, Shape, Site, TypeMeta, Workload};
 
 /// Largest `validate` payload evaluated. The API server caps requests at
 /// 3 MiB; anything larger is refused before it is parsed.
@@ -49,17 +50,30 @@ pub const BREAKGLASS_AUDIT_KEY: &str = "breakglass";
 
 // One pass over the payload: the settings are deserialised in place, not
 // skipped and parsed again (with thousands of allowlist patterns, the
-// settings are most of the bytes).
+// settings are most of the bytes), and so is the request's object when the
+// request's kind, which the API server writes before it, says its shape
+// (see [`Request`]).
 #[derive(Deserialize)]
-struct Payload<'a> {
+struct OnePass<'a> {
     #[serde(borrow)]
     request: Request<'a>,
     #[serde(borrow)]
     settings: Settings<'a>,
 }
 
+// The same payload with the object kept as text: read when the one pass
+// fails (to name the problem as before, at its place in the object), and
+// for the object's text when an admitted object is pinned.
 #[derive(Deserialize)]
-struct Request<'a> {
+struct Payload<'a> {
+    #[serde(borrow)]
+    request: TextRequest<'a>,
+    #[serde(borrow)]
+    settings: Settings<'a>,
+}
+
+#[derive(Deserialize)]
+struct TextRequest<'a> {
     #[serde(borrow, default)]
     kind: Option<Gvk<'a>>,
     #[serde(borrow, default)]
@@ -68,6 +82,154 @@ struct Request<'a> {
     namespace: Option<Text<'a>>,
     #[serde(borrow, default)]
     object: Option<&'a RawValue>,
+}
+
+/// What the policy reads of an AdmissionRequest.
+struct Request<'a> {
+    kind: Option<Gvk<'a>>,
+    operation: Option<Text<'a>>,
+    namespace: Option<Text<'a>>,
+    object: Object<'a>,
+}
+
+/// The request's object as the payload's pass left it.
+enum Object<'a> {
+    /// Absent or `null`.
+    Absent,
+    /// Kept as text: the request's kind did not come first (or is empty),
+    /// or the operation (DELETE, CONNECT) runs no image.
+    Text(&'a RawValue),
+    /// Read in the pass, in the shape the request's kind gives.
+    Read(Shape, Workload<'a>),
+    /// An object of a kind that embeds no pod spec: skipped.
+    NoPodSpec,
+}
+
+impl Request<'_> {
+    fn runs_no_image(&self) -> bool {
+        matches!(self.operation.as_deref(), Some("DELETE" | "CONNECT"))
+    }
+}
+
+impl<'a> From<TextRequest<'a>> for Request<'a> {
+    fn from(r: TextRequest<'a>) -> Self {
+        Request {
+            kind: r.kind,
+            operation: r.operation,
+            namespace: r.namespace,
+            object: match r.object {
+                Some(o) if o.get() != "null" => Object::Text(o),
+                _ => Object::Absent,
+            },
+        }
+    }
+}
+
+/// Reads the request's fields in the order they come. A 3 MiB Pod is most
+/// of its payload: scanning it as raw text and then parsing that text again
+/// doubled the cost of the largest requests. Anything this reader refuses
+/// (a field given twice, an object that does not have its kind's shape) is
+/// read again by [`Payload`], which names the problem as before.
+impl<'de: 'a, 'a> Deserialize<'de> for Request<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(RequestVisitor)
+    }
+}
+
+struct RequestVisitor;
+
+impl<'de> Visitor<'de> for RequestVisitor {
+    type Value = Request<'de>;
+
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("an AdmissionRequest")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Request<'de>, A::Error> {
+        let mut r = Request {
+            kind: None,
+            operation: None,
+            namespace: None,
+            object: Object::Absent,
+        };
+        let mut seen = [false; 4];
+        let mut once = |i: usize, name: &'static str| {
+            if std::mem::replace(&mut seen[i], true) {
+                Err(de::Error::duplicate_field(name))
+            } else {
+                Ok(())
+            }
+        };
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            match key.as_ref() {
+                "kind" => {
+                    once(0, "kind")?;
+                    r.kind = map.next_value()?;
+                }
+                "operation" => {
+                    once(1, "operation")?;
+                    r.operation = map.next_value()?;
+                }
+                "namespace" => {
+                    once(2, "namespace")?;
+                    r.namespace = map.next_value()?;
+                }
+                "object" => {
+                    once(3, "object")?;
+                    let shape = r
+                        .kind
+                        .as_ref()
+                        .filter(|k| !k.kind.is_empty() && !r.runs_no_image())
+                        .map(|k| Shape::of(&k.group, &k.kind));
+                    r.object = match shape {
+                        Some(Some(shape)) => match map.next_value_seed(MaybeWorkload(shape))? {
+                            Some(w) => Object::Read(shape, w),
+                            None => Object::Absent,
+                        },
+                        Some(None) => match map.next_value::<Option<IgnoredAny>>()? {
+                            Some(_) => Object::NoPodSpec,
+                            None => Object::Absent,
+                        },
+                        None => match map.next_value::<Option<&'de RawValue>>()? {
+                            Some(o) if o.get() != "null" => Object::Text(o),
+                            _ => Object::Absent,
+                        },
+                    };
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(r)
+    }
+}
+
+/// An object of a known shape, or `null`.
+struct MaybeWorkload(Shape);
+
+impl<'de> DeserializeSeed<'de> for MaybeWorkload {
+    type Value = Option<Workload<'de>>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MaybeWorkload {
+    type Value = Option<Workload<'de>>;
+
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        workload::Seed(self.0).deserialize(d).map(Some)
+    }
 }
 
 #[derive(Deserialize)]
@@ -108,16 +270,24 @@ fn validate_inner(payload: &[u8], host: &dyn Host, work: &Cell<Work>) -> Verdict
             "not a Kubewarden validation request (not UTF-8 text)".to_owned(),
         ));
     };
-    let p: Payload<'_> = match serde_json::from_str(text) {
-        Ok(p) => p,
-        Err(_) => return reject(payload_error(text)),
+    let (request, settings) = match serde_json::from_str::<OnePass<'_>>(text) {
+        Ok(p) => (p.request, p.settings),
+        Err(_) => match serde_json::from_str::<Payload<'_>>(text) {
+            Ok(p) => (Request::from(p.request), p.settings),
+            Err(_) => return reject(payload_error(text)),
+        },
     };
-    let settings = p.settings;
     let errors = settings.structural_errors();
     if !errors.is_empty() {
         return reject(Rejection::Settings(errors.join("; ")));
     }
-    evaluate_request(&p.request, settings, host, work)
+    // The object's text, for pinning an object the pass read in place.
+    let object_text = || {
+        serde_json::from_str::<Payload<'_>>(text)
+            .ok()
+            .and_then(|p| p.request.object)
+    };
+    evaluate_request(request, &object_text, settings, host, work)
 }
 
 /// Why a payload does not deserialise. When the settings are at fault,
@@ -154,31 +324,43 @@ fn admit() -> Verdict {
     }
 }
 
-fn evaluate_request(
-    req: &Request<'_>,
+fn evaluate_request<'a>(
+    req: Request<'a>,
+    object_text: &dyn Fn() -> Option<&'a RawValue>,
     settings: Settings<'_>,
     host: &dyn Host,
     work: &Cell<Work>,
 ) -> Verdict {
     let reject = |e: String| Verdict::Reject(Rejection::Request(e));
     // Deleting or connecting runs no new image.
-    if matches!(req.operation.as_deref(), Some("DELETE" | "CONNECT")) {
+    if req.runs_no_image() {
         return admit();
     }
-    let Some(object) = req.object.filter(|o| o.get() != "null") else {
-        return reject("the request has no object".to_owned());
-    };
-    let (group, kind) = match group_kind(req, object) {
-        Ok(gk) => gk,
-        Err(e) => return reject(e),
-    };
-    let Some(shape) = Shape::of(&group, &kind) else {
+    let (kind, shape, w, text) = match req.object {
+        Object::Absent => return reject("the request has no object".to_owned()),
         // A kind that embeds no pod spec runs no image.
-        return admit();
-    };
-    let w = match workload::read(object, shape) {
-        Ok(w) => w,
-        Err(e) => return reject(format!("the object is not a valid {kind} ({e})")),
+        Object::NoPodSpec => return admit(),
+        Object::Read(shape, w) => {
+            let kind = req
+                .kind
+                .as_ref()
+                .map(|k| k.kind.to_string())
+                .unwrap_or_default();
+            (kind, shape, w, None)
+        }
+        Object::Text(object) => {
+            let (group, kind) = match group_kind(req.kind.as_ref(), object) {
+                Ok(gk) => gk,
+                Err(e) => return reject(e),
+            };
+            let Some(shape) = Shape::of(&group, &kind) else {
+                return admit();
+            };
+            match workload::read(object, shape) {
+                Ok(w) => (kind, shape, w, Some(object)),
+                Err(e) => return reject(format!("the object is not a valid {kind} ({e})")),
+            }
+        }
     };
     if let Some((path, bytes)) = w.oversized_annotations {
         return reject(format!(
@@ -272,6 +454,9 @@ fn evaluate_request(
     }
     if failures.is_empty() {
         let mutated_object = if settings.mutate() && !decisions.pins.is_empty() {
+            let Some(object) = text.or_else(object_text) else {
+                return reject("the object cannot be re-read".to_owned());
+            };
             match pin(object, shape, &w, &decisions.pins) {
                 Ok(v) => Some(v),
                 Err(e) => return reject(e),
@@ -383,8 +568,8 @@ fn breakglass_expiry(settings: &Settings<'_>, calls: Calls<'_>) -> Result<Option
 }
 
 /// The kind of the object: from the request, else from the object itself.
-fn group_kind(req: &Request<'_>, object: &RawValue) -> Result<(String, String), String> {
-    match &req.kind {
+fn group_kind(kind: Option<&Gvk<'_>>, object: &RawValue) -> Result<(String, String), String> {
+    match kind {
         Some(gvk) if !gvk.kind.is_empty() => Ok((gvk.group.to_string(), gvk.kind.to_string())),
         _ => match serde_json::from_str::<TypeMeta<'_>>(object.get()) {
             Ok(t) => {

@@ -478,36 +478,65 @@ pub struct TypeMeta<'a> {
 /// # Errors
 /// The JSON error when the object does not have the shape of its kind.
 pub fn read<'a>(object: &'a RawValue, shape: Shape) -> Result<Workload<'a>, serde_json::Error> {
-    let json = object.get();
-    let (metadata, template_metadata, spec) = match shape {
-        Shape::Pod => {
-            let o: PodObject<'a> = serde_json::from_str(json)?;
-            (o.metadata, None, o.spec)
-        }
-        Shape::EphemeralContainers => {
-            let o: EphemeralContainersObject<'a> = serde_json::from_str(json)?;
-            let spec = PodSpec {
-                ephemeral_containers: o.ephemeral_containers,
-                ..PodSpec::default()
-            };
-            (o.metadata, None, Some(spec))
-        }
-        Shape::Template => {
-            let o: TemplateObject<'a> = serde_json::from_str(json)?;
-            let t = o.spec.and_then(|s| s.template).unwrap_or_default();
-            (o.metadata, t.metadata, t.spec)
-        }
-        Shape::CronJob => {
-            let o: CronJobObject<'a> = serde_json::from_str(json)?;
-            let t = o
-                .spec
-                .and_then(|s| s.job_template)
-                .and_then(|j| j.spec)
-                .and_then(|s| s.template)
-                .unwrap_or_default();
-            (o.metadata, t.metadata, t.spec)
-        }
-    };
+    let mut de = serde_json::Deserializer::from_str(object.get());
+    let w = de::DeserializeSeed::deserialize(Seed(shape), &mut de)?;
+    de.end()?;
+    Ok(w)
+}
+
+/// Reads the workload view of an object of a known shape wherever it sits
+/// in the payload: [`read`] on its own text, or the request's `object` in
+/// the payload's one pass (no raw copy scanned first, then parsed again).
+#[derive(Debug, Clone, Copy)]
+pub struct Seed(pub Shape);
+
+impl<'de> de::DeserializeSeed<'de> for Seed {
+    type Value = Workload<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Workload<'de>, D::Error> {
+        let shape = self.0;
+        let parts = match shape {
+            Shape::Pod => {
+                let o = PodObject::deserialize(d)?;
+                (o.metadata, None, o.spec)
+            }
+            Shape::EphemeralContainers => {
+                let o = EphemeralContainersObject::deserialize(d)?;
+                let spec = PodSpec {
+                    ephemeral_containers: o.ephemeral_containers,
+                    ..PodSpec::default()
+                };
+                (o.metadata, None, Some(spec))
+            }
+            Shape::Template => {
+                let o = TemplateObject::deserialize(d)?;
+                let t = o.spec.and_then(|s| s.template).unwrap_or_default();
+                (o.metadata, t.metadata, t.spec)
+            }
+            Shape::CronJob => {
+                let o = CronJobObject::deserialize(d)?;
+                let t = o
+                    .spec
+                    .and_then(|s| s.job_template)
+                    .and_then(|j| j.spec)
+                    .and_then(|s| s.template)
+                    .unwrap_or_default();
+                (o.metadata, t.metadata, t.spec)
+            }
+        };
+        Ok(assemble(shape, parts))
+    }
+}
+
+/// An object's metadata, its pod template's metadata and its pod spec.
+type Parts<'a> = (
+    Option<Metadata<'a>>,
+    Option<Metadata<'a>>,
+    Option<PodSpec<'a>>,
+);
+
+/// The workload view of an object's parts.
+fn assemble(shape: Shape, (metadata, template_metadata, spec): Parts<'_>) -> Workload<'_> {
     let metadata = metadata.unwrap_or_default();
     let own = metadata.annotations.unwrap_or_default();
     let template = template_metadata.and_then(|m| m.annotations);
@@ -526,7 +555,7 @@ pub fn read<'a>(object: &'a RawValue, shape: Shape) -> Result<Workload<'a>, serd
         ..Workload::default()
     };
     if oversized.is_some() {
-        return Ok(w);
+        return w;
     }
     match shape {
         Shape::Pod | Shape::EphemeralContainers => w.attestations.extend(own.attestations),
@@ -561,7 +590,7 @@ pub fn read<'a>(object: &'a RawValue, shape: Shape) -> Result<Workload<'a>, serd
             image: source.reference.map_or(ImageField::Missing, |r| r.0),
         });
     }
-    Ok(w)
+    w
 }
 
 #[cfg(test)]
