@@ -34,6 +34,7 @@ pub mod sources;
 pub mod text;
 pub mod verdict;
 pub mod verify;
+mod wnaf;
 pub mod workload;
 
 #[cfg(test)]

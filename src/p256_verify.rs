@@ -162,47 +162,9 @@ const G_WINDOW: u32 = 7;
 /// Window of the key's table (8 odd multiples).
 const Q_WINDOW: u32 = 5;
 
-/// The width-`w` NAF of a 256-bit big-endian scalar: digits odd and below
-/// `2^(w−1)` in absolute value, or zero, least significant first; at most
-/// 257 of them.
+/// The width-`w` NAF of a 256-bit scalar (at most 257 digits).
 fn wnaf(scalar: &[u8; 32], w: u32) -> [i8; 257] {
-    // Little-endian 64-bit words, one spare for the carry of a negative digit.
-    let mut k = [0u64; 5];
-    for (word, chunk) in k.iter_mut().zip(scalar.rchunks(8)) {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(chunk);
-        *word = u64::from_be_bytes(bytes);
-    }
-    let mut digits = [0i8; 257];
-    let window = 1i64 << w;
-    for digit in &mut digits {
-        if k == [0; 5] {
-            break;
-        }
-        if k[0] & 1 == 1 {
-            let mut d = (k[0] & (window as u64 - 1)) as i64;
-            if d >= window / 2 {
-                d -= window;
-            }
-            *digit = d as i8;
-            // k −= d clears the low w bits (d ≡ k mod 2^w).
-            if d >= 0 {
-                k[0] -= d as u64;
-            } else {
-                let mut carry = d.unsigned_abs();
-                for word in &mut k {
-                    let (s, c) = word.overflowing_add(carry);
-                    *word = s;
-                    carry = u64::from(c);
-                }
-            }
-        }
-        for i in 0..4 {
-            k[i] = (k[i] >> 1) | (k[i + 1] << 63);
-        }
-        k[4] >>= 1;
-    }
-    digits
+    crate::wnaf::wnaf::<32, 5, 257>(scalar, w)
 }
 
 /// `(2i + 1)·G`, from the precomputed table.
@@ -256,18 +218,6 @@ const PRIME: [u8; 32] = [
     0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 ];
 
-/// `a + b` for big-endian 256-bit values, `None` on overflow.
-fn add_be(a: &[u8; 32], b: &[u8; 32]) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    let mut carry = 0u16;
-    for i in (0..32).rev() {
-        let s = u16::from(a[i]) + u16::from(b[i]) + carry;
-        out[i] = s as u8;
-        carry = s >> 8;
-    }
-    (carry == 0).then_some(out)
-}
-
 /// An affine point from big-endian coordinates (any 256-bit values: the
 /// caller passes those of a validated public key).
 fn affine(x: &[u8; 32], y: &[u8; 32]) -> Affine {
@@ -293,7 +243,7 @@ pub fn check_x(u1: &[u8; 32], u2: &[u8; 32], qx: &[u8; 32], qy: &[u8; 32], r: &[
     if matches(r) {
         return true;
     }
-    match add_be(r, &ORDER) {
+    match crate::radix::add_be(r, &ORDER) {
         Some(rn) if rn < PRIME => matches(&rn),
         _ => false,
     }

@@ -201,47 +201,9 @@ const Q_WINDOW: u32 = 5;
 /// Digits of a wNAF: one more than the scalar's bits.
 const DIGITS: usize = 385;
 
-/// The width-`w` NAF of a 384-bit big-endian scalar: digits odd and below
-/// `2^(w−1)` in absolute value, or zero, least significant first; at most
-/// 385 of them.
+/// The width-`w` NAF of a 384-bit scalar (at most 385 digits).
 fn wnaf(scalar: &[u8; 48], w: u32) -> [i8; DIGITS] {
-    // Little-endian 64-bit words, one spare for the carry of a negative digit.
-    let mut k = [0u64; 7];
-    for (word, chunk) in k.iter_mut().zip(scalar.rchunks(8)) {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(chunk);
-        *word = u64::from_be_bytes(bytes);
-    }
-    let mut digits = [0i8; DIGITS];
-    let window = 1i64 << w;
-    for digit in &mut digits {
-        if k == [0; 7] {
-            break;
-        }
-        if k[0] & 1 == 1 {
-            let mut d = (k[0] & (window as u64 - 1)) as i64;
-            if d >= window / 2 {
-                d -= window;
-            }
-            *digit = d as i8;
-            // k −= d clears the low w bits (d ≡ k mod 2^w).
-            if d >= 0 {
-                k[0] -= d as u64;
-            } else {
-                let mut carry = d.unsigned_abs();
-                for word in &mut k {
-                    let (s, c) = word.overflowing_add(carry);
-                    *word = s;
-                    carry = u64::from(c);
-                }
-            }
-        }
-        for i in 0..6 {
-            k[i] = (k[i] >> 1) | (k[i + 1] << 63);
-        }
-        k[6] >>= 1;
-    }
-    digits
+    crate::wnaf::wnaf::<48, 7, DIGITS>(scalar, w)
 }
 
 /// `(2i + 1)·G`, from the precomputed table.
@@ -290,18 +252,6 @@ const PRIME: [u8; 48] = [
     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
     0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff,
 ];
-
-/// `a + b` for big-endian 384-bit values, `None` on overflow.
-fn add_be(a: &[u8; 48], b: &[u8; 48]) -> Option<[u8; 48]> {
-    let mut out = [0u8; 48];
-    let mut carry = 0u16;
-    for i in (0..48).rev() {
-        let s = u16::from(a[i]) + u16::from(b[i]) + carry;
-        out[i] = s as u8;
-        carry = s >> 8;
-    }
-    (carry == 0).then_some(out)
-}
 
 /// A P-384 public key: an affine point on the curve (never the identity),
 /// its coordinates in the field's Montgomery form, ready to verify.
@@ -392,7 +342,7 @@ fn check_x(u1: &[u8; 48], u2: &[u8; 48], q: &Affine, r: &[u8; 48]) -> bool {
     if matches(r) {
         return true;
     }
-    match add_be(r, &scalar::ORDER) {
+    match crate::radix::add_be(r, &scalar::ORDER) {
         Some(rn) if rn < PRIME => matches(&rn),
         _ => false,
     }
@@ -609,7 +559,7 @@ mod tests {
             .find_map(|k| {
                 let mut kb = [0u8; 48];
                 kb[40..].copy_from_slice(&k.to_be_bytes());
-                let x = add_be(&scalar::ORDER, &kb)?;
+                let x = crate::radix::add_be(&scalar::ORDER, &kb)?;
                 let enc = [&[0x02][..], &x].concat();
                 let p = p384::PublicKey::from_sec1_bytes(&enc).ok()?;
                 Some((k, ProjectivePoint::from(*p.as_affine())))

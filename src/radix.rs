@@ -1,7 +1,21 @@
 //! Big-endian bytes to and from little-endian limbs of a reduced radix
-//! (`bits` per limb, below 64): the packing both hand-written arithmetics
-//! (`modexp`, 28-bit limbs; `p256_verify::field`, 29-bit limbs) need at
-//! their edges.
+//! (`bits` per limb, below 64): the packing the hand-written arithmetics
+//! (`modexp` and `p384_verify`, 28-bit limbs; `p256_verify::field`, 29-bit
+//! limbs) need at their edges; and the one sum they make of big-endian
+//! values (`r + n` in ECDSA's last check).
+
+/// `a + b` for big-endian values of the same length, `None` on overflow.
+#[must_use]
+pub fn add_be<const N: usize>(a: &[u8; N], b: &[u8; N]) -> Option<[u8; N]> {
+    let mut out = [0u8; N];
+    let mut carry = 0u16;
+    for i in (0..N).rev() {
+        let s = u16::from(a[i]) + u16::from(b[i]) + carry;
+        out[i] = s as u8;
+        carry = s >> 8;
+    }
+    (carry == 0).then_some(out)
+}
 
 /// Reads `bytes` (big-endian) into `limbs`, `bits` bits each. Limbs past the
 /// value are left as they are (callers pass zeros); `None` if the value needs
