@@ -425,7 +425,7 @@ impl Report {
              allowlist of 100 patterns none matches, w2 attestations naming the Pod's digests \
              with genuine RSA-4096 signatures over another payload (each check a full \
              verification that fails; the policy stops after 16), w3 valid P-256 \
-             attestations (the policy stops when its verification budget, the cost of 64 RSA-2048 checks, is spent: 32 P-256 checks), w5 13 valid P-384 attestations (12 checks at P-384's weight of 5) and a 3 MiB Pod; w4 is the keyless path's maximum (below)."
+             attestations (the policy stops when its verification budget, the cost of 64 RSA-2048 checks, is spent: 32 P-256 checks), w5 valid P-384 attestations, one more than the budget holds at P-384's weight (`VerifyingKey::cost`, read from the policy), and a 3 MiB Pod; w4 is the keyless path's maximum (below)."
         )?;
         writeln!(
             w,
