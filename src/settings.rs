@@ -736,9 +736,11 @@ type Names<'s> = HashMap<&'s str, usize, BuildHasherDefault<Fnv>>;
 /// key on every request (names here, key ids in the keyring). Written here,
 /// in a few lines, because std offers only SipHash, whose keyed rounds cost
 /// several times more on these short strings. Its keys are the settings'
-/// names and ids, which the cluster's administrator writes, so it needs no
-/// defence against crafted collisions; a request's key ids are only looked
-/// up.
+/// names and ids, which the cluster's administrator writes, and in live mode
+/// those of the namespace's kritis resources (at most
+/// [`crate::kritis::MAX_ITEMS`] of each kind): crafted collisions could at
+/// worst make a lookup linear in that bound, which the request's other
+/// bounds already allow; a request's key ids are only looked up.
 pub(crate) struct Fnv(u64);
 
 impl Default for Fnv {
