@@ -4,7 +4,7 @@
 //! Every host capability the policy uses reaches a registry (or the
 //! cluster's API server) chosen by whoever submits the object: a Pod with 2,000 distinct
 //! tags must not become 2,000 sequential registry requests from the
-//! policy-server. So calls go through [`Calls`], which counts them against
+//! policy-server. So calls go through `Calls`, which counts them against
 //! [`MAX_HOST_CALLS`] per request and refuses past it with a reason that
 //! says what to do. This module imports nothing else of the policy: the
 //! engine and every proof source depend on it, never the reverse.
@@ -101,7 +101,7 @@ impl fmt::Display for Identity<'_> {
 
 /// What the policy asks of Kubewarden's host. Production passes the SDK's
 /// host calls (`lib.rs`); tests pass maps. The engine never calls a `Host`
-/// directly: it goes through [`Calls`], which keeps the budget.
+/// directly: it goes through `Calls`, which keeps the budget.
 pub trait Host {
     /// The digest (`sha256:…`) of the manifest `image` names
     /// (`oci`/`v1/manifest_digest`).
