@@ -40,6 +40,8 @@ pub mod workload;
 #[cfg(test)]
 mod testkeys;
 #[cfg(test)]
+mod testrng;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;

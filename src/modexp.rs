@@ -433,6 +433,7 @@ fn top_bits(x: &[u64], shift: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testrng::xorshift;
     use p256::elliptic_curve::bigint::ConcatenatingMul as _;
     use rsa::traits::PublicKeyParts as _;
     use rsa::BoxedUint;
@@ -449,13 +450,6 @@ mod tests {
     fn key(bits: usize) -> rsa::PublicKey {
         use rsa::pkcs8::DecodePublicKey as _;
         rsa::PublicKey::from_public_key_pem(&crate::testkeys::rsa(bits).spki_pem).unwrap()
-    }
-
-    fn xorshift(seed: &mut u64) -> u64 {
-        *seed ^= *seed << 13;
-        *seed ^= *seed >> 7;
-        *seed ^= *seed << 17;
-        *seed
     }
 
     #[test]

@@ -274,6 +274,7 @@ pub fn lincomb_x(u1: &[u8; 32], u2: &[u8; 32], qx: &[u8; 32], qy: &[u8; 32]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testrng::random_bytes;
     use p256::elliptic_curve::group::Group as _;
     use p256::elliptic_curve::ops::Reduce as _;
     use p256::elliptic_curve::sec1::ToSec1Point as _;
@@ -292,21 +293,6 @@ mod tests {
         let x: [u8; 32] = enc.x()?.as_slice().try_into().ok()?;
         let y: [u8; 32] = enc.y()?.as_slice().try_into().ok()?;
         Some((x, y))
-    }
-
-    fn xorshift(seed: &mut u64) -> u64 {
-        *seed ^= *seed << 13;
-        *seed ^= *seed >> 7;
-        *seed ^= *seed << 17;
-        *seed
-    }
-
-    fn random32(seed: &mut u64) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        for b in &mut out {
-            *b = xorshift(seed) as u8;
-        }
-        out
     }
 
     /// The reference: `u1·G + u2·Q` by the `p256` crate.
@@ -337,15 +323,15 @@ mod tests {
         let mut small = [0u8; 32];
         small[31] = 3;
         for round in 0..200 {
-            let d = random32(&mut seed);
+            let d = random_bytes::<32>(&mut seed);
             let q = ProjectivePoint::GENERATOR * scalar(&d);
             let (qx, qy) = coords(&q).unwrap();
             let (u1, u2) = match round % 5 {
-                0 => (random32(&mut seed), random32(&mut seed)),
-                1 => (n_minus_1, random32(&mut seed)),
+                0 => (random_bytes::<32>(&mut seed), random_bytes::<32>(&mut seed)),
+                1 => (n_minus_1, random_bytes::<32>(&mut seed)),
                 2 => (small, n_minus_1),
-                3 => ([0; 32], random32(&mut seed)),
-                _ => (random32(&mut seed), [0; 32]),
+                3 => ([0; 32], random_bytes::<32>(&mut seed)),
+                _ => (random_bytes::<32>(&mut seed), [0; 32]),
             };
             // Reduced scalars, as the verifier passes them.
             let (u1, u2) = (bytes(&scalar(&u1)), bytes(&scalar(&u2)));
@@ -370,7 +356,7 @@ mod tests {
         for q in [g, -g, g.double(), g * Scalar::from(5u64)] {
             let (qx, qy) = coords(&q).unwrap();
             for _ in 0..20 {
-                let u = bytes(&scalar(&random32(&mut seed)));
+                let u = bytes(&scalar(&random_bytes::<32>(&mut seed)));
                 let neg = bytes(&-scalar(&u));
                 for (u1, u2) in [(u, u), (u, neg), (neg, u), ([0; 32], u), (u, [0; 32])] {
                     assert_eq!(lincomb_x(&u1, &u2, &qx, &qy), reference(&u1, &u2, &q));
@@ -390,7 +376,7 @@ mod tests {
                 let k = if round == 0 {
                     [0xff; 32]
                 } else {
-                    random32(&mut seed)
+                    random_bytes::<32>(&mut seed)
                 };
                 let digits = wnaf(&k, w);
                 let mut acc = Scalar::ZERO;

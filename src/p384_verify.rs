@@ -365,6 +365,7 @@ pub fn lincomb_x(u1: &[u8; 48], u2: &[u8; 48], key: &Key) -> Option<[u8; 48]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testrng::random_bytes;
     use p384::ecdsa::signature::hazmat::{PrehashSigner as _, PrehashVerifier as _};
     use p384::elliptic_curve::group::Group as _;
     use p384::elliptic_curve::ops::Reduce as _;
@@ -389,21 +390,6 @@ mod tests {
     fn key_of(p: &ProjectivePoint) -> Key {
         let enc = p.to_affine().to_sec1_point(false);
         Key::from_sec1_bytes(enc.as_bytes()).unwrap()
-    }
-
-    fn xorshift(seed: &mut u64) -> u64 {
-        *seed ^= *seed << 13;
-        *seed ^= *seed >> 7;
-        *seed ^= *seed << 17;
-        *seed
-    }
-
-    fn random48(seed: &mut u64) -> [u8; 48] {
-        let mut out = [0u8; 48];
-        for b in &mut out {
-            *b = xorshift(seed) as u8;
-        }
-        out
     }
 
     /// The reference: `u1·G + u2·Q` by the `p384` crate.
@@ -434,15 +420,15 @@ mod tests {
         let mut small = [0u8; 48];
         small[47] = 3;
         for round in 0..100 {
-            let d = random48(&mut seed);
+            let d = random_bytes::<48>(&mut seed);
             let q = ProjectivePoint::GENERATOR * scalar(&d);
             let key = key_of(&q);
             let (u1, u2) = match round % 5 {
-                0 => (random48(&mut seed), random48(&mut seed)),
-                1 => (n_minus_1, random48(&mut seed)),
+                0 => (random_bytes::<48>(&mut seed), random_bytes::<48>(&mut seed)),
+                1 => (n_minus_1, random_bytes::<48>(&mut seed)),
                 2 => (small, n_minus_1),
-                3 => ([0; 48], random48(&mut seed)),
-                _ => (random48(&mut seed), [0; 48]),
+                3 => ([0; 48], random_bytes::<48>(&mut seed)),
+                _ => (random_bytes::<48>(&mut seed), [0; 48]),
             };
             // Reduced scalars, as the verifier passes them.
             let (u1, u2) = (bytes(&scalar(&u1)), bytes(&scalar(&u2)));
@@ -467,7 +453,7 @@ mod tests {
         for q in [g, -g, g.double(), g * Scalar::from(5u64)] {
             let key = key_of(&q);
             for _ in 0..10 {
-                let u = bytes(&scalar(&random48(&mut seed)));
+                let u = bytes(&scalar(&random_bytes::<48>(&mut seed)));
                 let neg = bytes(&-scalar(&u));
                 for (u1, u2) in [(u, u), (u, neg), (neg, u), ([0; 48], u), (u, [0; 48])] {
                     assert_eq!(lincomb_x(&u1, &u2, &key), reference(&u1, &u2, &q));
@@ -478,9 +464,9 @@ mod tests {
             }
         }
         // u1 + u2·d = 0 for Q = d·G: the sum is the identity.
-        let d = scalar(&random48(&mut seed));
+        let d = scalar(&random_bytes::<48>(&mut seed));
         let q = g * d;
-        let u2 = scalar(&random48(&mut seed));
+        let u2 = scalar(&random_bytes::<48>(&mut seed));
         let u1 = -(u2 * d);
         assert_eq!(lincomb_x(&bytes(&u1), &bytes(&u2), &key_of(&q)), None);
     }
@@ -493,7 +479,7 @@ mod tests {
                 let k = if round == 0 {
                     [0xff; 48]
                 } else {
-                    random48(&mut seed)
+                    random_bytes::<48>(&mut seed)
                 };
                 let digits = wnaf(&k, w);
                 let mut acc = Scalar::ZERO;
@@ -516,11 +502,11 @@ mod tests {
     fn verify_agrees_with_the_p384_crate() {
         let mut seed = 0xecd5a_u64;
         for round in 0..40 {
-            let d = scalar(&random48(&mut seed));
+            let d = scalar(&random_bytes::<48>(&mut seed));
             let sk = p384::ecdsa::SigningKey::from_bytes(&d.to_bytes()).unwrap();
             let vk = *sk.verifying_key();
             let key = Key::from_sec1_bytes(vk.to_sec1_point(round % 2 == 0).as_bytes()).unwrap();
-            let digest = random48(&mut seed);
+            let digest = random_bytes::<48>(&mut seed);
             let sig: p384::ecdsa::Signature = sk.sign_prehash(&digest).unwrap();
             let (rs, ss) = (*sig.r(), *sig.s());
             let (r, s) = (bytes(&rs), bytes(&ss));
@@ -565,8 +551,8 @@ mod tests {
                 Some((k, ProjectivePoint::from(*p.as_affine())))
             })
             .unwrap();
-        let digest = random48(&mut seed);
-        let s = scalar(&random48(&mut seed));
+        let digest = random_bytes::<48>(&mut seed);
+        let s = scalar(&random_bytes::<48>(&mut seed));
         let s_inv = Option::<Scalar>::from(s.invert()).unwrap();
         let (u1, u2) = (scalar(&digest) * s_inv, Scalar::from(k) * s_inv);
         let u2_inv = Option::<Scalar>::from(u2.invert()).unwrap();
@@ -598,7 +584,7 @@ mod tests {
         let mut seed = 3u64;
         let mut accepted = 0;
         for round in 0..30 {
-            let d = scalar(&random48(&mut seed));
+            let d = scalar(&random_bytes::<48>(&mut seed));
             let q = (ProjectivePoint::GENERATOR * d).to_affine();
             let full = q.to_sec1_point(false).as_bytes().to_vec();
             let compressed = q.to_sec1_point(true).as_bytes().to_vec();

@@ -390,6 +390,7 @@ fn reduce(mut t: [i64; 2 * L]) -> Fe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testrng::random_bytes;
     use crypto_bigint::{NonZero, U384};
 
     /// `p`, big-endian.
@@ -437,21 +438,6 @@ mod tests {
         vec![
             [0u8; 48], one, pm1, PRIME, pp1, [0xff; 48], [0x80; 48], [0x01; 48],
         ]
-    }
-
-    fn xorshift(seed: &mut u64) -> u64 {
-        *seed ^= *seed << 13;
-        *seed ^= *seed >> 7;
-        *seed ^= *seed << 17;
-        *seed
-    }
-
-    fn random48(seed: &mut u64) -> [u8; 48] {
-        let mut out = [0u8; 48];
-        for b in &mut out {
-            *b = xorshift(seed) as u8;
-        }
-        out
     }
 
     /// The reference: `crypto-bigint`'s modular arithmetic, in which the
@@ -518,7 +504,7 @@ mod tests {
         let mut seed = 0x3843_8438_u64;
         let mut values = edge_values();
         for _ in 0..40 {
-            values.push(random48(&mut seed));
+            values.push(random_bytes::<48>(&mut seed));
         }
         for a in &values {
             for b in values.iter().step_by(3) {
@@ -553,7 +539,7 @@ mod tests {
         let mut seed = 99u64;
         let (mut squares, mut non_squares) = (0, 0);
         for _ in 0..60 {
-            let v = random48(&mut seed);
+            let v = random_bytes::<48>(&mut seed);
             let x = Fe::from_be_bytes(&v);
             // Euler's criterion: a square exactly when x^((p−1)/2) is 1 (or x is 0).
             let mut half = PRIME;
@@ -585,7 +571,7 @@ mod tests {
         e[47] -= 2;
         let mut seed = 5u64;
         for _ in 0..5 {
-            let x = Fe::from_be_bytes(&random48(&mut seed));
+            let x = Fe::from_be_bytes(&random_bytes::<48>(&mut seed));
             assert!(x.mul(&x.pow_vartime(&e)).equals(&Fe::ONE));
         }
     }

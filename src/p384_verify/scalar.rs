@@ -297,6 +297,7 @@ fn mont_mul(a: &[u64; L], b: &[u64; L]) -> [u64; L] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testrng::random_bytes;
     use p384::elliptic_curve::ops::Reduce as _;
     use p384::{FieldBytes, Scalar};
 
@@ -306,21 +307,6 @@ mod tests {
 
     fn bytes(s: &Scalar) -> [u8; 48] {
         s.to_bytes().into()
-    }
-
-    fn xorshift(seed: &mut u64) -> u64 {
-        *seed ^= *seed << 13;
-        *seed ^= *seed >> 7;
-        *seed ^= *seed << 17;
-        *seed
-    }
-
-    fn random48(seed: &mut u64) -> [u8; 48] {
-        let mut out = [0u8; 48];
-        for b in &mut out {
-            *b = xorshift(seed) as u8;
-        }
-        out
     }
 
     #[test]
@@ -350,7 +336,7 @@ mod tests {
     #[test]
     fn agrees_with_the_p384_crate() {
         let mut seed = 0x384_u64;
-        let mut values: Vec<[u8; 48]> = (0..200).map(|_| random48(&mut seed)).collect();
+        let mut values: Vec<[u8; 48]> = (0..200).map(|_| random_bytes::<48>(&mut seed)).collect();
         for k in [1u64, 2, 3] {
             values.push(bytes(&Scalar::from(k)));
             values.push(bytes(&-Scalar::from(k)));
@@ -408,9 +394,10 @@ mod tests {
         let mut seed = 17u64;
         let mut sigs: Vec<Vec<u8>> = Vec::new();
         for i in 0..24 {
-            let d = scalar(&random48(&mut seed));
+            let d = scalar(&random_bytes::<48>(&mut seed));
             let sk = p384::ecdsa::SigningKey::from_bytes(&d.to_bytes()).unwrap();
-            let sig: p384::ecdsa::Signature = sk.sign_prehash(&random48(&mut seed)).unwrap();
+            let sig: p384::ecdsa::Signature =
+                sk.sign_prehash(&random_bytes::<48>(&mut seed)).unwrap();
             let (r, s) = sig.split_scalars();
             // Small r and s too, for short integers and leading zeros.
             let (r, s) = match i % 4 {
