@@ -20,6 +20,7 @@ pub mod evaluate;
 pub mod host;
 pub mod image;
 mod index;
+pub mod jacobian;
 mod json_path;
 mod keyring;
 pub mod keys;

@@ -15,6 +15,10 @@
 //! * Jacobian coordinates (doubling with `a = −3`), and the affine x of the
 //!   result is never computed: `x ≡ r·Z² (mod p)` is checked instead.
 //!
+//! The point formulas and the Shamir loop are [`crate::jacobian`]'s, shared
+//! with P-384; this module holds the curve's field, its generator's table
+//! and its constants.
+//!
 //! Scalar arithmetic modulo the group order (DER decoding, range checks,
 //! `s⁻¹`, `u1`, `u2`) stays with the `p256` crate. Everything is variable
 //! time, which is sound for verification: the key, the signature and the
@@ -26,141 +30,11 @@
 pub mod field;
 mod table;
 
+use crate::jacobian::{self, Affine, Encoding as _, Jacobian, Q_WINDOW};
 use field::Fe;
-
-/// A point in Jacobian coordinates `(X/Z², Y/Z³)`; never the identity
-/// (that is `None` where it can occur).
-#[derive(Clone, Copy, Debug)]
-struct Jacobian {
-    x: Fe,
-    y: Fe,
-    z: Fe,
-}
-
-/// An affine point (`Z = 1`).
-#[derive(Clone, Copy, Debug)]
-struct Affine {
-    x: Fe,
-    y: Fe,
-}
-
-impl Affine {
-    fn neg(&self) -> Affine {
-        Affine {
-            x: self.x,
-            y: self.y.neg(),
-        }
-    }
-
-    fn to_jacobian(self) -> Jacobian {
-        Jacobian {
-            x: self.x,
-            y: self.y,
-            z: Fe::ONE,
-        }
-    }
-}
-
-impl Jacobian {
-    fn neg(&self) -> Jacobian {
-        Jacobian {
-            x: self.x,
-            y: self.y.neg(),
-            z: self.z,
-        }
-    }
-
-    /// `2·self` (dbl-2001-b, `a = −3`: 3M + 5S). P-256 has no point of
-    /// order 2, so the double of a point is never the identity.
-    fn double(&self) -> Jacobian {
-        let delta = self.z.square();
-        let gamma = self.y.square();
-        let beta = self.x.mul(&gamma);
-        let alpha = self.x.sub(&delta).mul(&self.x.add(&delta)).mul_small(3);
-        let x3 = alpha.square().sub(&beta.mul_small(8));
-        let z3 = self.y.add(&self.z).square().sub(&gamma).sub(&delta);
-        let y3 = alpha
-            .mul(&beta.mul_small(4).sub(&x3))
-            .sub(&gamma.square().mul_small(8));
-        Jacobian {
-            x: x3,
-            y: y3,
-            z: z3,
-        }
-    }
-
-    /// `self + q` for an affine `q` (madd-2007-bl: 7M + 4S).
-    fn add_affine(&self, q: &Affine) -> Option<Jacobian> {
-        let z1z1 = self.z.square();
-        let u2 = q.x.mul(&z1z1);
-        let s2 = q.y.mul(&self.z).mul(&z1z1);
-        let h = u2.sub(&self.x);
-        let r = s2.sub(&self.y).mul_small(2);
-        if h.is_zero() {
-            // Same x: the same point (double it) or opposite ones.
-            return r.is_zero().then(|| self.double());
-        }
-        let hh = h.square();
-        let i = hh.mul_small(4);
-        let j = h.mul(&i);
-        let v = self.x.mul(&i);
-        let x3 = r.square().sub(&j).sub(&v.mul_small(2));
-        let y3 = r.mul(&v.sub(&x3)).sub(&self.y.mul(&j).mul_small(2));
-        let z3 = self.z.add(&h).square().sub(&z1z1).sub(&hh);
-        Some(Jacobian {
-            x: x3,
-            y: y3,
-            z: z3,
-        })
-    }
-
-    /// `self + q` (add-2007-bl: 11M + 5S).
-    fn add(&self, q: &Jacobian) -> Option<Jacobian> {
-        let z1z1 = self.z.square();
-        let z2z2 = q.z.square();
-        let u1 = self.x.mul(&z2z2);
-        let u2 = q.x.mul(&z1z1);
-        let s1 = self.y.mul(&q.z).mul(&z2z2);
-        let s2 = q.y.mul(&self.z).mul(&z1z1);
-        let h = u2.sub(&u1);
-        let r = s2.sub(&s1).mul_small(2);
-        if h.is_zero() {
-            return r.is_zero().then(|| self.double());
-        }
-        let i = h.mul_small(2).square();
-        let j = h.mul(&i);
-        let v = u1.mul(&i);
-        let x3 = r.square().sub(&j).sub(&v.mul_small(2));
-        let y3 = r.mul(&v.sub(&x3)).sub(&s1.mul(&j).mul_small(2));
-        let z3 = self.z.add(&q.z).square().sub(&z1z1).sub(&z2z2).mul(&h);
-        Some(Jacobian {
-            x: x3,
-            y: y3,
-            z: z3,
-        })
-    }
-}
-
-/// `acc + p`, where `acc` may be the identity (`None`).
-fn add_jacobian(acc: Option<Jacobian>, p: &Jacobian) -> Option<Jacobian> {
-    match acc {
-        None => Some(*p),
-        Some(a) => a.add(p),
-    }
-}
-
-/// `acc + p` for an affine `p`, where `acc` may be the identity (`None`).
-fn add_affine(acc: Option<Jacobian>, p: &Affine) -> Option<Jacobian> {
-    match acc {
-        None => Some(p.to_jacobian()),
-        Some(a) => a.add_affine(p),
-    }
-}
 
 /// Window of the generator's table (`2^(w−2)` = 32 odd multiples).
 const G_WINDOW: u32 = 7;
-/// Window of the key's table (8 odd multiples).
-const Q_WINDOW: u32 = 5;
 
 /// The width-`w` NAF of a 256-bit scalar (at most 257 digits).
 fn wnaf(scalar: &[u8; 32], w: u32) -> [i8; 257] {
@@ -168,7 +42,7 @@ fn wnaf(scalar: &[u8; 32], w: u32) -> [i8; 257] {
 }
 
 /// `(2i + 1)·G`, from the precomputed table.
-fn generator_multiple(i: usize) -> Affine {
+fn generator_multiple(i: usize) -> Affine<Fe> {
     let (x, y) = &table::ODD_MULTIPLES[i];
     Affine {
         x: Fe::from_montgomery_limbs(x),
@@ -177,34 +51,10 @@ fn generator_multiple(i: usize) -> Affine {
 }
 
 /// `u1·G + u2·Q`, `None` for the identity.
-fn lincomb(u1: &[u8; 32], u2: &[u8; 32], q: &Affine) -> Option<Jacobian> {
-    // Q, 3Q, …, 15Q.
-    let mut q_table = [q.to_jacobian(); 1 << (Q_WINDOW - 2)];
-    let q2 = q.to_jacobian().double();
-    for i in 1..q_table.len() {
-        // (2i − 1)·Q + 2Q is never the identity: 2i + 1 < n.
-        q_table[i] = q_table[i - 1].add(&q2)?;
-    }
+fn lincomb(u1: &[u8; 32], u2: &[u8; 32], q: &Affine<Fe>) -> Option<Jacobian<Fe>> {
     let g_digits = wnaf(u1, G_WINDOW);
     let q_digits = wnaf(u2, Q_WINDOW);
-    let top = (0..257)
-        .rev()
-        .find(|&i| g_digits[i] != 0 || q_digits[i] != 0)?;
-    let mut acc: Option<Jacobian> = None;
-    for i in (0..=top).rev() {
-        acc = acc.map(|a| a.double());
-        let g = g_digits[i];
-        if g != 0 {
-            let p = generator_multiple(usize::from(g.unsigned_abs() / 2));
-            acc = add_affine(acc, &if g > 0 { p } else { p.neg() });
-        }
-        let d = q_digits[i];
-        if d != 0 {
-            let p = q_table[usize::from(d.unsigned_abs() / 2)];
-            acc = add_jacobian(acc, &if d > 0 { p } else { p.neg() });
-        }
-    }
-    acc
+    jacobian::lincomb(&g_digits, &q_digits, generator_multiple, q)
 }
 
 /// The group order n.
@@ -220,7 +70,7 @@ const PRIME: [u8; 32] = [
 
 /// An affine point from big-endian coordinates (any 256-bit values: the
 /// caller passes those of a validated public key).
-fn affine(x: &[u8; 32], y: &[u8; 32]) -> Affine {
+fn affine(x: &[u8; 32], y: &[u8; 32]) -> Affine<Fe> {
     Affine {
         x: Fe::from_be_bytes(x),
         y: Fe::from_be_bytes(y),
@@ -234,19 +84,7 @@ fn affine(x: &[u8; 32], y: &[u8; 32]) -> Affine {
 /// public key).
 #[must_use]
 pub fn check_x(u1: &[u8; 32], u2: &[u8; 32], qx: &[u8; 32], qy: &[u8; 32], r: &[u8; 32]) -> bool {
-    let Some(acc) = lincomb(u1, u2, &affine(qx, qy)) else {
-        return false;
-    };
-    // x = X/Z². x mod n = r ⟺ x = r, or x = r + n when r + n < p.
-    let z2 = acc.z.square();
-    let matches = |v: &[u8; 32]| Fe::from_be_bytes(v).mul(&z2).equals(&acc.x);
-    if matches(r) {
-        return true;
-    }
-    match crate::radix::add_be(r, &ORDER) {
-        Some(rn) if rn < PRIME => matches(&rn),
-        _ => false,
-    }
+    lincomb(u1, u2, &affine(qx, qy)).is_some_and(|acc| jacobian::x_matches(&acc, r, &ORDER, &PRIME))
 }
 
 /// The affine x of `u1·G + u2·Q`, big-endian, `None` for the identity:
@@ -256,19 +94,7 @@ pub fn check_x(u1: &[u8; 32], u2: &[u8; 32], qx: &[u8; 32], qy: &[u8; 32], r: &[
 #[must_use]
 pub fn lincomb_x(u1: &[u8; 32], u2: &[u8; 32], qx: &[u8; 32], qy: &[u8; 32]) -> Option<[u8; 32]> {
     let acc = lincomb(u1, u2, &affine(qx, qy))?;
-    // Z^(p − 2) = Z⁻¹.
-    let mut e = PRIME;
-    e[31] -= 2;
-    let mut inv = Fe::ONE;
-    for byte in e {
-        for bit in (0..8).rev() {
-            inv = inv.square();
-            if (byte >> bit) & 1 == 1 {
-                inv = inv.mul(&acc.z);
-            }
-        }
-    }
-    Some(acc.x.mul(&inv.square()).to_be_bytes())
+    Some(jacobian::affine_x(&acc, &PRIME))
 }
 
 #[cfg(test)]

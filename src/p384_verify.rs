@@ -17,7 +17,9 @@
 //!   (window 7, mixed additions) and 8 odd multiples of `Q` computed per
 //!   call (window 5);
 //! * Jacobian coordinates (doubling with `a = −3`), and the affine x of the
-//!   result is never computed: `x ≡ r·Z² (mod p)` is checked instead;
+//!   result is never computed: `x ≡ r·Z² (mod p)` is checked instead (the
+//!   point formulas and the Shamir loop are [`crate::jacobian`]'s, shared
+//!   with P-256);
 //! * the scalars mod n (DER decoding, range checks, `s⁻¹`, `u1`, `u2`) are
 //!   in [`scalar`]; public keys are decoded here ([`Key`]).
 //!
@@ -31,173 +33,12 @@ pub mod field;
 pub mod scalar;
 mod table;
 
+use crate::jacobian::{self, Affine, Encoding as _, Field as _, Jacobian, Q_WINDOW};
 use field::Fe;
 pub use scalar::Signature;
 
-/// A point in Jacobian coordinates `(X/Z², Y/Z³)`; never the identity
-/// (that is `None` where it can occur).
-#[derive(Clone, Copy, Debug)]
-struct Jacobian {
-    x: Fe,
-    y: Fe,
-    z: Fe,
-}
-
-/// An affine point (`Z = 1`).
-#[derive(Clone, Copy, Debug)]
-struct Affine {
-    x: Fe,
-    y: Fe,
-}
-
-impl Affine {
-    fn neg(&self) -> Affine {
-        Affine {
-            x: self.x,
-            y: self.y.neg(),
-        }
-    }
-
-    fn to_jacobian(self) -> Jacobian {
-        Jacobian {
-            x: self.x,
-            y: self.y,
-            z: Fe::ONE,
-        }
-    }
-}
-
-/// A Jacobian point with `Z²` and `Z³` kept: the entries of the key's
-/// table, each added many times, so that an addition saves a squaring and
-/// a multiplication.
-#[derive(Clone, Copy, Debug)]
-struct Cached {
-    p: Jacobian,
-    zz: Fe,
-    zzz: Fe,
-}
-
-impl Cached {
-    fn new(p: Jacobian) -> Cached {
-        let zz = p.z.square();
-        Cached {
-            zz,
-            zzz: zz.mul(&p.z),
-            p,
-        }
-    }
-
-    fn neg(&self) -> Cached {
-        Cached {
-            p: self.p.neg(),
-            ..*self
-        }
-    }
-}
-
-impl Jacobian {
-    fn neg(&self) -> Jacobian {
-        Jacobian {
-            x: self.x,
-            y: self.y.neg(),
-            z: self.z,
-        }
-    }
-
-    /// `2·self` (dbl-2001-b, `a = −3`: 3M + 5S). P-384's group has prime
-    /// order, so no point has order 2: the double of a point is never the
-    /// identity.
-    #[inline(never)]
-    fn double(&self) -> Jacobian {
-        let delta = self.z.square();
-        let gamma = self.y.square();
-        let beta = self.x.mul(&gamma);
-        let alpha = self.x.sub(&delta).mul(&self.x.add(&delta)).mul_small(3);
-        let x3 = alpha.square().sub(&beta.mul_small(8));
-        let z3 = self.y.add(&self.z).square().sub(&gamma).sub(&delta);
-        let y3 = alpha
-            .mul(&beta.mul_small(4).sub(&x3))
-            .sub(&gamma.square().mul_small(8));
-        Jacobian {
-            x: x3,
-            y: y3,
-            z: z3,
-        }
-    }
-
-    /// `self + q` for an affine `q` (madd-2007-bl: 7M + 4S).
-    #[inline(never)]
-    fn add_affine(&self, q: &Affine) -> Option<Jacobian> {
-        let z1z1 = self.z.square();
-        let u2 = q.x.mul(&z1z1);
-        let s2 = q.y.mul(&self.z).mul(&z1z1);
-        let h = u2.sub(&self.x);
-        let r = s2.sub(&self.y).mul_small(2);
-        if h.is_zero() {
-            // Same x: the same point (double it) or opposite ones.
-            return r.is_zero().then(|| self.double());
-        }
-        let hh = h.square();
-        let i = hh.mul_small(4);
-        let j = h.mul(&i);
-        let v = self.x.mul(&i);
-        let x3 = r.square().sub(&j).sub(&v.mul_small(2));
-        let y3 = r.mul(&v.sub(&x3)).sub(&self.y.mul(&j).mul_small(2));
-        let z3 = self.z.add(&h).square().sub(&z1z1).sub(&hh);
-        Some(Jacobian {
-            x: x3,
-            y: y3,
-            z: z3,
-        })
-    }
-
-    /// `self + q`, `q`'s `Z²` and `Z³` given (add-2007-bl without its
-    /// first squaring and multiplication: 10M + 4S).
-    fn add_cached(&self, q: &Cached) -> Option<Jacobian> {
-        let z1z1 = self.z.square();
-        let u1 = self.x.mul(&q.zz);
-        let u2 = q.p.x.mul(&z1z1);
-        let s1 = self.y.mul(&q.zzz);
-        let s2 = q.p.y.mul(&self.z).mul(&z1z1);
-        let h = u2.sub(&u1);
-        let r = s2.sub(&s1).mul_small(2);
-        if h.is_zero() {
-            return r.is_zero().then(|| self.double());
-        }
-        let i = h.mul_small(2).square();
-        let j = h.mul(&i);
-        let v = u1.mul(&i);
-        let x3 = r.square().sub(&j).sub(&v.mul_small(2));
-        let y3 = r.mul(&v.sub(&x3)).sub(&s1.mul(&j).mul_small(2));
-        let z3 = self.z.add(&q.p.z).square().sub(&z1z1).sub(&q.zz).mul(&h);
-        Some(Jacobian {
-            x: x3,
-            y: y3,
-            z: z3,
-        })
-    }
-}
-
-/// `acc + p`, where `acc` may be the identity (`None`).
-fn add_cached(acc: Option<Jacobian>, p: &Cached) -> Option<Jacobian> {
-    match acc {
-        None => Some(p.p),
-        Some(a) => a.add_cached(p),
-    }
-}
-
-/// `acc + p` for an affine `p`, where `acc` may be the identity (`None`).
-fn add_affine(acc: Option<Jacobian>, p: &Affine) -> Option<Jacobian> {
-    match acc {
-        None => Some(p.to_jacobian()),
-        Some(a) => a.add_affine(p),
-    }
-}
-
 /// Window of the generator's table (`2^(w−2)` = 32 odd multiples).
 const G_WINDOW: u32 = 7;
-/// Window of the key's table (8 odd multiples).
-const Q_WINDOW: u32 = 5;
 /// Digits of a wNAF: one more than the scalar's bits.
 const DIGITS: usize = 385;
 
@@ -207,7 +48,7 @@ fn wnaf(scalar: &[u8; 48], w: u32) -> [i8; DIGITS] {
 }
 
 /// `(2i + 1)·G`, from the precomputed table.
-fn generator_multiple(i: usize) -> Affine {
+fn generator_multiple(i: usize) -> Affine<Fe> {
     let (x, y) = &table::ODD_MULTIPLES[i];
     Affine {
         x: Fe::from_montgomery_limbs(x),
@@ -216,34 +57,10 @@ fn generator_multiple(i: usize) -> Affine {
 }
 
 /// `u1·G + u2·Q`, `None` for the identity.
-fn lincomb(u1: &[u8; 48], u2: &[u8; 48], q: &Affine) -> Option<Jacobian> {
-    // Q, 3Q, …, 15Q.
-    let mut q_table = [Cached::new(q.to_jacobian()); 1 << (Q_WINDOW - 2)];
-    let q2 = Cached::new(q.to_jacobian().double());
-    for i in 1..q_table.len() {
-        // (2i − 1)·Q + 2Q is never the identity: 2i + 1 < n.
-        q_table[i] = Cached::new(q_table[i - 1].p.add_cached(&q2)?);
-    }
+fn lincomb(u1: &[u8; 48], u2: &[u8; 48], q: &Affine<Fe>) -> Option<Jacobian<Fe>> {
     let g_digits = wnaf(u1, G_WINDOW);
     let q_digits = wnaf(u2, Q_WINDOW);
-    let top = (0..DIGITS)
-        .rev()
-        .find(|&i| g_digits[i] != 0 || q_digits[i] != 0)?;
-    let mut acc: Option<Jacobian> = None;
-    for i in (0..=top).rev() {
-        acc = acc.map(|a| a.double());
-        let g = g_digits[i];
-        if g != 0 {
-            let p = generator_multiple(usize::from(g.unsigned_abs() / 2));
-            acc = add_affine(acc, &if g > 0 { p } else { p.neg() });
-        }
-        let d = q_digits[i];
-        if d != 0 {
-            let p = q_table[usize::from(d.unsigned_abs() / 2)];
-            acc = add_cached(acc, &if d > 0 { p } else { p.neg() });
-        }
-    }
-    acc
+    jacobian::lincomb(&g_digits, &q_digits, generator_multiple, q)
 }
 
 /// The field prime p, big-endian.
@@ -257,7 +74,7 @@ const PRIME: [u8; 48] = [
 /// its coordinates in the field's Montgomery form, ready to verify.
 #[derive(Clone, Copy, Debug)]
 pub struct Key {
-    point: Affine,
+    point: Affine<Fe>,
 }
 
 impl Key {
@@ -331,21 +148,10 @@ pub fn verify_prehash(key: &Key, digest: &[u8; 48], sig: &Signature) -> bool {
 /// Whether the affine x of `u1·G + u2·Q`, reduced mod n, equals `r`: the
 /// last steps of ECDSA verification (SEC 1 §4.1.4, steps 5–8). `u1`, `u2`
 /// and `r` are reduced mod n, big-endian; `q` is a decoded public key.
-fn check_x(u1: &[u8; 48], u2: &[u8; 48], q: &Affine, r: &[u8; 48]) -> bool {
-    let Some(acc) = lincomb(u1, u2, q) else {
-        return false;
-    };
-    // x = X/Z². x mod n = r ⟺ x = r, or x = r + n when r + n < p (then
-    // r < p − n < 2¹⁹⁰: never for a real signature, but the equation says so).
-    let z2 = acc.z.square();
-    let matches = |v: &[u8; 48]| Fe::from_be_bytes(v).mul(&z2).equals(&acc.x);
-    if matches(r) {
-        return true;
-    }
-    match crate::radix::add_be(r, &scalar::ORDER) {
-        Some(rn) if rn < PRIME => matches(&rn),
-        _ => false,
-    }
+fn check_x(u1: &[u8; 48], u2: &[u8; 48], q: &Affine<Fe>, r: &[u8; 48]) -> bool {
+    // x mod n = r also when x = r + n < p, that is r < p − n < 2¹⁹⁰:
+    // never for a real signature, but the equation says so.
+    lincomb(u1, u2, q).is_some_and(|acc| jacobian::x_matches(&acc, r, &scalar::ORDER, &PRIME))
 }
 
 /// The affine x of `u1·G + u2·Q`, big-endian, `None` for the identity:
@@ -355,11 +161,7 @@ fn check_x(u1: &[u8; 48], u2: &[u8; 48], q: &Affine, r: &[u8; 48]) -> bool {
 #[must_use]
 pub fn lincomb_x(u1: &[u8; 48], u2: &[u8; 48], key: &Key) -> Option<[u8; 48]> {
     let acc = lincomb(u1, u2, &key.point)?;
-    // Z^(p − 2) = Z⁻¹.
-    let mut e = PRIME;
-    e[47] -= 2;
-    let inv = acc.z.pow_vartime(&e);
-    Some(acc.x.mul(&inv.square()).to_be_bytes())
+    Some(jacobian::affine_x(&acc, &PRIME))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 //!   must agree with the crate's `verify_prehash`.
 #![no_main]
 
+use kritis_attestation_policy::jacobian::{Encoding as _, Field as _};
 use kritis_attestation_policy::keys::{Algorithm, PublicKey, Schemes, VerifyingKey};
 use kritis_attestation_policy::p256_verify::{field::Fe, lincomb_x};
 use libfuzzer_sys::fuzz_target;

@@ -23,6 +23,7 @@
 //!   and decode the same point.
 #![no_main]
 
+use kritis_attestation_policy::jacobian::{Encoding as _, Field as _};
 use kritis_attestation_policy::keys::{Algorithm, PublicKey, Schemes, VerifyingKey};
 use kritis_attestation_policy::p384_verify::{field::Fe, lincomb_x, Key, Signature};
 use libfuzzer_sys::fuzz_target;

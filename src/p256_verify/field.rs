@@ -18,6 +18,8 @@
 //!
 //! Variable time: verification handles public values only.
 
+use crate::jacobian::{Encoding, Field};
+
 /// Bits per limb.
 const W: u32 = 29;
 const MASK: i64 = (1 << W) - 1;
@@ -67,18 +69,6 @@ pub struct Fe([i64; 9]);
 impl Fe {
     /// Zero.
     pub const ZERO: Fe = Fe([0; 9]);
-    /// One, in Montgomery form (`R mod p`).
-    pub const ONE: Fe = Fe([
-        0x20,
-        0,
-        0,
-        0x1fff_c000,
-        0x1fff_ffff,
-        0x1fff_ffff,
-        0x1f7f_ffff,
-        0x3ff_ffff,
-        0,
-    ]);
 
     /// An element from its limbs in Montgomery form (each below 2²⁹, value
     /// below 2²⁵⁷: the precomputed table).
@@ -91,11 +81,12 @@ impl Fe {
         }
         Fe(out)
     }
+}
 
+impl Encoding<32> for Fe {
     /// The element whose value is the big-endian `bytes` (any 256-bit
     /// value, reduced mod p by the arithmetic).
-    #[must_use]
-    pub fn from_be_bytes(bytes: &[u8; 32]) -> Fe {
+    fn from_be_bytes(bytes: &[u8; 32]) -> Fe {
         // 256 bits fill eight 29-bit limbs and 24 bits of the ninth: no overflow.
         let mut wide = [0u64; 9];
         let _ = crate::radix::unpack_be(bytes, W, &mut wide);
@@ -103,8 +94,7 @@ impl Fe {
     }
 
     /// The fully reduced value, big-endian.
-    #[must_use]
-    pub fn to_be_bytes(&self) -> [u8; 32] {
+    fn to_be_bytes(&self) -> [u8; 32] {
         let mut one = [0i64; 9];
         one[0] = 1;
         let v = self.mul(&Fe(one)).canonical();
@@ -113,12 +103,26 @@ impl Fe {
         crate::radix::pack_be(v.iter().map(|&l| l as u64), W, &mut out);
         out
     }
+}
+
+impl Field for Fe {
+    /// One, in Montgomery form (`R mod p`).
+    const ONE: Fe = Fe([
+        0x20,
+        0,
+        0,
+        0x1fff_c000,
+        0x1fff_ffff,
+        0x1fff_ffff,
+        0x1f7f_ffff,
+        0x3ff_ffff,
+        0,
+    ]);
 
     /// `self·rhs`. Not inlined, nor is [`Fe::square`]: a call costs little
     /// next to 81 products, and the point formulas stay small.
-    #[must_use]
     #[inline(never)]
-    pub fn mul(&self, rhs: &Fe) -> Fe {
+    fn mul(&self, rhs: &Fe) -> Fe {
         let (a, b) = (&self.0, &rhs.0);
         // The first row and the last column of the product matrix written
         // straight into the column sums, the rest added: a zeroed array to
@@ -153,9 +157,8 @@ impl Fe {
     }
 
     /// `self²`: each cross product once, doubled through its first factor.
-    #[must_use]
     #[inline(never)]
-    pub fn square(&self) -> Fe {
+    fn square(&self) -> Fe {
         let a = &self.0;
         // The squares written straight into the even columns (no zeroed
         // array: see `mul`), the doubled cross products added.
@@ -189,8 +192,7 @@ impl Fe {
     }
 
     /// `self + rhs`.
-    #[must_use]
-    pub fn add(&self, rhs: &Fe) -> Fe {
+    fn add(&self, rhs: &Fe) -> Fe {
         let mut t = [0i64; 9];
         for (i, ti) in t.iter_mut().enumerate() {
             *ti = self.0[i] + rhs.0[i];
@@ -199,8 +201,7 @@ impl Fe {
     }
 
     /// `self − rhs`.
-    #[must_use]
-    pub fn sub(&self, rhs: &Fe) -> Fe {
+    fn sub(&self, rhs: &Fe) -> Fe {
         let mut t = [0i64; 9];
         for (i, ti) in t.iter_mut().enumerate() {
             *ti = self.0[i] - rhs.0[i] + P8[i];
@@ -209,14 +210,12 @@ impl Fe {
     }
 
     /// `−self`.
-    #[must_use]
-    pub fn neg(&self) -> Fe {
+    fn neg(&self) -> Fe {
         Fe::ZERO.sub(self)
     }
 
     /// `k·self` for a small `k` (at most 8).
-    #[must_use]
-    pub fn mul_small(&self, k: i64) -> Fe {
+    fn mul_small(&self, k: i64) -> Fe {
         debug_assert!((0..=8).contains(&k));
         let mut t = self.0;
         for ti in &mut t {
@@ -226,17 +225,17 @@ impl Fe {
     }
 
     /// Whether the element is 0 mod p.
-    #[must_use]
-    pub fn is_zero(&self) -> bool {
+    fn is_zero(&self) -> bool {
         self.canonical() == [0; 9]
     }
 
     /// Whether both elements are equal mod p.
-    #[must_use]
-    pub fn equals(&self, rhs: &Fe) -> bool {
+    fn equals(&self, rhs: &Fe) -> bool {
         self.canonical() == rhs.canonical()
     }
+}
 
+impl Fe {
     /// The limbs of the value reduced below p (Montgomery form kept).
     fn canonical(&self) -> [i64; 9] {
         // Below 2²⁵⁷ < 3p: at most two subtractions.

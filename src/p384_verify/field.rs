@@ -25,6 +25,8 @@
 //!
 //! Variable time: verification handles public values only.
 
+use crate::jacobian::{Encoding, Field};
+
 /// Bits per limb.
 const W: u32 = 28;
 const MASK: i64 = (1 << W) - 1;
@@ -54,10 +56,6 @@ pub struct Fe([i64; L]);
 impl Fe {
     /// Zero.
     pub const ZERO: Fe = Fe([0; L]);
-    /// One, in Montgomery form (`R mod p`).
-    pub const ONE: Fe = Fe([
-        0x100, 0xfff_f000, 0xfff_ffff, 0xf_ffff, 0x100_0000, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    ]);
     /// The curve's `b`, in Montgomery form.
     pub const B: Fe = Fe([
         0x12d_cccd, 0x887_0d04, 0x2ec_0811, 0xd94_74c3, 0xfc4_29ad, 0x192_0022, 0x7f2_209b,
@@ -76,10 +74,76 @@ impl Fe {
         Fe(out)
     }
 
+    /// `self^(2^k)`: `k` squarings.
+    #[must_use]
+    #[inline(never)]
+    pub fn square_n(&self, k: u32) -> Fe {
+        let mut x = *self;
+        for _ in 0..k {
+            x = x.square();
+        }
+        x
+    }
+
+    /// A square root, if `self` is a square: `self^((p+1)/4)` (`p ≡ 3 mod
+    /// 4`), checked by squaring it back. The exponent is
+    /// `2³⁸² − 2¹²⁶ − 2⁹⁴ + 2³⁰`: 255 ones, a zero, 32 ones, 63 zeros, a
+    /// one and 30 zeros, reached from `x_k = self^(2^k − 1)` blocks in 383
+    /// squarings and 13 multiplications (square-and-multiply would take
+    /// about 670 operations). Only compressed public keys need it.
+    #[must_use]
+    pub fn sqrt(&self) -> Option<Fe> {
+        let x1 = *self;
+        let x2 = x1.square().mul(&x1);
+        let x3 = x2.square().mul(&x1);
+        let x6 = x3.square_n(3).mul(&x3);
+        let x12 = x6.square_n(6).mul(&x6);
+        let x15 = x12.square_n(3).mul(&x3);
+        let x30 = x15.square_n(15).mul(&x15);
+        let x32 = x30.square_n(2).mul(&x2);
+        let x60 = x30.square_n(30).mul(&x30);
+        let x120 = x60.square_n(60).mul(&x60);
+        let x240 = x120.square_n(120).mul(&x120);
+        let x255 = x240.square_n(15).mul(&x15);
+        let root = x255
+            .square_n(33)
+            .mul(&x32)
+            .square_n(64)
+            .mul(&x1)
+            .square_n(30);
+        root.square().equals(self).then_some(root)
+    }
+
+    /// Whether the fully reduced value (out of the Montgomery domain) is
+    /// odd: which of two square roots a compressed point names.
+    #[must_use]
+    pub fn is_odd(&self) -> bool {
+        self.to_be_bytes()[47] & 1 == 1
+    }
+
+    /// The limbs of the value reduced below p (Montgomery form kept).
+    fn canonical(&self) -> [i64; L] {
+        // Below 2³⁸⁵ < 3p: at most two subtractions, on normalised limbs.
+        let mut v = self.0;
+        carry(&mut v);
+        for _ in 0..2 {
+            let mut d = [0i64; L];
+            for (i, di) in d.iter_mut().enumerate() {
+                *di = v[i] - P[i];
+            }
+            carry(&mut d);
+            if d[L - 1] >= 0 {
+                v = d;
+            }
+        }
+        v
+    }
+}
+
+impl Encoding<48> for Fe {
     /// The element whose value is the big-endian `bytes` (any 384-bit
     /// value, reduced mod p by the arithmetic).
-    #[must_use]
-    pub fn from_be_bytes(bytes: &[u8; 48]) -> Fe {
+    fn from_be_bytes(bytes: &[u8; 48]) -> Fe {
         // 384 bits fill thirteen 28-bit limbs and 20 bits of the fourteenth:
         // no overflow.
         let mut wide = [0u64; L];
@@ -88,8 +152,7 @@ impl Fe {
     }
 
     /// The fully reduced value, big-endian.
-    #[must_use]
-    pub fn to_be_bytes(&self) -> [u8; 48] {
+    fn to_be_bytes(&self) -> [u8; 48] {
         let mut one = [0i64; L];
         one[0] = 1;
         let v = self.mul(&Fe(one)).canonical();
@@ -98,12 +161,18 @@ impl Fe {
         crate::radix::pack_be(v.iter().map(|&l| l as u64), W, &mut out);
         out
     }
+}
 
-    /// `self·rhs`. Not inlined, nor is [`Fe::square`]: a call costs little
+impl Field for Fe {
+    /// One, in Montgomery form (`R mod p`).
+    const ONE: Fe = Fe([
+        0x100, 0xfff_f000, 0xfff_ffff, 0xf_ffff, 0x100_0000, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]);
+
+    /// `self·rhs`. Not inlined, nor is [`Field::square`]: a call costs little
     /// next to 196 products, and the point formulas stay small.
-    #[must_use]
     #[inline(never)]
-    pub fn mul(&self, rhs: &Fe) -> Fe {
+    fn mul(&self, rhs: &Fe) -> Fe {
         let (a, b) = (&self.0, &rhs.0);
         // The first row and the last column of the product matrix written
         // straight into the column sums, the rest added (no zeroed array to
@@ -155,9 +224,8 @@ impl Fe {
     }
 
     /// `self²`: each cross product once, doubled through its first factor.
-    #[must_use]
     #[inline(never)]
-    pub fn square(&self) -> Fe {
+    fn square(&self) -> Fe {
         let a = &self.0;
         // The squares written straight into the even columns (no zeroed
         // array: see `mul`), the doubled cross products added.
@@ -200,23 +268,11 @@ impl Fe {
         reduce(t)
     }
 
-    /// `self^(2^k)`: `k` squarings.
-    #[must_use]
-    #[inline(never)]
-    pub fn square_n(&self, k: u32) -> Fe {
-        let mut x = *self;
-        for _ in 0..k {
-            x = x.square();
-        }
-        x
-    }
-
     /// `self + rhs`. Not inlined, nor are the other linear operations and
     /// the point formulas: inlined, the P-384 code was 48 KiB instead of
     /// 28 KiB of the module, for 4% fewer instructions.
-    #[must_use]
     #[inline(never)]
-    pub fn add(&self, rhs: &Fe) -> Fe {
+    fn add(&self, rhs: &Fe) -> Fe {
         let mut t = [0i64; L];
         for (i, ti) in t.iter_mut().enumerate() {
             *ti = self.0[i] + rhs.0[i];
@@ -225,9 +281,8 @@ impl Fe {
     }
 
     /// `self − rhs`.
-    #[must_use]
     #[inline(never)]
-    pub fn sub(&self, rhs: &Fe) -> Fe {
+    fn sub(&self, rhs: &Fe) -> Fe {
         let mut t = [0i64; L];
         for (i, ti) in t.iter_mut().enumerate() {
             *ti = self.0[i] - rhs.0[i] + P4[i];
@@ -236,15 +291,13 @@ impl Fe {
     }
 
     /// `−self`.
-    #[must_use]
-    pub fn neg(&self) -> Fe {
+    fn neg(&self) -> Fe {
         Fe::ZERO.sub(self)
     }
 
     /// `k·self` for a small `k` (at most 8).
-    #[must_use]
     #[inline(never)]
-    pub fn mul_small(&self, k: i64) -> Fe {
+    fn mul_small(&self, k: i64) -> Fe {
         debug_assert!((0..=8).contains(&k));
         let mut t = self.0;
         for ti in &mut t {
@@ -253,88 +306,16 @@ impl Fe {
         fold(t)
     }
 
-    /// A square root, if `self` is a square: `self^((p+1)/4)` (`p ≡ 3 mod
-    /// 4`), checked by squaring it back. The exponent is
-    /// `2³⁸² − 2¹²⁶ − 2⁹⁴ + 2³⁰`: 255 ones, a zero, 32 ones, 63 zeros, a
-    /// one and 30 zeros, reached from `x_k = self^(2^k − 1)` blocks in 383
-    /// squarings and 13 multiplications (square-and-multiply would take
-    /// about 670 operations). Only compressed public keys need it.
-    #[must_use]
-    pub fn sqrt(&self) -> Option<Fe> {
-        let x1 = *self;
-        let x2 = x1.square().mul(&x1);
-        let x3 = x2.square().mul(&x1);
-        let x6 = x3.square_n(3).mul(&x3);
-        let x12 = x6.square_n(6).mul(&x6);
-        let x15 = x12.square_n(3).mul(&x3);
-        let x30 = x15.square_n(15).mul(&x15);
-        let x32 = x30.square_n(2).mul(&x2);
-        let x60 = x30.square_n(30).mul(&x30);
-        let x120 = x60.square_n(60).mul(&x60);
-        let x240 = x120.square_n(120).mul(&x120);
-        let x255 = x240.square_n(15).mul(&x15);
-        let root = x255
-            .square_n(33)
-            .mul(&x32)
-            .square_n(64)
-            .mul(&x1)
-            .square_n(30);
-        root.square().equals(self).then_some(root)
-    }
-
-    /// `self^e` for a big-endian exponent, square-and-multiply: for the
-    /// tests and [`super::lincomb_x`] (an inversion), not for verification.
-    #[must_use]
-    pub fn pow_vartime(&self, e: &[u8]) -> Fe {
-        let mut acc = Fe::ONE;
-        for &byte in e {
-            for bit in (0..8).rev() {
-                acc = acc.square();
-                if (byte >> bit) & 1 == 1 {
-                    acc = acc.mul(self);
-                }
-            }
-        }
-        acc
-    }
-
     /// Whether the element is 0 mod p.
-    #[must_use]
-    pub fn is_zero(&self) -> bool {
+    fn is_zero(&self) -> bool {
         // Not `== [0; L]`: an array comparison is a `memcmp` call in wasm.
         self.canonical().iter().all(|&l| l == 0)
     }
 
     /// Whether both elements are equal mod p.
-    #[must_use]
-    pub fn equals(&self, rhs: &Fe) -> bool {
+    fn equals(&self, rhs: &Fe) -> bool {
         let (a, b) = (self.canonical(), rhs.canonical());
         a.iter().zip(&b).all(|(x, y)| x == y)
-    }
-
-    /// Whether the fully reduced value (out of the Montgomery domain) is
-    /// odd: which of two square roots a compressed point names.
-    #[must_use]
-    pub fn is_odd(&self) -> bool {
-        self.to_be_bytes()[47] & 1 == 1
-    }
-
-    /// The limbs of the value reduced below p (Montgomery form kept).
-    fn canonical(&self) -> [i64; L] {
-        // Below 2³⁸⁵ < 3p: at most two subtractions, on normalised limbs.
-        let mut v = self.0;
-        carry(&mut v);
-        for _ in 0..2 {
-            let mut d = [0i64; L];
-            for (i, di) in d.iter_mut().enumerate() {
-                *di = v[i] - P[i];
-            }
-            carry(&mut d);
-            if d[L - 1] >= 0 {
-                v = d;
-            }
-        }
-        v
     }
 }
 
