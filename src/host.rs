@@ -100,15 +100,20 @@ impl fmt::Display for Identity<'_> {
 }
 
 /// What the policy asks of Kubewarden's host. Production passes the SDK's
-/// host calls (`lib.rs`); tests pass maps. The engine never calls a `Host`
-/// directly: it goes through `Calls`, which keeps the budget.
+/// host calls (`lib.rs`) and answers every one; tests pass maps. A call a
+/// host does not provide fails, and the policy then rejects what depended
+/// on it: every call has that refusal as its default, so a test host names
+/// only what it answers. The engine never calls a `Host` directly: it goes
+/// through `Calls`, which keeps the budget.
 pub trait Host {
     /// The digest (`sha256:…`) of the manifest `image` names
     /// (`oci`/`v1/manifest_digest`).
     ///
     /// # Errors
     /// The host's reason, as text.
-    fn manifest_digest(&self, image: &str) -> Result<String, String>;
+    fn manifest_digest(&self, image: &str) -> Result<String, String> {
+        Err(format!("this host cannot resolve {image}"))
+    }
 
     /// Verifies the cosign signatures of `image` in its registry with one
     /// public key (`oci`/`v2/verify`, `SigstorePubKeyVerify`): the host
@@ -123,7 +128,10 @@ pub trait Host {
         image: &str,
         pub_key: String,
         annotations: Option<BTreeMap<String, String>>,
-    ) -> Result<Verified, String>;
+    ) -> Result<Verified, String> {
+        let _ = (pub_key, annotations);
+        Err(format!("this host cannot verify the signatures of {image}"))
+    }
 
     /// Verifies the signatures of `image` in its registry for one identity
     /// (`oci`/`v2/verify`, one of the keyless or certificate requests).

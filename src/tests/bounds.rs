@@ -16,15 +16,6 @@ impl Host for EveryTag {
         self.0.borrow_mut().push(image.to_owned());
         Ok(DIGEST_B.to_owned())
     }
-
-    fn verify_pub_key(
-        &self,
-        image: &str,
-        _pub_key: String,
-        _annotations: Option<std::collections::BTreeMap<String, String>>,
-    ) -> Result<Verified, String> {
-        Err(format!("unexpected registry call for {image}"))
-    }
 }
 
 fn payload_of(req: Value, settings: Value) -> Vec<u8> {

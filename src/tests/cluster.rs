@@ -46,19 +46,6 @@ impl Cluster {
 }
 
 impl Host for Cluster {
-    fn manifest_digest(&self, image: &str) -> Result<String, String> {
-        Err(format!("unexpected manifest_digest call for {image}"))
-    }
-
-    fn verify_pub_key(
-        &self,
-        image: &str,
-        _pub_key: String,
-        _annotations: Option<std::collections::BTreeMap<String, String>>,
-    ) -> Result<Verified, String> {
-        Err(format!("unexpected registry call for {image}"))
-    }
-
     fn list_resources_by_namespace(
         &self,
         api_version: &str,

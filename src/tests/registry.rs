@@ -67,10 +67,6 @@ impl Registry {
 }
 
 impl Host for Registry {
-    fn manifest_digest(&self, image: &str) -> Result<String, String> {
-        Err(format!("unexpected manifest_digest call for {image}"))
-    }
-
     fn verify_pub_key(
         &self,
         image: &str,

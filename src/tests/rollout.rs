@@ -27,15 +27,6 @@ impl Host for At {
         }
     }
 
-    fn verify_pub_key(
-        &self,
-        image: &str,
-        _pub_key: String,
-        _annotations: Option<std::collections::BTreeMap<String, String>>,
-    ) -> Result<Verified, String> {
-        Err(format!("unexpected registry call for {image}"))
-    }
-
     fn now(&self) -> Option<i64> {
         self.0
     }
