@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, ensure, Context as _, Result};
+use anyhow::{ensure, Context as _, Result};
 use base64::Engine as _;
 use serde::Deserialize;
 
@@ -128,70 +128,12 @@ fn in_range(range: Option<&TimeRange>, allow_expired: bool, now: i64) -> Result<
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` (protobuf JSON's Timestamp) as
-/// seconds since the epoch (the fraction is dropped).
+/// seconds since the epoch (the fraction is dropped), by the host clock's
+/// one RFC 3339 reader.
 pub(super) fn rfc3339_seconds(text: &str) -> Result<i64> {
-    let bad = || format!("{text:?} is not an RFC 3339 timestamp");
-    let b = text.as_bytes();
-    ensure!(b.len() >= 20 && b.is_ascii(), "{}", bad());
-    let num = |range: std::ops::Range<usize>| -> Result<i64> {
-        let s = &text[range];
-        ensure!(s.bytes().all(|c| c.is_ascii_digit()), "{}", bad());
-        s.parse::<i64>().with_context(bad)
-    };
-    ensure!(
-        b[4] == b'-'
-            && b[7] == b'-'
-            && matches!(b[10], b'T' | b't')
-            && b[13] == b':'
-            && b[16] == b':',
-        "{}",
-        bad()
-    );
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    ensure!(
-        (1..=12).contains(&month)
-            && (1..=31).contains(&day)
-            && hour < 24
-            && minute < 60
-            && second < 61,
-        "{}",
-        bad()
-    );
-    let mut rest = &text[19..];
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        ensure!(digits > 0, "{}", bad());
-        rest = &fraction[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let rb = rest.as_bytes();
-            ensure!(rb.len() == 6 && rb[3] == b':', "{}", bad());
-            let sign = match rb[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => bail!("{}", bad()),
-            };
-            let h: i64 = rest[1..3].parse().with_context(bad)?;
-            let m: i64 = rest[4..6].parse().with_context(bad)?;
-            sign * (h * 3600 + m * 60)
-        }
-    };
-    Ok(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-/// algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    crate::host::clock::parse_rfc3339(text)
+        .map(|(seconds, _)| seconds)
+        .with_context(|| format!("{text:?} is not an RFC 3339 timestamp"))
 }
 
 impl TrustRoot {
