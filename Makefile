@@ -167,6 +167,12 @@ lint:
 	cd harness && cargo clippy --locked --all-targets -- -D warnings
 	cd bench && CARGO_TARGET_DIR=$(CURDIR)/harness/target cargo clippy --locked --all-targets -- -D warnings
 	cd testkit && CARGO_TARGET_DIR=$(CURDIR)/target cargo clippy --locked --all-targets -- -D warnings
+	# The API docs: a link that names nothing, or a private item from a
+	# public one, fails here rather than in a reader's browser.
+	RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
+	cd harness && RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
+	cd bench && RUSTDOCFLAGS="-D warnings" CARGO_TARGET_DIR=$(CURDIR)/harness/target cargo doc --locked --no-deps
+	cd testkit && RUSTDOCFLAGS="-D warnings" CARGO_TARGET_DIR=$(CURDIR)/target cargo doc --locked --no-deps
 
 # The benchmark (bench/results.md): the `bench/` crate in its own
 # `bench-release` profile (release, no LTO), so the host, wasmtime and the

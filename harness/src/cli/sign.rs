@@ -80,8 +80,8 @@ pub struct SignArgs {
     /// once rewritten is refused.
     #[arg(long, value_name = "MANIFEST.yaml", conflicts_with = "payload")]
     pub into: Option<PathBuf>,
-    /// Image to sign: REPO@sha256:HEX (kritis); REPO[:TAG]@sha256:HEX, or
-    /// REPO:TAG with --push (cosign).
+    /// Image to sign: REPO@sha256:HEX (kritis); REPO@sha256:HEX or
+    /// REPO:TAG@sha256:HEX, or REPO:TAG with --push (cosign).
     #[arg(long, value_name = "IMAGE", required_unless_present = "payload")]
     pub image: Option<String>,
     /// Sign these exact bytes instead of the generated payload.

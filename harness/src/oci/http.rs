@@ -21,7 +21,7 @@
 //!   and no HTTP → HTTPS either) and at most [`MAX_REDIRECTS`] are followed;
 //!   another host is allowed (registries send blobs to a CDN), and the
 //!   registry's token goes only to the registry's own scheme, host and port
-//!   (redirects are followed here, see [`next_hop`]);
+//!   (redirects are followed here, see `next_hop`);
 //! - connect timeout, read timeout (per read) and an overall deadline per
 //!   request, body included ([`MANIFEST_DEADLINE`], [`BLOB_DEADLINE`]), so a
 //!   slow endless body is cut off too.

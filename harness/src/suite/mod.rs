@@ -5,7 +5,7 @@
 //! `validate_settings` first, then every case on a fresh instance, and
 //! reports one line per case or JUnit XML.
 //!
-//! - [`file`]: the suite format, golden-case folders as suites, discovery;
+//! - [`file`](mod@file): the suite format, golden-case folders as suites, discovery;
 //! - [`manifest`]: `ClusterAdmissionPolicy` / `AdmissionPolicy` manifests;
 //! - [`review`]: AdmissionRequests from objects;
 //! - [`expect`]: expectations and their check (shared with [`crate::golden`]);
