@@ -11,7 +11,7 @@ GOLDEN      := e2e-tests/golden
 .PHONY: all setup harness policy.wasm annotated-policy.wasm example test unit-tests \
         e2e-walkthrough e2e-cosign e2e-keyless policy-repo-tests setup-pyyaml \
         harness-tests bench-tests e2e-tests golden fmt lint bench check-versions clean \
-        setup-registry e2e-registry push
+        setup-registry e2e-registry push kwctl-check
 
 all: policy.wasm
 
@@ -113,6 +113,19 @@ e2e-cosign: annotated-policy.wasm harness setup-registry
 # live host (policy-server 1.31's answers, hole included) and the policy.
 e2e-keyless: policy.wasm harness setup-registry
 	POLICY_WASM=$(CURDIR)/policy.wasm bash e2e-tests/keyless-e2e.sh
+
+# The module on Kubewarden's own evaluator, when kwctl is installed (on PATH,
+# or KWCTL=/path/to/kwctl): every golden case through `kwctl run` (host calls
+# replayed from a session the harness records; clock-dependent cases under
+# Debian's faketime when present), then the real-registry admissions of
+# e2e-cosign and e2e-keyless through kwctl. Not part of `make test`: kwctl
+# is no build dependency.
+kwctl-check: policy.wasm annotated-policy.wasm harness setup-registry
+	@k="$${KWCTL:-$$(command -v kwctl || true)}"; \
+	[ -n "$$k" ] || { echo "kwctl-check: kwctl is not installed (or set KWCTL=/path/to/kwctl)" >&2; exit 2; }; \
+	python3 e2e-tests/kwctl-golden.py --kwctl "$$k" \
+	&& KWCTL="$$k" ANNOTATED_WASM=$(CURDIR)/annotated-policy.wasm POLICY_WASM=$(CURDIR)/policy.wasm bash e2e-tests/cosign-e2e.sh \
+	&& KWCTL="$$k" POLICY_WASM=$(CURDIR)/policy.wasm bash e2e-tests/keyless-e2e.sh
 
 # The policy-as-code example repository's suites, against the module just built;
 # and the kritis resources read live (kritisResources) served from their files.

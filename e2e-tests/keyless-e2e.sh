@@ -22,6 +22,8 @@
 #
 # Needs: python3, openssl, docker-registry, cargo, the harness, policy.wasm.
 # Overrides: HARNESS, POLICY_WASM, REGISTRY_BIN, CARGO.
+# KWCTL=/path/to/kwctl: part 3's admissions through the real `kwctl run`
+# (with the same trust config) instead of the harness.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -249,8 +251,15 @@ pod_request() {
 }
 admit() {
   set +e
-  OUT="$("$HARNESS" run --settings-path "$WORK/settings.json" --request-path "$WORK/request.json" \
-    --allow-network --sigstore-trust-config "$TRUST" "$POLICY" 2>&1)"
+  if [ -n "${KWCTL:-}" ]; then
+    # The real kwctl reaches a plain-HTTP registry only when it is listed.
+    printf 'insecure_sources: ["%s"]\n' "$REG" >"$WORK/kwctl-sources.yaml"
+    OUT="$(NO_COLOR=1 RUST_BACKTRACE=0 "$KWCTL" run --sources-path "$WORK/kwctl-sources.yaml" \
+      -s "$WORK/settings.json" -r "$WORK/request.json" --sigstore-trust-config "$TRUST" "$POLICY" 2>&1)"
+  else
+    OUT="$("$HARNESS" run --settings-path "$WORK/settings.json" --request-path "$WORK/request.json" \
+      --allow-network --sigstore-trust-config "$TRUST" "$POLICY" 2>&1)"
+  fi
   RC=$?
   set -e
 }

@@ -172,9 +172,12 @@ def field(expr, lines):
 
 
 def pod(template, image):
-    """The AdmissionReview `template` made to create a Pod running `image`, without annotations."""
+    """The AdmissionReview `template` made to create a Pod running `image`, without annotations.
+    With its `kind` and `apiVersion`, as the API server sends it: kwctl unwraps `request`
+    only from an object of kind AdmissionReview."""
     with open(template) as f:
         review = json.load(f)
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", **review}
     review["request"]["object"]["spec"]["containers"][0]["image"] = image
     review["request"]["object"]["metadata"].pop("annotations", None)
     review["request"]["oldObject"] = None
