@@ -113,6 +113,48 @@ fn rejection_exits_zero() {
     );
 }
 
+/// `{"request": …}` without `kind: AdmissionReview` is read here, with a
+/// note: kwctl would read it as a bare AdmissionRequest and fail.
+#[test]
+fn a_review_without_its_kind_runs_with_a_note_on_kwctl() {
+    let case = Case::new(&validate(Behavior::respond(r#"{"accepted":true}"#)));
+    let with_kind = case.run(&["--no-cache"]);
+    assert!(
+        with_kind.status.success(),
+        "stderr: {}",
+        text(&with_kind.stderr)
+    );
+    assert!(
+        !text(&with_kind.stderr).contains("kwctl"),
+        "{}",
+        text(&with_kind.stderr)
+    );
+
+    let mut review = pod_review("no-kind", "x");
+    let map = review.as_object_mut().expect("object");
+    map.remove("kind");
+    map.remove("apiVersion");
+    let path = case.dir.write("no-kind.json", review.to_string());
+    let output = harness(
+        &[
+            "run",
+            "--no-cache",
+            "--request-path",
+            &path.display().to_string(),
+            &case.module,
+        ],
+        &case.dir.path().join("cache"),
+    );
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    assert_eq!(stdout_json(&output)["uid"], "no-kind");
+    let err = text(&output.stderr);
+    assert!(
+        err.contains("policy-harness: note: ")
+            && err.contains("kwctl reads it as a bare AdmissionRequest"),
+        "{err}"
+    );
+}
+
 #[test]
 fn bare_admission_request_is_accepted() {
     let case = Case::new(&validate(Behavior::respond(r#"{"accepted":true}"#)));

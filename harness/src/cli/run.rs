@@ -197,8 +197,27 @@ fn load_request(args: &RunArgs, manifest: Option<&PolicyManifest>) -> Result<Val
     let Some(path) = &args.request_path else {
         anyhow::bail!("give --request-path or --resource");
     };
-    admission_request(read_json_file(path, "request")?)
-        .with_context(|| format!("invalid request file {}", path.display()))
+    let document = read_json_file(path, "request")?;
+    if let Some(note) = kwctl_reading(&document) {
+        eprintln!("policy-harness: note: {}: {note}", path.display());
+    }
+    admission_request(document).with_context(|| format!("invalid request file {}", path.display()))
+}
+
+/// Where kwctl would read a request file differently: it unwraps `request`
+/// only from an object of `kind: AdmissionReview` and reads anything else
+/// as a bare AdmissionRequest, so `{"request": …}` alone works here and
+/// fails there (`missing field uid`).
+fn kwctl_reading(document: &serde_json::Value) -> Option<&'static str> {
+    let has_request = document
+        .get("request")
+        .is_some_and(serde_json::Value::is_object);
+    let kind = document.get("kind").and_then(serde_json::Value::as_str);
+    (has_request && kind != Some("AdmissionReview")).then_some(
+        "an object with `request` but not `kind: AdmissionReview`: read as an AdmissionReview \
+         here, but kwctl reads it as a bare AdmissionRequest and fails; add \
+         `\"apiVersion\": \"admission.k8s.io/v1\", \"kind\": \"AdmissionReview\"`",
+    )
 }
 
 fn load_capabilities(args: &RunArgs, access: &ContextAwareAccess) -> Result<HostCapabilities> {
