@@ -97,8 +97,8 @@ pub const RSA_MAX_EXPONENT: u64 = (1 << 33) - 1;
 pub enum PublicKey {
     /// RSA, 2048 to 4096 bits.
     Rsa(RsaKey),
-    /// ECDSA P-256.
-    P256(p256::ecdsa::VerifyingKey),
+    /// ECDSA P-256, a validated point ([`crate::p256_verify`]).
+    P256(crate::p256_verify::Key),
     /// ECDSA P-384, a validated point ([`crate::p384_verify`]).
     P384(crate::p384_verify::Key),
 }
@@ -366,8 +366,8 @@ pub fn parse_spki(der: &[u8]) -> Result<PublicKey, KeyError> {
             .and_then(|p| p.decode_as::<spki::ObjectIdentifier>().ok());
         match curve {
             Some(c) if c == OID_P256 => Ok(PublicKey::P256(
-                p256::ecdsa::VerifyingKey::from_sec1_bytes(info.subject_public_key.raw_bytes())
-                    .map_err(|_| KeyError::Der)?,
+                crate::p256_verify::Key::from_sec1_bytes(info.subject_public_key.raw_bytes())
+                    .ok_or(KeyError::Der)?,
             )),
             Some(c) if c == OID_P384 => Ok(PublicKey::P384(
                 crate::p384_verify::Key::from_sec1_bytes(info.subject_public_key.raw_bytes())

@@ -15,6 +15,7 @@ mod b64;
 pub mod certificate;
 pub mod clock;
 mod cluster;
+pub mod ecdsa;
 mod engine;
 pub mod evaluate;
 pub mod host;

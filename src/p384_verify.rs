@@ -20,8 +20,9 @@
 //!   result is never computed: `x ≡ r·Z² (mod p)` is checked instead (the
 //!   point formulas and the Shamir loop are [`crate::jacobian`]'s, shared
 //!   with P-256);
-//! * the scalars mod n (DER decoding, range checks, `s⁻¹`, `u1`, `u2`) are
-//!   in [`scalar`]; public keys are decoded here ([`Key`]).
+//! * the scalars mod n (DER decoding, range checks, `s⁻¹`, `u1`, `u2`) and
+//!   the SEC 1 decoding of public keys ([`Key`]) are [`crate::ecdsa`]'s,
+//!   shared with P-256; [`scalar`] holds the order's constants.
 //!
 //! Everything is variable time, which is sound for verification: the key,
 //! the signature and the digest are public.
@@ -33,7 +34,8 @@ pub mod field;
 pub mod scalar;
 mod table;
 
-use crate::jacobian::{self, Affine, Encoding as _, Field as _, Jacobian, Q_WINDOW};
+use crate::ecdsa;
+use crate::jacobian::{self, Affine, Jacobian, Q_WINDOW};
 use field::Fe;
 pub use scalar::Signature;
 
@@ -79,70 +81,40 @@ pub struct Key {
 
 impl Key {
     /// Decodes a SEC 1 point (§2.3.4) the way the `p384` crate's
-    /// `VerifyingKey::from_sec1_bytes` does (checked in the tests):
-    /// uncompressed (`04‖x‖y`), compressed (`02‖x` or `03‖x`, the root of
-    /// that parity) or compact (`05‖x`, the smaller root); the coordinates
-    /// below p and the point on the curve. The identity (`00`) and every
-    /// other form or length is refused.
+    /// `VerifyingKey::from_sec1_bytes` does (checked in the tests; the
+    /// forms are [`ecdsa::decode_sec1`]'s): uncompressed (`04‖x‖y`),
+    /// compressed (`02‖x` or `03‖x`) or compact (`05‖x`), the coordinates
+    /// below p and the point on the curve; the identity and every other
+    /// form or length refused.
     #[must_use]
     pub fn from_sec1_bytes(bytes: &[u8]) -> Option<Key> {
-        let (&tag, rest) = bytes.split_first()?;
-        let coordinate = |b: &[u8]| -> Option<Fe> {
-            let b: &[u8; 48] = b.try_into().ok()?;
-            (*b < PRIME).then(|| Fe::from_be_bytes(b))
-        };
-        let point = match (tag, rest.len()) {
-            (0x04, 96) => {
-                let (x, y) = rest.split_at(48);
-                let (x, y) = (coordinate(x)?, coordinate(y)?);
-                y.square()
-                    .equals(&curve_rhs(&x))
-                    .then_some(Affine { x, y })?
-            }
-            (0x02 | 0x03 | 0x05, 48) => {
-                let x = coordinate(rest)?;
-                let root = curve_rhs(&x).sqrt()?;
-                let y = match tag {
-                    0x05 => {
-                        // The smaller of the two roots (canonical values).
-                        let other = root.neg();
-                        if other.to_be_bytes() < root.to_be_bytes() {
-                            other
-                        } else {
-                            root
-                        }
-                    }
-                    _ if root.is_odd() == (tag == 0x03) => root,
-                    _ => root.neg(),
-                };
-                Affine { x, y }
-            }
-            _ => return None,
-        };
-        Some(Key { point })
+        ecdsa::decode_sec1::<48, Fe>(bytes).map(|point| Key { point })
     }
 
     /// The uncompressed SEC 1 encoding (`04‖x‖y`).
     #[must_use]
     pub fn to_sec1_bytes(&self) -> [u8; 97] {
         let mut out = [0u8; 97];
-        out[0] = 0x04;
-        out[1..49].copy_from_slice(&self.point.x.to_be_bytes());
-        out[49..].copy_from_slice(&self.point.y.to_be_bytes());
+        ecdsa::encode_sec1(&self.point, &mut out);
         out
     }
 }
 
-/// `x³ − 3x + b`.
-fn curve_rhs(x: &Fe) -> Fe {
-    x.square().mul(x).sub(&x.mul_small(3)).add(&Fe::B)
+impl ecdsa::CurveField<48> for Fe {
+    const B: Fe = Fe::B;
+    const PRIME: [u8; 48] = PRIME;
+
+    /// [`Fe::sqrt`]: an addition chain for `x^((p+1)/4)`.
+    fn sqrt(&self) -> Option<Fe> {
+        Fe::sqrt(self)
+    }
 }
 
 /// ECDSA verification (SEC 1 §4.1.4) of `sig` over a SHA-384 `digest`.
 #[must_use]
 pub fn verify_prehash(key: &Key, digest: &[u8; 48], sig: &Signature) -> bool {
     let (u1, u2) = scalar::u1_u2(digest, sig);
-    check_x(&u1, &u2, &key.point, &sig.r)
+    check_x(&u1, &u2, &key.point, sig.r())
 }
 
 /// Whether the affine x of `u1·G + u2·Q`, reduced mod n, equals `r`: the
@@ -167,6 +139,8 @@ pub fn lincomb_x(u1: &[u8; 48], u2: &[u8; 48], key: &Key) -> Option<[u8; 48]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ecdsa::mutations;
+    use crate::jacobian::Encoding as _;
     use crate::testrng::random_bytes;
     use p384::ecdsa::signature::hazmat::{PrehashSigner as _, PrehashVerifier as _};
     use p384::elliptic_curve::group::Group as _;
@@ -385,7 +359,7 @@ mod tests {
         };
         let mut seed = 3u64;
         let mut accepted = 0;
-        for round in 0..30 {
+        for round in 0..8 {
             let d = scalar(&random_bytes::<48>(&mut seed));
             let q = (ProjectivePoint::GENERATOR * d).to_affine();
             let full = q.to_sec1_point(false).as_bytes().to_vec();
@@ -393,18 +367,13 @@ mod tests {
             let mut compact = compressed.clone();
             compact[0] = 0x05;
             for enc in [&full, &compressed, &compact] {
-                accepted += usize::from(agree(enc));
-                for tag in [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07] {
-                    let mut m = enc.clone();
-                    m[0] = tag;
-                    accepted += usize::from(agree(&m));
+                // Every change of the compressed forms' x needs a square
+                // root: two keys are enough for those.
+                if round < 2 || enc[0] == 0x04 {
+                    accepted += mutations::sec1(enc, &agree);
+                } else {
+                    assert!(agree(enc));
                 }
-                agree(&enc[..enc.len() - 1]);
-                agree(&[enc.as_slice(), &[0]].concat());
-                // A changed coordinate: off the curve, or another point.
-                let mut m = enc.clone();
-                m[1 + round % (enc.len() - 1)] ^= 1 << (round % 8);
-                accepted += usize::from(agree(&m));
             }
             // x + p, y + p do not fit; x or y replaced by p or above.
             for (at, v) in [(1, PRIME), (49, PRIME), (1, [0xff; 48]), (49, [0xff; 48])] {
@@ -427,6 +396,6 @@ mod tests {
         for bytes in [&[][..], &[0x00], &[0x04], &[0x02], &[0x00; 97], &[0x04; 97]] {
             agree(bytes);
         }
-        assert!(accepted > 30 * 5, "{accepted}");
+        assert!(accepted > 8 * 3, "{accepted}");
     }
 }

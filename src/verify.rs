@@ -4,9 +4,6 @@ use core::fmt;
 
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
-use p256::elliptic_curve::ops::{Invert as _, Reduce};
-use p256::elliptic_curve::sec1::ToSec1Point as _;
-
 use crate::{p256_verify, p384_verify, rsassa};
 
 use crate::keys::{Algorithm, PublicKey, Schemes, VerifyingKey};
@@ -93,12 +90,12 @@ pub fn verify(
                 .ok_or(VerifyError::Invalid)
         }
         (PublicKey::P256(ec), Schemes::Only(Algorithm::EcdsaSha256)) => {
-            let Ok(sig) = p256::ecdsa::Signature::from_der(signature) else {
+            let Some(sig) = p256_verify::Signature::from_der(signature) else {
                 return Err(not_der(signature, 64));
             };
             ok(
                 Algorithm::EcdsaSha256,
-                verify_p256(ec, payload_sha256, &sig),
+                p256_verify::verify_prehash(ec, payload_sha256, &sig),
             )
         }
         (PublicKey::P384(ec), Schemes::Only(Algorithm::EcdsaSha384)) => {
@@ -122,48 +119,21 @@ pub fn verify(
 /// # Errors
 /// [`VerifyError`] when the signature is empty, not DER, or does not verify.
 pub fn verify_p256_prehash(
-    key: &p256::ecdsa::VerifyingKey,
+    key: &p256_verify::Key,
     digest: &[u8; 32],
     signature: &[u8],
 ) -> Result<(), VerifyError> {
     if signature.is_empty() {
         return Err(VerifyError::Empty);
     }
-    let Ok(sig) = p256::ecdsa::Signature::from_der(signature) else {
+    let Some(sig) = p256_verify::Signature::from_der(signature) else {
         return Err(not_der(signature, 64));
     };
-    if verify_p256(key, digest, &sig) {
+    if p256_verify::verify_prehash(key, digest, &sig) {
         Ok(())
     } else {
         Err(VerifyError::Invalid)
     }
-}
-
-/// ECDSA P-256 over a SHA-256 digest (SEC 1 §4.1.4): the scalars mod n by
-/// the `p256` crate (the signature's range checks, `s⁻¹`, `u1`, `u2`), the
-/// curve arithmetic by [`p256_verify`], about 4× faster inside wasm.
-fn verify_p256(
-    key: &p256::ecdsa::VerifyingKey,
-    digest: &[u8; 32],
-    sig: &p256::ecdsa::Signature,
-) -> bool {
-    let (r, s) = sig.split_scalars();
-    let z = <p256::Scalar as Reduce<p256::FieldBytes>>::reduce(&(*digest).into());
-    let s_inv = *s.invert_vartime();
-    let u1: [u8; 32] = (z * s_inv).to_bytes().into();
-    let u2: [u8; 32] = (*r * s_inv).to_bytes().into();
-    let r: [u8; 32] = r.to_bytes().into();
-    let point = key.as_affine().to_sec1_point(false);
-    let (Some(x), Some(y)) = (point.x(), point.y()) else {
-        return false;
-    };
-    let (Ok(x), Ok(y)) = (
-        <[u8; 32]>::try_from(x.as_slice()),
-        <[u8; 32]>::try_from(y.as_slice()),
-    ) else {
-        return false;
-    };
-    p256_verify::check_x(&u1, &u2, &x, &y, &r)
 }
 
 /// Why an ECDSA signature did not parse as DER: a hint when it has the
@@ -282,6 +252,29 @@ mod tests {
              return); ECDSA signatures must be DER (openssl dgst -sign makes DER)"
         );
         assert_eq!(check(&key, &raw[..63]), Err(VerifyError::Invalid));
+        // DER syntax, 64 bytes, but r = 0: refused like any non-DER input.
+        let mut zero_r = vec![0x30, 62, 0x02, 0x01, 0x00, 0x02, 57];
+        zero_r.extend_from_slice(&[0x01; 57]);
+        assert_eq!(zero_r.len(), 64);
+        assert_eq!(check(&key, &zero_r), Err(VerifyError::RawEcdsa(64)));
+        // The same through the keyless path's prehash entry point.
+        let PublicKey::P256(ec) = &key.key else {
+            panic!("a P-256 key");
+        };
+        let digest = sha(MSG);
+        assert_eq!(verify_p256_prehash(ec, &digest, &sig), Ok(()));
+        assert_eq!(
+            verify_p256_prehash(ec, &digest, &tampered(&sig)),
+            Err(VerifyError::Invalid)
+        );
+        assert_eq!(
+            verify_p256_prehash(ec, &digest, &raw),
+            Err(VerifyError::RawEcdsa(64))
+        );
+        assert_eq!(
+            verify_p256_prehash(ec, &digest, &[]),
+            Err(VerifyError::Empty)
+        );
     }
 
     /// P-384 through the in-house verifier: signatures by the `p384` crate,

@@ -20,6 +20,8 @@
 
 use crate::jacobian::{Encoding, Field};
 
+use super::PRIME;
+
 /// Bits per limb.
 const W: u32 = 29;
 const MASK: i64 = (1 << W) - 1;
@@ -235,6 +237,37 @@ impl Field for Fe {
     }
 }
 
+impl crate::ecdsa::CurveField<32> for Fe {
+    /// The curve's `b`, in Montgomery form.
+    const B: Fe = Fe([
+        0x1897_bbfb,
+        0x1cdf_6229,
+        0x0184_86c4,
+        0x0173_2821,
+        0x1dad_59e0,
+        0x0abf_7212,
+        0x1a06_d110,
+        0x1772_1d20,
+        0x86_00c3,
+    ]);
+    const PRIME: [u8; 32] = PRIME;
+
+    /// A square root, if `self` is a square: `self^((p+1)/4)` (`p ≡ 3 mod
+    /// 4`), checked by squaring it back. Square-and-multiply (254 squarings,
+    /// 34 products: the exponent is `2²⁵⁴ − 2²²² + 2¹⁹⁰ + 2⁹⁴`): only
+    /// compressed public keys need it, once per key, so the shortest code
+    /// rather than an addition chain.
+    fn sqrt(&self) -> Option<Fe> {
+        const EXPONENT: [u8; 32] = [
+            0x3f, 0xff, 0xff, 0xff, 0xc0, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00,
+        ];
+        let root = self.pow_vartime(&EXPONENT);
+        root.square().equals(self).then_some(root)
+    }
+}
+
 impl Fe {
     /// The limbs of the value reduced below p (Montgomery form kept).
     fn canonical(&self) -> [i64; 9] {
@@ -301,6 +334,8 @@ fn reduce(mut t: [i64; 18]) -> Fe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ecdsa::CurveField;
+    use crate::testrng::random_bytes;
 
     /// 0, 1, p − 1, p, 2²⁵⁶ − 1 and a few others, as raw bytes.
     fn edge_values() -> Vec<[u8; 32]> {
@@ -327,5 +362,59 @@ mod tests {
             assert!(x.mul(&Fe::ZERO).is_zero());
         }
         assert!(Fe::from_be_bytes(&edge_values()[3]).is_zero(), "p is 0");
+    }
+
+    /// `b` (FIPS 186-4 D.1.2.3) and p, against their published values.
+    #[test]
+    fn curve_constants() {
+        let b: [u8; 32] = [
+            0x5a, 0xc6, 0x35, 0xd8, 0xaa, 0x3a, 0x93, 0xe7, 0xb3, 0xeb, 0xbd, 0x55, 0x76, 0x98,
+            0x86, 0xbc, 0x65, 0x1d, 0x06, 0xb0, 0xcc, 0x53, 0xb0, 0xf6, 0x3b, 0xce, 0x3c, 0x3e,
+            0x27, 0xd2, 0x60, 0x4b,
+        ];
+        assert_eq!(<Fe as CurveField<32>>::B.to_be_bytes(), b);
+        assert!(<Fe as CurveField<32>>::B.equals(&Fe::from_be_bytes(&b)));
+        assert_eq!(edge_values()[3], <Fe as CurveField<32>>::PRIME);
+        let mut p = [0u64; 9];
+        crate::radix::unpack_be(&PRIME, W, &mut p).unwrap();
+        assert_eq!(p.map(|l| l as i64), P);
+    }
+
+    /// Roots of random values: a root exactly when Euler's criterion says
+    /// the value is a square, and then it squares back; the root of `x²`
+    /// is `±x`.
+    #[test]
+    fn square_roots() {
+        // (p − 1)/2, shifting the bytes from the low end (each still
+        // reads its unshifted upper neighbour).
+        let mut half = PRIME;
+        half[31] -= 1;
+        for i in (0..32).rev() {
+            let upper = if i > 0 { half[i - 1] << 7 } else { 0 };
+            half[i] = (half[i] >> 1) | upper;
+        }
+        let mut seed = 256u64;
+        let (mut squares, mut non_squares) = (0, 0);
+        for _ in 0..60 {
+            let x = Fe::from_be_bytes(&random_bytes::<32>(&mut seed));
+            let euler = x.pow_vartime(&half);
+            match x.sqrt() {
+                Some(r) => {
+                    squares += 1;
+                    assert!(r.square().equals(&x));
+                    assert!(euler.equals(&Fe::ONE) || x.is_zero());
+                }
+                None => {
+                    non_squares += 1;
+                    assert!(euler.neg().equals(&Fe::ONE));
+                }
+            }
+            let r = x.square().sqrt().unwrap();
+            assert!(r.equals(&x) || r.neg().equals(&x));
+        }
+        assert!(squares > 10 && non_squares > 10, "{squares} {non_squares}");
+        assert!(Fe::ZERO.sqrt().unwrap().is_zero());
+        // p − 1 = −1 is not a square (p ≡ 3 mod 4).
+        assert!(Fe::ONE.neg().sqrt().is_none());
     }
 }
