@@ -1,7 +1,7 @@
 //! Scalars modulo the P-256 group order `n`: its constants for
 //! [`crate::ecdsa`]'s arithmetic (the signature's DER decoding and range
 //! checks, `s⁻¹`, `u1 = e·s⁻¹` and `u2 = r·s⁻¹`), in place of the `p256`
-//! crate's (`crypto-bigint`'s generic code, about 30 KiB of the module
+//! crate's (`crypto-bigint`'s generic code, about 33 KiB of the module
 //! with `elliptic-curve`, `ecdsa` and `primeorder`): four 64-bit words for
 //! the inversion, ten 28-bit limbs for the Montgomery products
 //! (`R = 2²⁸⁰ > 4n`).
