@@ -252,7 +252,8 @@ mod tests {
              return); ECDSA signatures must be DER (openssl dgst -sign makes DER)"
         );
         assert_eq!(check(&key, &raw[..63]), Err(VerifyError::Invalid));
-        // DER syntax, 64 bytes, but r = 0: refused like any non-DER input.
+        // DER-shaped, 64 bytes, but r = 0 (and s longer than 32 bytes):
+        // refused like any non-DER input, with the hint.
         let mut zero_r = vec![0x30, 62, 0x02, 0x01, 0x00, 0x02, 57];
         zero_r.extend_from_slice(&[0x01; 57]);
         assert_eq!(zero_r.len(), 64);
