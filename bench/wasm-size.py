@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Where a wasm module's bytes go: code per function, grouped by crate.
 
-Usage: python3 bench/wasm-size.py MODULE.wasm [--top N] [--grep TEXT]
+Usage: python3 bench/wasm-size.py MODULE.wasm [--top N] [--grep REGEX]
 
 MODULE must keep its name section (build the policy with
 `CARGO_PROFILE_RELEASE_STRIP=false`, before wasm-opt, which renames nothing
@@ -235,7 +235,7 @@ def main():
     for name, size in sorted(sizes, key=lambda x: -x[1])[:top]:
         print(f"  {size / 1024:8.1f} KiB  {HASH.sub('', name)[:160]}")
     if grep:
-        sel = [(n, s) for n, s in sizes if grep in n]
+        sel = [(n, s) for n, s in sizes if re.search(grep, n)]
         print(f"\nFunctions matching {grep!r}: {len(sel)}, {sum(s for _, s in sel) / 1024:.1f} KiB")
         for name, size in sorted(sel, key=lambda x: -x[1])[:top]:
             print(f"  {size / 1024:8.1f} KiB  {HASH.sub('', name)[:160]}")
