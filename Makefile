@@ -117,15 +117,18 @@ e2e-keyless: policy.wasm harness setup-registry
 # The module on Kubewarden's own evaluator, when kwctl is installed (on PATH,
 # or KWCTL=/path/to/kwctl): every golden case through `kwctl run` (host calls
 # replayed from a session the harness records; clock-dependent cases under
-# Debian's faketime when present), then the real-registry admissions of
-# e2e-cosign and e2e-keyless through kwctl. Not part of `make test`: kwctl
-# is no build dependency.
-kwctl-check: policy.wasm annotated-policy.wasm harness setup-registry
+# Debian's faketime when present), then e2e-registry (kwctl pulls and runs
+# the pushed module, resolves a tag live), the admissions of e2e-cosign and
+# e2e-keyless through kwctl, and the walkthrough with its `kwctl` blocks.
+# Not part of `make test`: kwctl is no build dependency.
+kwctl-check: policy.wasm annotated-policy.wasm harness setup-registry setup-pyyaml
 	@k="$${KWCTL:-$$(command -v kwctl || true)}"; \
 	[ -n "$$k" ] || { echo "kwctl-check: kwctl is not installed (or set KWCTL=/path/to/kwctl)" >&2; exit 2; }; \
 	python3 e2e-tests/kwctl-golden.py --kwctl "$$k" \
+	&& KWCTL="$$k" ANNOTATED_WASM=$(CURDIR)/annotated-policy.wasm bash e2e-tests/registry-e2e.sh \
 	&& KWCTL="$$k" ANNOTATED_WASM=$(CURDIR)/annotated-policy.wasm POLICY_WASM=$(CURDIR)/policy.wasm bash e2e-tests/cosign-e2e.sh \
-	&& KWCTL="$$k" POLICY_WASM=$(CURDIR)/policy.wasm bash e2e-tests/keyless-e2e.sh
+	&& KWCTL="$$k" POLICY_WASM=$(CURDIR)/policy.wasm bash e2e-tests/keyless-e2e.sh \
+	&& PATH="$$(dirname "$$k"):$$PATH" POLICY_WASM=$(CURDIR)/policy.wasm bash e2e-tests/walkthrough.sh
 
 # The policy-as-code example repository's suites, against the module just built;
 # and the kritis resources read live (kritisResources) served from their files.

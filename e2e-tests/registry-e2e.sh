@@ -12,6 +12,8 @@
 #
 # Needs: python3, docker-registry (`make e2e-registry` installs it), the
 # harness (harness/target/debug/policy-harness) and annotated-policy.wasm.
+# KWCTL=/path/to/kwctl: also pull and run the pushed module, and resolve
+# the tag live, through the real kwctl.
 # Overrides: HARNESS, ANNOTATED_WASM, REGISTRY_BIN.
 set -euo pipefail
 
@@ -75,6 +77,18 @@ run_policy() {
   set -e
 }
 field() { printf '%s\n' "$OUT" | oci field "$1"; }
+# kwctl_run MODULE SETTINGS REQUEST: the same through the real kwctl
+# (KWCTL=/path/to/kwctl), the loopback registry listed as insecure and
+# kwctl's store under $WORK; sets OUT and RC.
+kwctl_run() {
+  printf 'insecure_sources: ["%s"]\n' "$REG" >"$WORK/kwctl-sources.yaml"
+  set +e
+  OUT="$(XDG_CACHE_HOME="$WORK/kwctl/cache" XDG_DATA_HOME="$WORK/kwctl/data" \
+    XDG_CONFIG_HOME="$WORK/kwctl/config" NO_COLOR=1 RUST_BACKTRACE=0 \
+    "$KWCTL" run --sources-path "$WORK/kwctl-sources.yaml" -s "$2" -r "$3" "$1" 2>&1)"
+  RC=$?
+  set -e
+}
 
 # --- the policy as an OCI artifact ---------------------------------------------
 set +e
@@ -114,6 +128,17 @@ for ref in "policies/kritis:v1" "policies/kritis@$DIGEST"; do
   ok "run pod-attested-digest from registry://$REG/$ref: allowed"
 done
 
+# KWCTL=/path/to/kwctl: the real kwctl pulls the pushed module (by tag and by
+# digest) and runs it.
+if [ -n "${KWCTL:-}" ]; then
+  for ref in "policies/kritis:v1" "policies/kritis@$DIGEST"; do
+    kwctl_run "registry://$REG/$ref" "$C/settings.json" "$C/request.json"
+    [ $RC -eq 0 ] && [ "$(field 'r["allowed"]')" = "True" ] \
+      || fail "kwctl runs pod-attested-digest from registry://$REG/$ref" "$OUT"
+    ok "kwctl pulls and runs registry://$REG/$ref: allowed"
+  done
+fi
+
 WRONG="sha256:$(printf '0%.0s' $(seq 64))"
 run_policy "registry://$REG/policies/kritis@$WRONG" "$C/settings.json" "$C/request.json"
 [ $RC -ne 0 ] || fail "a wrong pinned digest is refused" "$OUT"
@@ -151,6 +176,14 @@ PATCH="$(field 'json.loads(__import__("base64").b64decode(r["patch"])) if r.get(
   || fail "--allow-network resolves v1 live and pins it" "$OUT"
 [[ "$OUT" == *"live response"* ]] || fail "the trace shows a live answer" "$OUT"
 ok "--allow-network: $APP:v1 resolved live to $D1: allowed, patched to $APP:v1@$D1"
+
+if [ -n "${KWCTL:-}" ]; then
+  kwctl_run "$MODULE" "$WORK/settings.json" "$WORK/request.json"
+  [ $RC -eq 0 ] && [ "$(field 'r["allowed"]')" = "True" ] \
+    && [ "$(field 'json.loads(__import__("base64").b64decode(r["patch"])) if r.get("patch") else None')" = "$PATCH" ] \
+    || fail "kwctl resolves v1 live and pins it as the harness does" "$OUT"
+  ok "kwctl: $APP:v1 resolved live by its host to $D1: allowed, the same patch"
+fi
 
 D2="$(oci push-image "$BASE" team/app v1 "second image")"
 [ "$D2" != "$D1" ] || fail "the re-tagged image has another digest" "$D1 $D2"
