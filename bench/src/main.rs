@@ -40,6 +40,7 @@ mod scenarios;
 mod server;
 mod stats;
 mod targets;
+mod worst;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
