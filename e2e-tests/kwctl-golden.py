@@ -26,6 +26,7 @@ when kwctl is not installed (the check is optional: kwctl is not a build
 dependency).
 """
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -94,8 +95,11 @@ def compare(expected, response, settings_error):
     keys = sorted((response.get("auditAnnotations") or {}).keys())
     if "auditAnnotationKeys" in expected and keys != sorted(expected["auditAnnotationKeys"]):
         problems.append(f"auditAnnotations: expected keys {expected['auditAnnotationKeys']}, got {keys}")
-    if "patch" in expected and expected["patch"] is None and response.get("patch"):
-        problems.append("patch: expected none")
+    if "patch" in expected:
+        patch = response.get("patch")
+        got = json.loads(base64.b64decode(patch)) if patch else None
+        if got != expected["patch"]:
+            problems.append(f"patch: expected {expected['patch']}, got {got}")
     return problems
 
 
