@@ -267,32 +267,13 @@ pod_request() {
 admit() {
   local settings="$1" request="$2"; shift 2
   [ -e "$POLICY" ] || fail "policy-level checks need $POLICY"
-  set +e
   if [ -n "${KWCTL:-}" ]; then
-    # The real kwctl reaches a plain-HTTP registry only when it is listed.
-    printf 'insecure_sources: ["%s"]\n' "$REG" >"$WORK/kwctl-sources.yaml"
-    rm -f "$WORK/session.yml"
-    OUT="$(NO_COLOR=1 RUST_BACKTRACE=0 "$KWCTL" run --sources-path "$WORK/kwctl-sources.yaml" \
-      --record-host-capabilities-interactions "$WORK/session.yml" \
-      -s "$settings" -r "$request" "$POLICY" 2>&1)"
-    RC=$?
-    # The harness replaying kwctl's recording answers as kwctl replaying it
-    # (kwctl records a host error's message without its causes, so a replay
-    # can say less than the live run), and with the live run's verdict.
-    local kwctl_replay harness_replay
-    kwctl_replay="$(NO_COLOR=1 RUST_BACKTRACE=0 "$KWCTL" run -s "$settings" -r "$request" \
-      --replay-host-capabilities-interactions "$WORK/session.yml" "$POLICY" 2>/dev/null)"
-    harness_replay="$("$HARNESS" run --settings-path "$settings" --request-path "$request" \
-      --replay-host-capabilities-interactions "$WORK/session.yml" "$POLICY" 2>/dev/null)"
-    [ "$(printf '%s\n' "$kwctl_replay" | oci field r)" = "$(printf '%s\n' "$harness_replay" | oci field r)" ] \
-      && [ "$(printf '%s\n' "$OUT" | oci field 'r["allowed"]')" = "$(printf '%s\n' "$harness_replay" | oci field 'r["allowed"]')" ] \
-      || fail "kwctl's session replayed by the harness answers as kwctl's replay and verdict" "$OUT
-$kwctl_replay
-$harness_replay"
-  else
-    OUT="$("$HARNESS" run --settings-path "$settings" --request-path "$request" --allow-network "$@" "$POLICY" 2>&1)"
-    RC=$?
+    kwctl_admit "$POLICY" "$settings" "$request"
+    return
   fi
+  set +e
+  OUT="$("$HARNESS" run --settings-path "$settings" --request-path "$request" --allow-network "$@" "$POLICY" 2>&1)"
+  RC=$?
   set -e
 }
 # policy_settings AUTHORITIES_JSON POLICY_NAMES_JSON [SOURCES_JSON]: settings

@@ -250,33 +250,14 @@ pod_request() {
   oci pod "$ROOT/e2e-tests/golden/pod-attested-digest/request.json" "$1" >"$WORK/request.json"
 }
 admit() {
-  set +e
   if [ -n "${KWCTL:-}" ]; then
-    # The real kwctl reaches a plain-HTTP registry only when it is listed.
-    printf 'insecure_sources: ["%s"]\n' "$REG" >"$WORK/kwctl-sources.yaml"
-    rm -f "$WORK/session.yml"
-    OUT="$(NO_COLOR=1 RUST_BACKTRACE=0 "$KWCTL" run --sources-path "$WORK/kwctl-sources.yaml" \
-      --record-host-capabilities-interactions "$WORK/session.yml" \
-      -s "$WORK/settings.json" -r "$WORK/request.json" --sigstore-trust-config "$TRUST" "$POLICY" 2>&1)"
-    RC=$?
-    # The harness replaying kwctl's recording answers as kwctl replaying it
-    # (kwctl records a host error's message without its causes, so a replay
-    # can say less than the live run), and with the live run's verdict.
-    local kwctl_replay harness_replay
-    kwctl_replay="$(NO_COLOR=1 RUST_BACKTRACE=0 "$KWCTL" run -s "$WORK/settings.json" -r "$WORK/request.json" \
-      --replay-host-capabilities-interactions "$WORK/session.yml" "$POLICY" 2>/dev/null)"
-    harness_replay="$("$HARNESS" run --settings-path "$WORK/settings.json" --request-path "$WORK/request.json" \
-      --replay-host-capabilities-interactions "$WORK/session.yml" "$POLICY" 2>/dev/null)"
-    [ "$(printf '%s\n' "$kwctl_replay" | oci field r)" = "$(printf '%s\n' "$harness_replay" | oci field r)" ] \
-      && [ "$(printf '%s\n' "$OUT" | oci field 'r["allowed"]')" = "$(printf '%s\n' "$harness_replay" | oci field 'r["allowed"]')" ] \
-      || fail "kwctl's session replayed by the harness answers as kwctl's replay and verdict" "$OUT
-$kwctl_replay
-$harness_replay"
-  else
-    OUT="$("$HARNESS" run --settings-path "$WORK/settings.json" --request-path "$WORK/request.json" \
-      --allow-network --sigstore-trust-config "$TRUST" "$POLICY" 2>&1)"
-    RC=$?
+    kwctl_admit "$POLICY" "$WORK/settings.json" "$WORK/request.json" --sigstore-trust-config "$TRUST"
+    return
   fi
+  set +e
+  OUT="$("$HARNESS" run --settings-path "$WORK/settings.json" --request-path "$WORK/request.json" \
+    --allow-network --sigstore-trust-config "$TRUST" "$POLICY" 2>&1)"
+  RC=$?
   set -e
 }
 # settings AUTHORITIES_JSON [SOURCES_JSON]: one policy "prod" requiring every authority.

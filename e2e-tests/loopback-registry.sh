@@ -65,3 +65,38 @@ start_loopback_registry() {
   REG="127.0.0.1:$PORT"
   BASE="http://$REG"
 }
+
+# The real kwctl, for the scripts' KWCTL=/path/to/kwctl mode (needs REG,
+# and `oci field` from the caller's python helper).
+# kwctl_run MODULE SETTINGS REQUEST [kwctl flags...]: kwctl run with the
+# loopback registry listed as insecure (kwctl reaches plain HTTP only then)
+# and kwctl's store under $WORK; sets OUT and RC.
+kwctl_run() {
+  local module="$1" settings="$2" request="$3"; shift 3
+  printf 'insecure_sources: ["%s"]\n' "$REG" >"$WORK/kwctl-sources.yaml"
+  set +e
+  OUT="$(XDG_CACHE_HOME="$WORK/kwctl/cache" XDG_DATA_HOME="$WORK/kwctl/data" \
+    XDG_CONFIG_HOME="$WORK/kwctl/config" NO_COLOR=1 RUST_BACKTRACE=0 \
+    "$KWCTL" run --sources-path "$WORK/kwctl-sources.yaml" -s "$settings" -r "$request" \
+    "$@" "$module" 2>&1)"
+  RC=$?
+  set -e
+}
+# kwctl_admit MODULE SETTINGS REQUEST [kwctl flags...]: kwctl_run, recording
+# the session; then the harness replaying it must answer as kwctl replaying
+# it (kwctl records a host error's message without its causes, so a replay
+# can say less than the live run), with the live run's verdict.
+kwctl_admit() {
+  local module="$1" settings="$2" request="$3" kwctl_replay harness_replay
+  rm -f "$WORK/session.yml"
+  kwctl_run "$@" --record-host-capabilities-interactions "$WORK/session.yml"
+  kwctl_replay="$(NO_COLOR=1 RUST_BACKTRACE=0 "$KWCTL" run -s "$settings" -r "$request" \
+    --replay-host-capabilities-interactions "$WORK/session.yml" "$module" 2>/dev/null)" || true
+  harness_replay="$("$HARNESS" run --settings-path "$settings" --request-path "$request" \
+    --replay-host-capabilities-interactions "$WORK/session.yml" "$module" 2>/dev/null)" || true
+  [ "$(printf '%s\n' "$kwctl_replay" | oci field r)" = "$(printf '%s\n' "$harness_replay" | oci field r)" ] \
+    && [ "$(printf '%s\n' "$OUT" | oci field 'r["allowed"]')" = "$(printf '%s\n' "$harness_replay" | oci field 'r["allowed"]')" ] \
+    || fail "kwctl's session replayed by the harness answers as kwctl's replay and verdict" "$OUT
+$kwctl_replay
+$harness_replay"
+}

@@ -77,18 +77,6 @@ run_policy() {
   set -e
 }
 field() { printf '%s\n' "$OUT" | oci field "$1"; }
-# kwctl_run MODULE SETTINGS REQUEST: the same through the real kwctl
-# (KWCTL=/path/to/kwctl), the loopback registry listed as insecure and
-# kwctl's store under $WORK; sets OUT and RC.
-kwctl_run() {
-  printf 'insecure_sources: ["%s"]\n' "$REG" >"$WORK/kwctl-sources.yaml"
-  set +e
-  OUT="$(XDG_CACHE_HOME="$WORK/kwctl/cache" XDG_DATA_HOME="$WORK/kwctl/data" \
-    XDG_CONFIG_HOME="$WORK/kwctl/config" NO_COLOR=1 RUST_BACKTRACE=0 \
-    "$KWCTL" run --sources-path "$WORK/kwctl-sources.yaml" -s "$2" -r "$3" "$1" 2>&1)"
-  RC=$?
-  set -e
-}
 
 # --- the policy as an OCI artifact ---------------------------------------------
 set +e
