@@ -50,17 +50,6 @@ def response_of(stdout):
     return doc.get("response", doc)
 
 
-def review_file(path, out):
-    """kwctl unwraps `request` only from an object whose `kind` is
-    `AdmissionReview`; a golden case's file may carry just `request`."""
-    doc = json.load(open(path))
-    if "request" in doc and doc.get("kind") != "AdmissionReview":
-        doc = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", **doc}
-    with open(out, "w") as f:
-        json.dump(doc, f)
-    return out
-
-
 def compare(expected, response, settings_error):
     problems = []
     if expected.get("settingsValid") is False:
@@ -109,7 +98,7 @@ def run_case(kwctl, faketime, name, work):
     settings = os.path.join(case, "settings.json")
     if not os.path.exists(settings):
         settings = os.path.join(case, "settings-invalid.json")
-    request = review_file(os.path.join(case, "request.json"), os.path.join(work, name + ".review.json"))
+    request = os.path.join(case, "request.json")
     prefix = []
     now = expected.get("now")
     if now == "none":
