@@ -168,7 +168,7 @@ struct Image {
 /// twice, trailing bytes.
 pub fn parse_claims(payload: &[u8]) -> Result<Claims, String> {
     let text = std::str::from_utf8(payload).map_err(|e| e.to_string())?;
-    let p: Payload = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let p: Payload = crate::json::from_str(text).map_err(|e| e.to_string())?;
     Ok(Claims {
         docker_reference: p.critical.identity.docker_reference,
         digest: p.critical.image.docker_manifest_digest,
@@ -187,7 +187,7 @@ pub fn parse_all<'v>(
     let mut out = Vec::new();
     for value in values {
         let raw: Vec<RawAttestation<'_>> =
-            serde_json::from_str(value).map_err(|e| AnnotationError::Json(e.to_string()))?;
+            crate::json::from_str(value).map_err(|e| AnnotationError::Json(e.to_string()))?;
         for r in raw {
             let index = out.len();
             let fail = |what| AnnotationError::Attestation { index, what };

@@ -270,9 +270,9 @@ fn validate_inner(payload: &[u8], host: &dyn Host, work: &Cell<Work>) -> Verdict
             "not a Kubewarden validation request (not UTF-8 text)".to_owned(),
         ));
     };
-    let (request, settings) = match serde_json::from_str::<OnePass<'_>>(text) {
+    let (request, settings) = match crate::json::from_str::<OnePass<'_>>(text) {
         Ok(p) => (p.request, p.settings),
-        Err(_) => match serde_json::from_str::<Payload<'_>>(text) {
+        Err(_) => match crate::json::from_str::<Payload<'_>>(text) {
             Ok(p) => (Request::from(p.request), p.settings),
             Err(_) => return reject(payload_error(text)),
         },
@@ -283,7 +283,7 @@ fn validate_inner(payload: &[u8], host: &dyn Host, work: &Cell<Work>) -> Verdict
     }
     // The object's text, for pinning an object the pass read in place.
     let object_text = || {
-        serde_json::from_str::<Payload<'_>>(text)
+        crate::json::from_str::<Payload<'_>>(text)
             .ok()
             .and_then(|p| p.request.object)
     };
@@ -302,12 +302,12 @@ fn payload_error(payload: &str) -> Rejection {
     let request_error = |e: serde_json::Error| {
         Rejection::Request(format!("not a Kubewarden validation request ({e})"))
     };
-    match serde_json::from_str::<Parts<'_>>(payload) {
+    match crate::json::from_str::<Parts<'_>>(payload) {
         Err(e) => request_error(e),
         Ok(parts) => match Settings::from_str(parts.settings.get()) {
             Err(e) => Rejection::Settings(e),
             // The settings are fine: the request is what does not fit.
-            Ok(_) => match serde_json::from_str::<Payload<'_>>(payload) {
+            Ok(_) => match crate::json::from_str::<Payload<'_>>(payload) {
                 Err(e) => request_error(e),
                 // Unreachable with the same input; fail closed anyway.
                 Ok(_) => Rejection::Request("not a Kubewarden validation request".to_owned()),
@@ -571,7 +571,7 @@ fn breakglass_expiry(settings: &Settings<'_>, calls: Calls<'_>) -> Result<Option
 fn group_kind(kind: Option<&Gvk<'_>>, object: &RawValue) -> Result<(String, String), String> {
     match kind {
         Some(gvk) if !gvk.kind.is_empty() => Ok((gvk.group.to_string(), gvk.kind.to_string())),
-        _ => match serde_json::from_str::<TypeMeta<'_>>(object.get()) {
+        _ => match crate::json::from_str::<TypeMeta<'_>>(object.get()) {
             Ok(t) => {
                 let api = t.api_version.as_deref().unwrap_or("");
                 let group = api.rsplit_once('/').map_or("", |(g, _)| g);
@@ -611,7 +611,7 @@ fn pin(
     w: &workload::Workload<'_>,
     pins: &std::collections::HashMap<&str, String>,
 ) -> Result<serde_json::Value, String> {
-    let mut value: serde_json::Value = serde_json::from_str(object.get())
+    let mut value: serde_json::Value = crate::json::from_str(object.get())
         .map_err(|e| format!("the object cannot be re-read ({e})"))?;
     for u in &w.images {
         let Some(image) = u.text() else {

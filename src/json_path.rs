@@ -56,7 +56,9 @@ fn descend(whole: &str, value: &str, at: usize, depth: usize, path: &mut String)
     };
     for child in children {
         let (start, end) = span(whole, child.value.get());
-        if start < at && at <= end {
+        // A value refused on sight (an array where an object belongs) ends
+        // the error just before its first byte: it is still the one named.
+        if start <= at && at <= end {
             child.name.push_to(path);
             descend(whole, child.value.get(), at, depth + 1, path);
             return;

@@ -170,7 +170,7 @@ struct PatternFields<'a> {
 fn items<'a>(bytes: &'a [u8], kind: &'static str) -> Result<Vec<&'a RawValue>, ResourceError> {
     let list: List<'a> = std::str::from_utf8(bytes)
         .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(t).map_err(|e| e.to_string()))
+        .and_then(|t| crate::json::from_str(t).map_err(|e| e.to_string()))
         .map_err(|error| ResourceError::List { kind, error })?;
     let items = list.items.unwrap_or_default();
     if items.len() > MAX_ITEMS {
@@ -199,7 +199,7 @@ fn resource<'a, S: Deserialize<'a>>(
     index: usize,
 ) -> Result<(Text<'a>, Option<S>), ResourceError> {
     let r: Resource<'a, S> =
-        serde_json::from_str(raw.get()).map_err(|e| ResourceError::Malformed {
+        crate::json::from_str(raw.get()).map_err(|e| ResourceError::Malformed {
             resource: format!("{kind} #{index} of the list"),
             problem: e.to_string(),
         })?;

@@ -22,6 +22,7 @@ pub mod host;
 pub mod image;
 mod index;
 pub mod jacobian;
+pub mod json;
 mod json_path;
 mod keyring;
 pub mod keys;
@@ -258,7 +259,7 @@ struct VerifyAnswer<'a> {
 /// is not what the protocol says, and the caller fails closed.
 fn answer<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("unreadable host answer: {e}"))?;
-    serde_json::from_str(text).map_err(|e| format!("unreadable host answer: {e}"))
+    json::from_str(text).map_err(|e| format!("unreadable host answer: {e}"))
 }
 
 fn validate_guest(payload: &[u8]) -> guest::CallResult {

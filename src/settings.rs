@@ -401,7 +401,7 @@ impl<'a> Settings<'a> {
     /// The deserialisation error with its path.
     #[allow(clippy::should_implement_trait)] // borrows from the text, which `FromStr` cannot
     pub fn from_str(text: &'a str) -> Result<Self, String> {
-        serde_json::from_str(text).map_err(|e| describe(&json_path::path_of(text, &e), &e))
+        crate::json::from_str(text).map_err(|e| describe(&json_path::path_of(text, &e), &e))
     }
 
     /// The enabled attestation sources.
@@ -965,6 +965,17 @@ mod tests {
         let e = err(json!({"attestationAuthorities": [{"name": "a", "publicKeyDta": "x"}]}));
         assert!(
             e.starts_with("attestationAuthorities[0].publicKeyDta: unknown field `publicKeyDta`"),
+            "{e}"
+        );
+        // An authority written as an array is not read field by field.
+        let e = err(json!({"attestationAuthorities": [["a", "a-key"]]}));
+        assert!(
+            e.starts_with("attestationAuthorities[0]: invalid type: sequence, expected struct"),
+            "{e}"
+        );
+        let e = err(json!({"attestationAuthorities": [{"name": {"x": 1}}]}));
+        assert!(
+            e.starts_with("attestationAuthorities[0].name: invalid type: map, expected a string"),
             "{e}"
         );
         let e =

@@ -478,10 +478,7 @@ pub struct TypeMeta<'a> {
 /// # Errors
 /// The JSON error when the object does not have the shape of its kind.
 pub fn read<'a>(object: &'a RawValue, shape: Shape) -> Result<Workload<'a>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_str(object.get());
-    let w = de::DeserializeSeed::deserialize(Seed(shape), &mut de)?;
-    de.end()?;
-    Ok(w)
+    crate::json::from_str_seed(object.get(), Seed(shape))
 }
 
 /// Reads the workload view of an object of a known shape wherever it sits

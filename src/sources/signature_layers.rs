@@ -234,7 +234,7 @@ struct EntryKey<'a> {
 pub fn check(manifest: &[u8], spent: &Cell<usize>) -> Result<(), LayerProblem> {
     let m: Manifest<'_> = std::str::from_utf8(manifest)
         .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(t).map_err(|e| e.to_string()))
+        .and_then(|t| crate::json::from_str(t).map_err(|e| e.to_string()))
         .map_err(LayerProblem::Manifest)?;
     let keyless: Vec<(&Layer<'_>, &LayerAnnotations<'_>, &str)> = m
         .layers
@@ -283,12 +283,12 @@ fn check_layer(digest: &str, a: &LayerAnnotations<'_>, cert: &str) -> Result<(),
     // 2. The Rekor entry the bundle carries names the same three things.
     let bundle = a.bundle.as_deref().ok_or(Unbound::NoBundle)?;
     let bundle: Bundle<'_> =
-        serde_json::from_str(bundle).map_err(|_| Unbound::Bundle("is not a cosign bundle"))?;
+        crate::json::from_str(bundle).map_err(|_| Unbound::Bundle("is not a cosign bundle"))?;
     let body = crate::b64::decode(bundle.payload.body.trim())
         .map_err(|_| Unbound::Bundle("body is not base64"))?;
     let entry: Entry<'_> = std::str::from_utf8(&body)
         .ok()
-        .and_then(|t| serde_json::from_str(t).ok())
+        .and_then(|t| crate::json::from_str(t).ok())
         .ok_or(Unbound::Bundle("body is not a Rekor entry"))?;
     if entry.kind.as_ref() != "hashedrekord" {
         return Err(Unbound::Bundle("entry is not a hashedrekord"));
