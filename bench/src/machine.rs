@@ -182,7 +182,7 @@ pub fn load_average() -> String {
 }
 
 /// The wasm features rustc enables for `wasm32-wasip1` (the policy's build
-/// adds none: `.cargo/config.toml` only sets a `cpubits` cfg). Without
+/// adds none: `.cargo/config.toml` only sets sha2's backend cfg). Without
 /// `simd128` the module holds no SIMD instruction, so the engine's SIMD
 /// setting cannot matter.
 fn wasm_target_features() -> String {
