@@ -57,7 +57,11 @@ pub use crate::text::Text;
 
 /// The `settings` object of the policy.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    expecting = "the policy's settings (an object)"
+)]
 pub struct Settings<'a> {
     /// The trusted signers.
     #[serde(borrow, default)]
@@ -111,7 +115,11 @@ pub enum WhenNoPolicy {
 
 /// `kritisResources`: the live mode.
 #[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    expecting = "kritisResources (an object)"
+)]
 pub struct KritisResourcesSpec {
     /// How a GenericAttestationPolicy listing several authorities is read:
     /// `any` (ACK's hook) or `all` (grafeas/kritis). Mandatory.
@@ -132,7 +140,11 @@ pub struct KritisResourcesSpec {
 
 /// An AttestationAuthority.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    expecting = "an attestation authority (an object)"
+)]
 pub struct AuthoritySpec<'a> {
     /// Unique name, referred to by policies.
     #[serde(borrow)]
@@ -174,7 +186,11 @@ pub struct AuthoritySpec<'a> {
 /// One keyless identity: the OIDC issuer and the subject, exact or by
 /// URL prefix (exactly one of the two).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    expecting = "a keyless identity (an object)"
+)]
 pub struct KeylessSpec<'a> {
     /// The OIDC issuer URL (e.g. `https://token.actions.githubusercontent.com`).
     #[serde(borrow)]
@@ -189,7 +205,11 @@ pub struct KeylessSpec<'a> {
 
 /// GitHub Actions workflows of one owner, optionally of one repository.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    expecting = "a githubActions identity (an object)"
+)]
 pub struct GithubActionsSpec<'a> {
     /// The GitHub user or organisation.
     #[serde(borrow)]
@@ -201,7 +221,11 @@ pub struct GithubActionsSpec<'a> {
 
 /// A certificate that certifies the signing key, optionally chained to CAs.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    expecting = "a certificate authority (an object)"
+)]
 pub struct CertificateSpec<'a> {
     /// PEM, or base64 of PEM.
     #[serde(borrow)]
@@ -244,7 +268,11 @@ impl ProofKind {
 
 /// One more key of an authority.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    expecting = "a public key (an object)"
+)]
 pub struct KeySpec<'a> {
     /// The id signatures by this key name.
     #[serde(borrow, default)]
@@ -270,7 +298,11 @@ pub enum Require {
 
 /// A GenericAttestationPolicy.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    expecting = "an attestation policy (an object)"
+)]
 pub struct PolicySpec<'a> {
     /// Name, shown in rejection messages.
     #[serde(borrow)]
@@ -303,7 +335,11 @@ pub enum Enforcement {
 
 /// An AdmissionAllowlist.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    expecting = "an admission allowlist (an object)"
+)]
 pub struct AllowlistSpec<'a> {
     /// Name, for the operator's benefit.
     #[serde(borrow, default)]
@@ -315,7 +351,11 @@ pub struct AllowlistSpec<'a> {
 
 /// One allowlist entry.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    expecting = "an allowlist pattern (an object)"
+)]
 pub struct PatternSpec<'a> {
     /// The image pattern (ACK wildcard rules, see `allowlist`).
     #[serde(borrow)]
@@ -970,7 +1010,9 @@ mod tests {
         // An authority written as an array is not read field by field.
         let e = err(json!({"attestationAuthorities": [["a", "a-key"]]}));
         assert!(
-            e.starts_with("attestationAuthorities[0]: invalid type: sequence, expected struct"),
+            e.starts_with(
+                "attestationAuthorities[0]: invalid type: sequence, expected an attestation authority (an object)"
+            ),
             "{e}"
         );
         let e = err(json!({"attestationAuthorities": [{"name": {"x": 1}}]}));
