@@ -10,14 +10,16 @@
 //! derive asks for a struct: the sequence visitors are never instantiated,
 //! and an array where a struct belongs is refused
 //! (`invalid type: sequence, expected struct …`), with the same line and
-//! column as any other error. No maintained crate adapts a deserializer
+//! column as any other error. Enums, all strings in the policy, are read as
+//! strings, so a value of the wrong type is named as for any other field. No maintained crate adapts a deserializer
 //! this way; `serde_path_to_error` and `serde_ignored` wrap one the same
 //! way for other ends (and would compile every reader a second time).
 
 use core::fmt;
 
 use serde::de::{
-    self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
+    self, DeserializeSeed, Deserializer, EnumAccess, IntoDeserializer, MapAccess, SeqAccess,
+    VariantAccess, Visitor,
 };
 
 /// Reads `text` as a `T`, as `serde_json::from_str` does (trailing
@@ -115,13 +117,17 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Objects<D> {
         self.0.deserialize_map(Objects(visitor))
     }
 
+    /// The policy's enums are all strings (unit variants). `serde_json`
+    /// would also take `{"all": null}` for `all`, and answers a number or a
+    /// list with a bare `expected value`; read as a string, anything else is
+    /// named (``invalid type: integer `1`, expected `all` or `any` ``).
     fn deserialize_enum<V: Visitor<'de>>(
         self,
-        name: &'static str,
-        variants: &'static [&'static str],
+        _name: &'static str,
+        _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_enum(name, variants, Objects(visitor))
+        self.0.deserialize_str(UnitVariant(visitor))
     }
 
     fn is_human_readable(&self) -> bool {
@@ -182,6 +188,21 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Objects<V> {
 
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
         self.0.visit_enum(Objects(data))
+    }
+}
+
+/// An enum visitor fed a string: the string names a unit variant.
+struct UnitVariant<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for UnitVariant<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.expecting(f)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        self.0.visit_enum(v.into_deserializer())
     }
 }
 
@@ -330,6 +351,48 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "invalid type: sequence, expected struct Authority at line 1 column 11"
+        );
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "lowercase", expecting = "`all` or `any`")]
+    enum Require {
+        All,
+        Any,
+    }
+
+    #[test]
+    fn reads_enums_from_strings_only() {
+        assert_eq!(
+            from_str::<Vec<Require>>(r#"["all", "an\u0079"]"#).unwrap(),
+            [Require::All, Require::Any]
+        );
+        let message = |text| from_str::<Require>(text).unwrap_err().to_string();
+        assert_eq!(
+            message(r#""some""#),
+            "unknown variant `some`, expected `all` or `any` at line 1 column 6"
+        );
+        assert_eq!(
+            message("1"),
+            "invalid type: integer `1`, expected `all` or `any` at line 1 column 1"
+        );
+        assert_eq!(
+            message("[]"),
+            "invalid type: sequence, expected `all` or `any` at line 1 column 0"
+        );
+        // serde_json alone: the map form passes, a number is "expected value".
+        assert_eq!(
+            serde_json::from_str::<Require>(r#"{"any": null}"#).unwrap(),
+            Require::Any
+        );
+        assert!(
+            message(r#"{"any": null}"#).starts_with("invalid type: map, expected `all` or `any`")
+        );
+        assert_eq!(
+            serde_json::from_str::<Require>("1")
+                .unwrap_err()
+                .to_string(),
+            "expected value at line 1 column 1"
         );
     }
 

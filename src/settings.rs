@@ -23,7 +23,7 @@ pub const MAX_EXPIRY_WARNING_DAYS: u32 = 366;
 
 /// Where an authority's proof for an image may come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", expecting = "`annotation` or `registry`")]
 pub enum Source {
     /// Attestations in the object's `kritis.grafeas.io/attestations`
     /// annotation, verified inside the policy.
@@ -102,7 +102,7 @@ pub struct Settings<'a> {
 /// What a namespace without a GenericAttestationPolicy of its own (or any
 /// namespace while policy-server's watch cache is still empty) is judged by.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", expecting = "`settings` or `admit`")]
 pub enum WhenNoPolicy {
     /// The settings' cluster-wide policies (default): never admitted
     /// unverified because the cache was empty.
@@ -287,7 +287,7 @@ pub struct KeySpec<'a> {
 
 /// How many of a policy's authorities must attest.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", expecting = "`all` or `any`")]
 pub enum Require {
     /// Every listed authority (Binary Authorization, current kritis).
     #[default]
@@ -323,7 +323,7 @@ pub struct PolicySpec<'a> {
 
 /// What a failing policy does.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", expecting = "`deny` or `warn`")]
 pub enum Enforcement {
     /// Reject the object (default).
     #[default]
@@ -1012,6 +1012,16 @@ mod tests {
         assert!(
             e.starts_with(
                 "attestationAuthorities[0]: invalid type: sequence, expected an attestation authority (an object)"
+            ),
+            "{e}"
+        );
+        let e = err(json!({
+            "attestationAuthorities": [authority("a", "k1")],
+            "attestationSources": ["annotation", 2],
+        }));
+        assert!(
+            e.starts_with(
+                "attestationSources[1]: invalid type: integer `2`, expected `annotation` or `registry`"
             ),
             "{e}"
         );
