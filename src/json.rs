@@ -120,7 +120,8 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Objects<D> {
     /// The policy's enums are all strings (unit variants). `serde_json`
     /// would also take `{"all": null}` for `all`, and answers a number or a
     /// list with a bare `expected value`; read as a string, anything else is
-    /// named (``invalid type: integer `1`, expected `all` or `any` ``).
+    /// named (``invalid type: integer `1`, expected `all` or `any` ``). An
+    /// enum with data would need `serde_json`'s own `deserialize_enum` back.
     fn deserialize_enum<V: Visitor<'de>>(
         self,
         _name: &'static str,
