@@ -6,20 +6,21 @@
 //! object or host answer is written so, and the sequence visitor that
 //! allows it was compiled into every one of the policy's derived readers:
 //! about 52 KB, 7% of the module's code. [`Objects`] passes every call on
-//! to `serde_json` unchanged, except that it asks for a map where serde's
+//! to `serde_json` unchanged but two. It asks for a map where serde's
 //! derive asks for a struct: the sequence visitors are never instantiated,
 //! and an array where a struct belongs is refused
 //! (`invalid type: sequence, expected struct …`), with the same line and
-//! column as any other error. Enums, all strings in the policy, are read as
-//! strings, so a value of the wrong type is named as for any other field. No maintained crate adapts a deserializer
-//! this way; `serde_path_to_error` and `serde_ignored` wrap one the same
-//! way for other ends (and would compile every reader a second time).
+//! column as any other error. And it reads an enum, a string everywhere in
+//! the policy, as a string, so a value of the wrong type is named as for
+//! any other field. No maintained crate adapts a deserializer this way;
+//! `serde_path_to_error` and `serde_ignored` wrap one the same way for
+//! other ends (and would compile every reader a second time).
 
 use core::fmt;
 
 use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, IntoDeserializer, MapAccess, SeqAccess,
-    VariantAccess, Visitor,
+    Visitor,
 };
 
 /// Reads `text` as a `T`, as `serde_json::from_str` does (trailing
@@ -28,10 +29,7 @@ use serde::de::{
 /// # Errors
 /// `serde_json`'s error: its message and its position.
 pub fn from_str<'a, T: de::Deserialize<'a>>(text: &'a str) -> Result<T, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value = T::deserialize(Objects(&mut de))?;
-    de.end()?;
-    Ok(value)
+    from_str_seed(text, core::marker::PhantomData::<T>)
 }
 
 /// Reads `text` with `seed`, as [`from_str`] does.
@@ -107,7 +105,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Objects<D> {
         self.0.deserialize_tuple_struct(name, len, Objects(visitor))
     }
 
-    /// The one call not passed on as it came: a struct is a map.
+    /// Not passed on as it came: a struct is a map.
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
@@ -187,8 +185,11 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Objects<V> {
         self.0.visit_map(Objects(map))
     }
 
+    /// Passed on as it comes: enums are read as strings
+    /// ([`Objects::deserialize_enum`]), so `serde_json` never hands out an
+    /// enum access here, and a unit variant holds no value to wrap.
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
-        self.0.visit_enum(Objects(data))
+        self.0.visit_enum(data)
     }
 }
 
@@ -246,46 +247,6 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Objects<A> {
 
     fn size_hint(&self) -> Option<usize> {
         self.0.size_hint()
-    }
-}
-
-impl<'de, A: EnumAccess<'de>> EnumAccess<'de> for Objects<A> {
-    type Error = A::Error;
-    type Variant = Objects<A::Variant>;
-
-    fn variant_seed<V: DeserializeSeed<'de>>(
-        self,
-        seed: V,
-    ) -> Result<(V::Value, Self::Variant), A::Error> {
-        self.0
-            .variant_seed(Objects(seed))
-            .map(|(value, variant)| (value, Objects(variant)))
-    }
-}
-
-impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Objects<A> {
-    type Error = A::Error;
-
-    fn unit_variant(self) -> Result<(), A::Error> {
-        self.0.unit_variant()
-    }
-
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, A::Error> {
-        self.0.newtype_variant_seed(Objects(seed))
-    }
-
-    fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, A::Error> {
-        self.0.tuple_variant(len, Objects(visitor))
-    }
-
-    /// The policy's enums are strings (unit variants); a struct variant
-    /// would be read as `serde_json` reads one.
-    fn struct_variant<V: Visitor<'de>>(
-        self,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, A::Error> {
-        self.0.struct_variant(fields, Objects(visitor))
     }
 }
 
