@@ -31,14 +31,24 @@
 //! bounds (all registry I/O runs on a current-thread runtime driven by the
 //! calling thread, so the counts are that thread's).
 
-use std::cell::Cell;
+mod auth;
+mod error;
+mod meter;
+
 use std::fmt;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use oci_client::Reference;
-use reqwest::header::{HeaderMap, ACCEPT, CONTENT_LENGTH, WWW_AUTHENTICATE};
+use reqwest::header::{HeaderMap, ACCEPT, CONTENT_LENGTH};
 use reqwest::{Method, StatusCode};
+
+use auth::{bearer_challenge, Challenge};
+use error::{chain, transport};
+use meter::{count, BYTES, REDIRECTS, REQUESTS};
+
+pub use error::HttpError;
+pub use meter::Meter;
 
 /// Largest manifest read (the distribution spec's 4 MiB, as registries
 /// themselves cap what they accept).
@@ -64,207 +74,6 @@ const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, \
     application/vnd.docker.distribution.manifest.v2+json, \
     application/vnd.oci.image.index.v1+json, \
     application/vnd.docker.distribution.manifest.list.v2+json";
-
-// ---------------------------------------------------------------------------
-// Cost oracle
-
-thread_local! {
-    static REQUESTS: Cell<u64> = const { Cell::new(0) };
-    static REDIRECTS: Cell<u64> = const { Cell::new(0) };
-    static BYTES: Cell<u64> = const { Cell::new(0) };
-}
-
-/// What this thread has asked of registries so far (see [`Meter::read`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Meter {
-    /// Requests sent (each redirect hop and token request included).
-    pub requests: u64,
-    /// Redirects followed.
-    pub redirects: u64,
-    /// Body bytes received.
-    pub bytes: u64,
-}
-
-impl Meter {
-    /// The counts of the calling thread.
-    #[must_use]
-    pub fn read() -> Self {
-        Self {
-            requests: REQUESTS.with(Cell::get),
-            redirects: REDIRECTS.with(Cell::get),
-            bytes: BYTES.with(Cell::get),
-        }
-    }
-
-    /// Sets the calling thread's counts to zero.
-    pub fn reset() {
-        REQUESTS.with(|c| c.set(0));
-        REDIRECTS.with(|c| c.set(0));
-        BYTES.with(|c| c.set(0));
-    }
-
-    /// What happened since `earlier`.
-    #[must_use]
-    pub fn since(earlier: Self) -> Self {
-        let now = Self::read();
-        Self {
-            requests: now.requests.saturating_sub(earlier.requests),
-            redirects: now.redirects.saturating_sub(earlier.redirects),
-            bytes: now.bytes.saturating_sub(earlier.bytes),
-        }
-    }
-}
-
-fn count(cell: &'static std::thread::LocalKey<Cell<u64>>, n: u64) {
-    cell.with(|c| c.set(c.get().saturating_add(n)));
-}
-
-// ---------------------------------------------------------------------------
-// Errors
-
-/// Why a registry read failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HttpError {
-    /// The registry answered 404 (its error body, cut).
-    NotFound {
-        /// The URL asked.
-        url: String,
-        /// The registry's body (cut).
-        body: String,
-    },
-    /// Another non-success status.
-    Status {
-        /// The URL asked.
-        url: String,
-        /// The HTTP status.
-        status: u16,
-        /// The registry's body (cut).
-        body: String,
-    },
-    /// The size declared (by a descriptor or `Content-Length`) is over the cap.
-    DeclaredTooLarge {
-        /// What was read (`manifest`, `layer sha256:…`).
-        what: String,
-        /// The declared size.
-        declared: u64,
-        /// The cap.
-        limit: usize,
-    },
-    /// The body went past its cap or past its declared size: cut off.
-    TooLong {
-        /// What was read.
-        what: String,
-        /// The cap or the declared size, whichever was smaller.
-        limit: u64,
-        /// `true` when the limit was the declared size.
-        declared: bool,
-    },
-    /// Transport: connection, TLS, timeout, redirect refused.
-    Transport {
-        /// The URL asked.
-        url: String,
-        /// What went wrong (the whole error chain).
-        reason: String,
-    },
-    /// Anything else (a token endpoint's answer, a client that cannot be built).
-    Other(String),
-}
-
-impl HttpError {
-    /// `true` for a 404 answer.
-    #[must_use]
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::NotFound { .. })
-    }
-}
-
-impl fmt::Display for HttpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotFound { url, body } => write!(f, "{url}: not found (HTTP 404){}", tail(body)),
-            Self::Status { url, status, body } => {
-                write!(f, "{url}: HTTP {status}{}", tail(body))
-            }
-            Self::DeclaredTooLarge {
-                what,
-                declared,
-                limit,
-            } => write!(
-                f,
-                "the registry declares a {what} of {declared} bytes, more than the {limit} bytes \
-                 policy-harness reads: refused before reading"
-            ),
-            Self::TooLong {
-                what,
-                limit,
-                declared: true,
-            } => write!(
-                f,
-                "the registry sent a {what} longer than the {limit} bytes it declares: cut off"
-            ),
-            Self::TooLong {
-                what,
-                limit,
-                declared: false,
-            } => write!(
-                f,
-                "the registry sent a {what} of more than {limit} bytes, the most policy-harness \
-                 reads: cut off"
-            ),
-            Self::Transport { url, reason } => write!(f, "{url}: {reason}"),
-            Self::Other(reason) => f.write_str(reason),
-        }
-    }
-}
-
-impl std::error::Error for HttpError {}
-
-fn tail(body: &str) -> String {
-    let body = body.trim();
-    if body.is_empty() {
-        String::new()
-    } else {
-        // The registry's words, escaped (no control characters in messages).
-        let cut: String = body.chars().take(300).collect();
-        format!(": {}", cut.escape_debug())
-    }
-}
-
-/// The error and its sources, `: `-joined (reqwest's own text says only
-/// "error following redirect"; the reason is in the source).
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let next = e.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = e.source();
-    }
-    text
-}
-
-fn transport(url: &str, error: &reqwest::Error) -> HttpError {
-    let reason = if error.is_timeout() {
-        format!(
-            "timed out (connect {}s, each read {}s, whole request {}s or {}s for a blob): {}",
-            CONNECT_TIMEOUT.as_secs(),
-            READ_TIMEOUT.as_secs(),
-            MANIFEST_DEADLINE.as_secs(),
-            BLOB_DEADLINE.as_secs(),
-            chain(error)
-        )
-    } else {
-        chain(error)
-    };
-    HttpError::Transport {
-        url: url.to_owned(),
-        reason,
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Redirects
 
@@ -718,50 +527,6 @@ fn content_digest(headers: &HeaderMap) -> Option<String> {
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
 }
-
-/// A `WWW-Authenticate: Bearer realm="…",service="…",scope="…"` challenge.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Challenge {
-    realm: String,
-    service: Option<String>,
-}
-
-/// Parses a `Bearer` challenge. Hand-written (about 30 lines) rather than
-/// another crate: only `realm` and `service` are needed, as quoted or bare
-/// `key=value` pairs separated by commas.
-fn bearer_challenge(headers: &HeaderMap) -> Option<Challenge> {
-    let value = headers.get(WWW_AUTHENTICATE)?.to_str().ok()?.trim();
-    let (scheme, params) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let mut realm = None;
-    let mut service = None;
-    let mut rest = params.trim();
-    while !rest.is_empty() {
-        let (key, after) = rest.split_once('=')?;
-        let key = key.trim().trim_start_matches(',').trim();
-        let after = after.trim_start();
-        let (val, remaining) = if let Some(quoted) = after.strip_prefix('"') {
-            let end = quoted.find('"')?;
-            (&quoted[..end], &quoted[end + 1..])
-        } else {
-            let end = after.find(',').unwrap_or(after.len());
-            (after[..end].trim(), &after[end..])
-        };
-        match key.to_ascii_lowercase().as_str() {
-            "realm" => realm = Some(val.to_owned()),
-            "service" => service = Some(val.to_owned()),
-            _ => {}
-        }
-        rest = remaining.trim_start().trim_start_matches(',').trim_start();
-    }
-    Some(Challenge {
-        realm: realm?,
-        service,
-    })
-}
-
 /// rustls needs a process-wide crypto provider: `ring` (the only one built).
 pub(crate) fn install_crypto_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -786,62 +551,4 @@ pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, HttpErro
             ))
         })?;
     Ok(runtime.block_on(future))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use reqwest::header::HeaderValue;
-
-    fn challenge(text: &str) -> Option<Challenge> {
-        let mut headers = HeaderMap::new();
-        headers.insert(WWW_AUTHENTICATE, HeaderValue::from_str(text).unwrap());
-        bearer_challenge(&headers)
-    }
-
-    #[test]
-    fn bearer_challenges() {
-        assert_eq!(
-            challenge(
-                r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull""#
-            ),
-            Some(Challenge {
-                realm: "https://auth.docker.io/token".to_owned(),
-                service: Some("registry.docker.io".to_owned()),
-            })
-        );
-        assert_eq!(
-            challenge(r#"bearer realm="https://ghcr.io/token""#),
-            Some(Challenge {
-                realm: "https://ghcr.io/token".to_owned(),
-                service: None,
-            })
-        );
-        assert_eq!(
-            challenge("Bearer service=x, realm=http://127.0.0.1:1/t"),
-            Some(Challenge {
-                realm: "http://127.0.0.1:1/t".to_owned(),
-                service: Some("x".to_owned()),
-            })
-        );
-        assert_eq!(challenge(r#"Basic realm="x""#), None);
-        assert_eq!(challenge(r#"Bearer service="x""#), None);
-        assert_eq!(challenge(r#"Bearer realm="unterminated"#), None);
-    }
-
-    #[test]
-    fn messages_say_what_and_how_much() {
-        let e = HttpError::DeclaredTooLarge {
-            what: "blob sha256:ab".to_owned(),
-            declared: 1 << 40,
-            limit: MAX_MODULE_BYTES,
-        };
-        assert!(e.to_string().contains("1099511627776 bytes"), "{e}");
-        let e = HttpError::TooLong {
-            what: "manifest".to_owned(),
-            limit: 4 << 20,
-            declared: false,
-        };
-        assert!(e.to_string().contains("cut off"), "{e}");
-    }
 }
