@@ -152,30 +152,35 @@ impl Modulus {
     /// reduction: each step shifts in one zero limb and takes off `q·n`,
     /// with `q` estimated from the top 32 bits of `n` (never above the true
     /// quotient, and at most two below it). A step is one multiply-subtract
-    /// of `L` limbs.
+    /// of `L` limbs, and nothing else: the remainder is left below `3n`
+    /// (the next quotient takes the excess off), so no step compares or
+    /// subtracts again; two conditional subtractions at the end make it a
+    /// residue.
     fn shift_mod(&self, y: &[u64], steps: usize) -> Vec<u64> {
         let len = self.n.len();
         // Shifting in a limb is moving a window of L + 1 limbs down one
         // place in `buf`, not copying the number: its low end is the zero
-        // shifted in, its top limb is zero after each step (y < n).
+        // shifted in, its top limb is zero after each step (y < 3n <
+        // 2^(W·L), as R ≥ 4n).
         let mut buf = vec![0u64; steps + len + 1];
         buf[steps..steps + len].copy_from_slice(y);
-        // The top 32 bits of n, and y at the same scale: y < n·2^W, so its
-        // top is below 2^60. Dividing by one more than n's top underestimates
-        // q by at most 2 (q < 2^W, n's top ≥ 2^31).
+        // The top 32 bits of n, and y at the same scale: y < 3n·2^W, so its
+        // top is below 3·2^60. Dividing by one more than n's top never
+        // overestimates q, and underestimates it by at most 2 (n's top is at
+        // least 2^31, so the two truncations cost less than 1 + 3/8): the
+        // remainder y·2^W − q·n is below n + 2n.
         let shift = self.bits - 32;
         let divisor = top_bits(&self.n, shift) + 1;
         for start in (0..steps).rev() {
             let y = &mut buf[start..=start + len];
-            // q < 2^W since y < n·2^W.
+            // q < 3·2^28, so q·n_i < 2^58: submul's bounds hold.
             let q = top_bits(y, shift) / divisor;
             submul(y, &self.n, q);
-            while y[len] != 0 || !less_than(&y[..len], &self.n) {
-                let borrow = sub_in_place(&mut y[..len], &self.n);
-                y[len] -= borrow;
-            }
         }
         buf.truncate(len);
+        while !less_than(&buf, &self.n) {
+            sub_in_place(&mut buf, &self.n);
+        }
         buf
     }
 
@@ -397,17 +402,28 @@ fn sub_in_place(a: &mut [u64], b: &[u64]) -> u64 {
     borrow
 }
 
-/// `y -= q·n` for `y` of `L + 1` normalised limbs, `n` of `L`, `q < 2^W`
+/// `y -= q·n` for `y` of `L + 1` normalised limbs, `n` of `L`, `q < 2^30`
 /// and `q·n ≤ y`. One signed carry (arithmetic shift: floor) serves for
 /// both the product's carry and the subtraction's borrow: a single short
 /// dependency chain per limb.
 fn submul(y: &mut [u64], n: &[u64], q: u64) {
     let mut carry = 0i64;
-    for (x, &m) in y.iter_mut().zip(n) {
-        // x < 2^28, q·m < 2^56, −2^29 < carry ≤ 0: |t| < 2^57.
+    // x < 2^28, q·m < 2^58, −2^31 < carry ≤ 0: |t| < 2^59.
+    let mut step = |x: &mut u64, m: u64| {
         let t = *x as i64 - (q * m) as i64 + carry;
         *x = t as u64 & MASK;
         carry = t >> W;
+    };
+    let split = n.len() & !3;
+    // Groups of four, so that wasm reads them at constant offsets.
+    for (x, m) in y[..split].chunks_exact_mut(4).zip(n.chunks_exact(4)) {
+        step(&mut x[0], m[0]);
+        step(&mut x[1], m[1]);
+        step(&mut x[2], m[2]);
+        step(&mut x[3], m[3]);
+    }
+    for (x, &m) in y[split..].iter_mut().zip(&n[split..]) {
+        step(x, m);
     }
     let top = n.len();
     y[top] = (y[top] as i64 + carry) as u64;
