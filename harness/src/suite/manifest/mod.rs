@@ -5,174 +5,25 @@
 //! The spec is checked against the CRD's fields (unknown ones are errors, so
 //! a typo such as `setings:` cannot leave the policy with empty settings);
 //! `metadata` is only read for `name` and `namespace`.
+//!
+//! The parts: `rules.rs` (request routing), `fields.rs` (the CRD field
+//! checks), `location.rs` (where `spec.module` points).
 
-use std::fmt;
+mod fields;
+mod location;
+mod rules;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::host::response::AdmissionResponse;
 use crate::suite::yaml::read_documents;
 
-/// Fields of `PolicySpec` (both kinds), policies.kubewarden.io/v1.
-const POLICY_SPEC_FIELDS: &[&str] = &[
-    "policyServer",
-    "mode",
-    "module",
-    "settings",
-    "rules",
-    "failurePolicy",
-    "mutating",
-    "backgroundAudit",
-    "matchPolicy",
-    "matchConditions",
-    "objectSelector",
-    "sideEffects",
-    "timeoutSeconds",
-    "timeoutEvalSeconds",
-    "message",
-];
-
-/// Fields only a `ClusterAdmissionPolicy` spec has.
-const CLUSTER_SPEC_FIELDS: &[&str] = &[
-    "namespaceSelector",
-    "contextAwareResources",
-    "allowInsideAdmissionControllerNamespace",
-];
-
-const TOP_LEVEL_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "spec", "status"];
-
-const API_VERSIONS: &[&str] = &[
-    "policies.kubewarden.io/v1",
-    "policies.kubewarden.io/v1alpha2",
-];
-
-/// Which kind of policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyKind {
-    /// Cluster-wide.
-    ClusterAdmissionPolicy,
-    /// Namespaced: applies only to requests in its own namespace.
-    AdmissionPolicy,
-}
-
-impl PolicyKind {
-    fn parse(kind: &str) -> Option<Self> {
-        match kind {
-            "ClusterAdmissionPolicy" => Some(Self::ClusterAdmissionPolicy),
-            "AdmissionPolicy" => Some(Self::AdmissionPolicy),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for PolicyKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::ClusterAdmissionPolicy => "ClusterAdmissionPolicy",
-            Self::AdmissionPolicy => "AdmissionPolicy",
-        })
-    }
-}
-
-/// A `RuleWithOperations` of the webhook.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Rule {
-    /// `""` is the core group; `*` all.
-    #[serde(default)]
-    pub api_groups: Vec<String>,
-    /// `*` all.
-    #[serde(default)]
-    pub api_versions: Vec<String>,
-    /// `pods`, `pods/ephemeralcontainers`, `*`, `*/*`, `pods/*`.
-    #[serde(default)]
-    pub resources: Vec<String>,
-    /// `CREATE`, `UPDATE`, `DELETE`, `CONNECT`, `*`.
-    #[serde(default)]
-    pub operations: Vec<String>,
-    /// `Cluster`, `Namespaced`, `*` (default).
-    #[serde(default)]
-    pub scope: Option<String>,
-}
-
-impl Rule {
-    /// The API server's matching (`rules.Matcher`): group, version,
-    /// operation, then resource and subresource (`res/sub`, `*` wildcards).
-    #[must_use]
-    pub fn matches(&self, request: &RequestTarget<'_>) -> bool {
-        let any_or = |list: &[String], value: &str| list.iter().any(|v| v == "*" || v == value);
-        let scope_ok = match self.scope.as_deref() {
-            Some("Cluster") => request.namespace.is_empty(),
-            Some("Namespaced") => !request.namespace.is_empty(),
-            _ => true,
-        };
-        scope_ok
-            && any_or(&self.api_groups, request.group)
-            && any_or(&self.api_versions, request.version)
-            && any_or(&self.operations, request.operation)
-            && self.resources.iter().any(|r| {
-                let (res, sub) = r.split_once('/').unwrap_or((r, ""));
-                (res == "*" || res == request.resource)
-                    && (sub == "*" || sub == request.sub_resource)
-            })
-    }
-}
-
-/// What rules are matched against, read from an AdmissionRequest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestTarget<'a> {
-    /// API group (`""` for core).
-    pub group: &'a str,
-    /// API version.
-    pub version: &'a str,
-    /// Resource (plural).
-    pub resource: &'a str,
-    /// Subresource, `""` when none.
-    pub sub_resource: &'a str,
-    /// Operation.
-    pub operation: &'a str,
-    /// Namespace, `""` when none.
-    pub namespace: &'a str,
-}
-
-impl<'a> RequestTarget<'a> {
-    /// Reads the fields of an AdmissionRequest (missing ones are `""`).
-    #[must_use]
-    pub fn of(request: &'a Value) -> Self {
-        let s = |v: Option<&'a Value>| v.and_then(Value::as_str).unwrap_or_default();
-        let resource = request.get("resource");
-        Self {
-            group: s(resource.and_then(|r| r.get("group"))),
-            version: s(resource.and_then(|r| r.get("version"))),
-            resource: s(resource.and_then(|r| r.get("resource"))),
-            sub_resource: s(request.get("subResource")),
-            operation: s(request.get("operation")),
-            namespace: s(request.get("namespace")),
-        }
-    }
-}
-
-impl fmt::Display for RequestTarget<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let group = if self.group.is_empty() {
-            "core"
-        } else {
-            self.group
-        };
-        write!(
-            f,
-            "{} {group}/{} {}",
-            self.operation, self.version, self.resource
-        )?;
-        if !self.sub_resource.is_empty() {
-            write!(f, "/{}", self.sub_resource)?;
-        }
-        Ok(())
-    }
-}
+use fields::Fields;
+pub use location::{manifest_dir, module_location, ModuleLocation};
+pub use rules::{PolicyKind, RequestTarget, Rule};
 
 /// A parsed policy manifest.
 #[derive(Debug, Clone, PartialEq)]
@@ -375,155 +226,6 @@ impl PolicyManifest {
     }
 }
 
-/// Reads the fields of one policy document; errors name the file, the
-/// document and the field (`FILE: document N (KIND NAME)`).
-struct Fields(String);
-
-impl Fields {
-    fn fail(&self, field: &str, message: String) -> anyhow::Error {
-        anyhow::anyhow!("{}: {field}: {message}", self.0)
-    }
-
-    /// Only the known top-level fields, and a known `apiVersion`.
-    fn check_top_level(&self, document: &Map<String, Value>) -> Result<()> {
-        for key in document.keys() {
-            if !TOP_LEVEL_FIELDS.contains(&key.as_str()) {
-                return Err(self.fail(
-                    key,
-                    format!(
-                        "unknown field, expected one of {}",
-                        TOP_LEVEL_FIELDS.join(", ")
-                    ),
-                ));
-            }
-        }
-        match document.get("apiVersion").and_then(Value::as_str) {
-            Some(v) if API_VERSIONS.contains(&v) => Ok(()),
-            Some(v) => Err(self.fail(
-                "apiVersion",
-                format!("{v:?} is not {}", API_VERSIONS.join(" or ")),
-            )),
-            None => Err(self.fail("apiVersion", "missing".to_owned())),
-        }
-    }
-
-    /// `metadata.namespace`: required by an AdmissionPolicy, refused on a
-    /// ClusterAdmissionPolicy.
-    fn namespace(&self, kind: PolicyKind, document: &Map<String, Value>) -> Result<Option<String>> {
-        let namespace = match document.get("metadata").and_then(|m| m.get("namespace")) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(ns)) if !ns.is_empty() => Some(ns.clone()),
-            Some(other) => {
-                return Err(self.fail(
-                    "metadata.namespace",
-                    format!("expected a non-empty string, found {other}"),
-                ))
-            }
-        };
-        match (kind, &namespace) {
-            (PolicyKind::AdmissionPolicy, None) => Err(self.fail(
-                "metadata.namespace",
-                "an AdmissionPolicy is namespaced: set the namespace it governs".to_owned(),
-            )),
-            (PolicyKind::ClusterAdmissionPolicy, Some(_)) => Err(self.fail(
-                "metadata.namespace",
-                "a ClusterAdmissionPolicy is cluster-scoped: it has no namespace".to_owned(),
-            )),
-            _ => Ok(namespace),
-        }
-    }
-
-    /// `spec`, a mapping of the fields the CRD of `kind` has.
-    fn spec(&self, kind: PolicyKind, document: &Map<String, Value>) -> Result<Map<String, Value>> {
-        let spec = match document.get("spec") {
-            Some(Value::Object(spec)) => spec.clone(),
-            Some(other) => {
-                return Err(self.fail("spec", format!("expected a mapping, found {other}")))
-            }
-            None => return Err(self.fail("spec", "missing".to_owned())),
-        };
-        for key in spec.keys() {
-            let known = POLICY_SPEC_FIELDS.contains(&key.as_str())
-                || (kind == PolicyKind::ClusterAdmissionPolicy
-                    && CLUSTER_SPEC_FIELDS.contains(&key.as_str()));
-            if !known {
-                let mut expected: Vec<&str> = POLICY_SPEC_FIELDS.to_vec();
-                if kind == PolicyKind::ClusterAdmissionPolicy {
-                    expected.extend_from_slice(CLUSTER_SPEC_FIELDS);
-                }
-                return Err(self.fail(
-                    &format!("spec.{key}"),
-                    format!(
-                        "unknown field of a {kind}, expected one of {}",
-                        expected.join(", ")
-                    ),
-                ));
-            }
-        }
-        Ok(spec)
-    }
-
-    fn module(&self, spec: &Map<String, Value>) -> Result<Option<String>> {
-        match spec.get("module") {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(m)) if !m.is_empty() => Ok(Some(m.clone())),
-            Some(other) => Err(self.fail(
-                "spec.module",
-                format!("expected a non-empty string, found {other}"),
-            )),
-        }
-    }
-
-    fn settings(&self, spec: &Map<String, Value>) -> Result<Value> {
-        match spec.get("settings") {
-            None | Some(Value::Null) => Ok(Value::Object(Map::new())),
-            Some(settings @ Value::Object(_)) => Ok(settings.clone()),
-            Some(other) => Err(self.fail(
-                "spec.settings",
-                format!("expected a mapping, found {other}"),
-            )),
-        }
-    }
-
-    fn mutating(&self, spec: &Map<String, Value>) -> Result<Option<bool>> {
-        match spec.get("mutating") {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(other) => Err(self.fail(
-                "spec.mutating",
-                format!("expected true or false, found {other}"),
-            )),
-        }
-    }
-
-    fn mode(&self, spec: &Map<String, Value>) -> Result<Option<String>> {
-        match spec.get("mode") {
-            None => Ok(None),
-            Some(Value::String(m)) if m == "protect" || m == "monitor" => Ok(Some(m.clone())),
-            Some(other) => Err(self.fail(
-                "spec.mode",
-                format!("expected protect or monitor, found {other}"),
-            )),
-        }
-    }
-
-    fn rules(&self, spec: &Map<String, Value>) -> Result<Option<Vec<Rule>>> {
-        match spec.get("rules") {
-            None => Ok(None),
-            Some(Value::Array(items)) => {
-                let mut rules = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    let rule: Rule = serde_json::from_value(item.clone())
-                        .map_err(|e| self.fail(&format!("spec.rules[{i}]"), e.to_string()))?;
-                    rules.push(rule);
-                }
-                Ok(Some(rules))
-            }
-            Some(other) => Err(self.fail("spec.rules", format!("expected a list, found {other}"))),
-        }
-    }
-}
-
 fn metadata_name(document: &Map<String, Value>) -> Option<&str> {
     document
         .get("metadata")
@@ -546,52 +248,6 @@ fn collect_policies(index: usize, document: Value, out: &mut Vec<(usize, Map<Str
         }
         _ => {}
     }
-}
-
-/// Where a policy's `spec.module` points, for the harness.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModuleLocation {
-    /// `registry://…` (also a module written without a scheme, which
-    /// Kubewarden treats as `registry://`).
-    Registry(String),
-    /// `file://PATH` (relative paths resolve against the manifest's folder).
-    File(PathBuf),
-}
-
-/// Resolves `spec.module` as Kubewarden does: `registry://`, `file://`, or
-/// no scheme (= `registry://`).
-///
-/// # Errors
-/// `http://`/`https://` modules and other schemes, which the harness does
-/// not fetch (test against a built module with `--module`).
-pub fn module_location(module: &str, manifest_dir: &Path) -> Result<ModuleLocation> {
-    if module.starts_with("registry://") {
-        return Ok(ModuleLocation::Registry(module.to_owned()));
-    }
-    if let Some(path) = module.strip_prefix("file://") {
-        let path = Path::new(path);
-        return Ok(ModuleLocation::File(if path.is_absolute() {
-            path.to_owned()
-        } else {
-            manifest_dir.join(path)
-        }));
-    }
-    if let Some((scheme, _)) = module.split_once("://") {
-        bail!(
-            "spec.module {module:?}: {scheme}:// modules are not fetched by policy-harness; \
-             pass --module FILE (or set module: in the suite)"
-        );
-    }
-    Ok(ModuleLocation::Registry(format!("registry://{module}")))
-}
-
-/// The manifest's folder (for relative `file://` modules).
-#[must_use]
-pub fn manifest_dir(manifest: &PolicyManifest) -> PathBuf {
-    manifest
-        .file
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_owned)
 }
 
 /// Reads a policy manifest; see [`PolicyManifest::from_file`].
