@@ -273,7 +273,12 @@ impl Modulus {
             m[k] = digit;
             m[k + 1] = digit_column(&mut carry, odd, odd_red + digit * n1, n0, n0inv);
         }
-        // Column `k`, given its sums: the digit or the output limb.
+        // Column `k`, given its sums: the digit or the output limb. The
+        // arithmetic of `digit_column` and `output_column`, written out with
+        // the column's value shared by both branches: calling the two
+        // helpers here costs 3.5 k instructions per RSA-2048 verification
+        // (measured), through Cranelift's allocation of this whole function,
+        // though the closure runs for one pair at most.
         let mut column = |k: usize, products: u64, reduction: u64, m: &mut [u64]| {
             // The column's value, split so that nothing overflows.
             let low = (products & MASK) + (reduction & MASK) + (carry & MASK);
@@ -342,9 +347,7 @@ impl Modulus {
                 if limb == 2 * len - 1 {
                     break;
                 }
-                let low = (products & MASK) + (reduction & MASK) + (carry & MASK);
-                out[limb - len] = low & MASK;
-                carry = (products >> W) + (reduction >> W) + (carry >> W) + (low >> W);
+                out[limb - len] = output_column(&mut carry, products, reduction);
             }
         }
         // The result is below 2n < 2^(W·L): the last carry is its top limb.
@@ -410,6 +413,16 @@ fn digit_column(carry: &mut u64, products: u64, reduction: u64, n0: u64, n0inv: 
     // low + digit·n_0 is a multiple of 2^W.
     *carry = high + ((low + digit * n0) >> W);
     digit
+}
+
+/// A column from `L` on: its limb of the result, and the carry it passes
+/// up.
+#[inline(always)]
+fn output_column(carry: &mut u64, products: u64, reduction: u64) -> u64 {
+    // The column's value, split so that nothing overflows.
+    let low = (products & MASK) + (reduction & MASK) + (*carry & MASK);
+    *carry = (products >> W) + (reduction >> W) + (*carry >> W) + (low >> W);
+    low & MASK
 }
 
 /// `(Σ x_j·y_j, Σ x_j·y_(j+1))` over the length of `x` (`y` is longer).

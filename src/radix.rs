@@ -22,41 +22,50 @@ pub fn add_be<const N: usize>(a: &[u8; N], b: &[u8; N]) -> Option<[u8; N]> {
 /// more limbs than given (leading zero bytes never do).
 #[must_use]
 pub fn unpack_be(bytes: &[u8], bits: u32, limbs: &mut [u64]) -> Option<()> {
+    if bits != 28 {
+        return unpack_be_bytewise(bytes, bits, limbs);
+    }
+    // Seven bytes are two 28-bit limbs exactly: a word at a time, where the
+    // general loop takes a byte at a time (RSA's modulus and signature, 256
+    // to 512 bytes, on every verification).
+    let chunks = bytes.rchunks_exact(7);
+    let head = chunks.remainder();
+    let mut i = 0;
+    for chunk in chunks {
+        let v = chunk.iter().fold(0u64, |v, &b| v << 8 | u64::from(b));
+        put_limb(limbs, i, v & 0xfff_ffff)?;
+        put_limb(limbs, i + 1, v >> 28)?;
+        i += 2;
+    }
+    let v = head.iter().fold(0u64, |v, &b| v << 8 | u64::from(b));
+    put_limb(limbs, i, v & 0xfff_ffff)?;
+    put_limb(limbs, i + 1, v >> 28)
+}
+
+/// [`unpack_be`] for any width, a byte at a time.
+fn unpack_be_bytewise(bytes: &[u8], bits: u32, limbs: &mut [u64]) -> Option<()> {
     let mask = (1u64 << bits) - 1;
     let (mut acc, mut acc_bits, mut i) = (0u64, 0, 0);
-    let mut put = |i: usize, v: u64| -> Option<()> {
-        if v != 0 {
-            *limbs.get_mut(i)? = v;
-        }
-        Some(())
-    };
-    if bits == 28 {
-        // Seven bytes are two limbs exactly: a word at a time, where the
-        // general loop below takes a byte at a time (RSA's modulus and
-        // signature, 256 to 512 bytes, on every verification).
-        let chunks = bytes.rchunks_exact(7);
-        let head = chunks.remainder();
-        for chunk in chunks {
-            let v = chunk.iter().fold(0u64, |v, &b| v << 8 | u64::from(b));
-            put(i, v & mask)?;
-            put(i + 1, v >> 28)?;
-            i += 2;
-        }
-        let v = head.iter().fold(0u64, |v, &b| v << 8 | u64::from(b));
-        put(i, v & mask)?;
-        return put(i + 1, v >> 28);
-    }
     for &b in bytes.iter().rev() {
         acc |= u64::from(b) << acc_bits;
         acc_bits += 8;
         if acc_bits >= bits {
-            put(i, acc & mask)?;
+            put_limb(limbs, i, acc & mask)?;
             acc >>= bits;
             acc_bits -= bits;
             i += 1;
         }
     }
-    put(i, acc)
+    put_limb(limbs, i, acc)
+}
+
+/// Writes a non-zero limb `v` at `i`; `None` when there is no limb `i` for
+/// it (a zero limb past the end is a leading zero, and fine).
+fn put_limb(limbs: &mut [u64], i: usize, v: u64) -> Option<()> {
+    if v != 0 {
+        *limbs.get_mut(i)? = v;
+    }
+    Some(())
 }
 
 /// Writes normalised `limbs` (`bits` bits each) as big-endian bytes filling
@@ -96,26 +105,6 @@ mod tests {
 
     #[test]
     fn the_28_bit_path_agrees_with_the_general_one() {
-        // The general loop, as `unpack_be` runs it for other widths.
-        fn general(bytes: &[u8], limbs: &mut [u64]) -> Option<()> {
-            let (mut acc, mut acc_bits, mut i) = (0u64, 0, 0);
-            for &b in bytes.iter().rev() {
-                acc |= u64::from(b) << acc_bits;
-                acc_bits += 8;
-                if acc_bits >= 28 {
-                    if acc & 0xfff_ffff != 0 {
-                        *limbs.get_mut(i)? = acc & 0xfff_ffff;
-                    }
-                    acc >>= 28;
-                    acc_bits -= 28;
-                    i += 1;
-                }
-            }
-            if acc != 0 {
-                *limbs.get_mut(i)? = acc;
-            }
-            Some(())
-        }
         for len in 0..40 {
             let bytes: Vec<u8> = (0..len)
                 .map(|i| (i as u8).wrapping_mul(37) ^ 0xa5)
@@ -123,7 +112,11 @@ mod tests {
             for n in 0..14 {
                 let (mut fast, mut slow) = (vec![0u64; n], vec![0u64; n]);
                 let r = unpack_be(&bytes, 28, &mut fast);
-                assert_eq!(r, general(&bytes, &mut slow), "{len} bytes, {n} limbs");
+                assert_eq!(
+                    r,
+                    unpack_be_bytewise(&bytes, 28, &mut slow),
+                    "{len} bytes, {n} limbs"
+                );
                 if r.is_some() {
                     assert_eq!(fast, slow, "{len} bytes, {n} limbs");
                 }
