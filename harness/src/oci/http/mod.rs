@@ -440,23 +440,33 @@ impl RegistryHttp {
         }
     }
 
-    /// `GET` of the manifest `reference` names: at most `limit` bytes
-    /// (itself at most [`MAX_MANIFEST_BYTES`]).
-    ///
-    /// # Errors
-    /// See [`HttpError`].
-    pub async fn manifest(&self, reference: &Reference, limit: usize) -> Result<Body, HttpError> {
+    /// A successful `method` request for the manifest `reference` names,
+    /// with the manifest media types accepted: what `GET` and `HEAD` share.
+    async fn manifest_request(
+        &self,
+        method: Method,
+        reference: &Reference,
+    ) -> Result<reqwest::Response, HttpError> {
         let url = self.manifest_url(reference);
         let response = self
             .send(
-                Method::GET,
+                method,
                 &url,
                 Some(MANIFEST_ACCEPT),
                 MANIFEST_DEADLINE,
                 reference,
             )
             .await?;
-        let response = Self::checked(response, &url).await?;
+        Self::checked(response, &url).await
+    }
+
+    /// `GET` of the manifest `reference` names: at most `limit` bytes
+    /// (itself at most [`MAX_MANIFEST_BYTES`]).
+    ///
+    /// # Errors
+    /// See [`HttpError`].
+    pub async fn manifest(&self, reference: &Reference, limit: usize) -> Result<Body, HttpError> {
+        let response = self.manifest_request(Method::GET, reference).await?;
         let digest = content_digest(response.headers());
         let bytes = read_bounded(response, "manifest", limit.min(MAX_MANIFEST_BYTES), None).await?;
         Ok(Body { bytes, digest })
@@ -468,17 +478,7 @@ impl RegistryHttp {
     /// # Errors
     /// See [`HttpError`].
     pub async fn manifest_digest(&self, reference: &Reference) -> Result<String, HttpError> {
-        let url = self.manifest_url(reference);
-        let response = self
-            .send(
-                Method::HEAD,
-                &url,
-                Some(MANIFEST_ACCEPT),
-                MANIFEST_DEADLINE,
-                reference,
-            )
-            .await?;
-        let response = Self::checked(response, &url).await?;
+        let response = self.manifest_request(Method::HEAD, reference).await?;
         if let Some(digest) = content_digest(response.headers()) {
             return Ok(digest);
         }
