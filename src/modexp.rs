@@ -9,17 +9,26 @@
 //! exponent is small.
 //!
 //! Wasm has a native 64-bit multiply but no 64×64→128 one (`wide-arithmetic`
-//! is not a standard proposal yet), and its integer code runs scalar (SIMD
-//! is not used: a module with SIMD instructions does not even compile in an
-//! engine that has SIMD disabled). On 32-bit limbs the cost of a
+//! is not a standard proposal yet). On 32-bit limbs the cost of a
 //! multiplication is the carry chain around each product, not the product
-//! itself. So numbers are held in a reduced radix, 28-bit limbs in `u64`
-//! words: a product of two limbs is below 2⁵⁶, and up to 255 of them add up
-//! in one word without overflow. Montgomery multiplication then scans
-//! products column by column with the reduction interleaved (FIPS, Koç et
-//! al. 1996): each column is a carry-free sum of products, and one carry
-//! per column. Squaring computes each cross product once, and two adjacent
-//! columns share one pass over the limbs (one load per product).
+//! itself. So numbers are held in a reduced radix, 28-bit limbs: a product
+//! of two limbs is below 2⁵⁶, and up to 255 of them add up in one 64-bit
+//! word without overflow. Montgomery multiplication then scans products
+//! column by column with the reduction interleaved (FIPS, Koç et al. 1996):
+//! each column is a carry-free sum of products, and one carry per column.
+//! Squaring computes each cross product once, and two adjacent columns share
+//! one pass over the limbs.
+//!
+//! Those carry-free sums are dot products, which wasm's SIMD does well: the
+//! limbs the sums read are stored one per `u32`, and
+//! `u64x2_extmul_{low,high}_u32x4` make two 56-bit products per instruction
+//! (x86's `pmuludq`), four limbs per vector. The module is built with
+//! `simd128` (`.cargo/config.toml`): wasmtime enables SIMD by default, and
+//! Kubewarden's engines (policy-server and kwctl, through policy-evaluator)
+//! keep wasmtime's default, so the policy loads wherever Kubewarden runs; an
+//! engine with SIMD turned off would refuse the module when loading it,
+//! never misjudge a request. Natively (tests, the fuzz target) the same sums
+//! run on scalars.
 //!
 //! `R = 2^(28·L) ≥ 4n`, so Montgomery multiplication maps inputs below `2n`
 //! to an output below `2n` (Walter 1999): no conditional subtraction until
@@ -27,7 +36,11 @@
 //!
 //! Correctness is checked against `crypto-bigint` (through the `rsa` crate)
 //! and OpenSSL signatures in the tests, and against `num-bigint` by the
-//! `modexp` fuzz target.
+//! `modexp` fuzz target. The SIMD sums run in every RSA verification the
+//! golden cases make through the module, and each Montgomery product there
+//! sums over every length from 0 to `L` (so every remainder path); the unit
+//! tests also pass compiled for wasm32-wasip1 with `simd128` (run by hand
+//! under Node's WASI, see docs/performance.md).
 
 use core::cell::{Cell, OnceCell};
 
@@ -45,8 +58,9 @@ const MAX_LIMBS: usize = 255;
 pub struct Modulus {
     /// `L` little-endian limbs of `W` bits, `28·L ≥ bits + 2` (`R ≥ 4n`).
     n: Vec<u64>,
-    /// `n` reversed and padded for [`Modulus::mont`] ([`pad_reversed`]).
-    n_pad: Vec<u64>,
+    /// `n` reversed and padded for [`Modulus::mont`] ([`pad_reversed`]),
+    /// one limb per `u32` as the dot products read them.
+    n_pad: Vec<u32>,
     /// `-n⁻¹ mod 2^W`.
     n0inv: u64,
     /// `R² mod n`, fully reduced, computed by the second [`Modulus::pow`]
@@ -92,7 +106,7 @@ impl Modulus {
         for _ in 0..5 {
             inv = inv.wrapping_mul(2u64.wrapping_sub(n[0].wrapping_mul(inv)));
         }
-        let mut n_pad = vec![0u64; 3 * len - 2];
+        let mut n_pad = vec![0u32; 3 * len - 2];
         pad_reversed(&n, &mut n_pad);
         Some(Modulus {
             n_pad,
@@ -117,7 +131,7 @@ impl Modulus {
     /// ([`Self::shift_mod`]) costs about what `R²` costs, and saves the
     /// Montgomery product by `R²` that follows. From the second base on,
     /// `R²` is computed once and each base costs one product.
-    fn to_montgomery(&self, x: &[u64], scratch: &mut [u64], out: &mut [u64]) {
+    fn to_montgomery(&self, x: &[u64], scratch: &mut [u32], out: &mut [u64]) {
         if self.used.replace(true) {
             let rr = self.rr.get_or_init(|| self.r_squared());
             self.mul(x, rr, scratch, out);
@@ -199,13 +213,13 @@ impl Modulus {
     }
 
     /// `out = a·b·R⁻¹ mod n`, below `2n` for inputs below `2n` (normalised
-    /// limbs). `scratch` holds `4L` words.
-    fn mul(&self, a: &[u64], b: &[u64], scratch: &mut [u64], out: &mut [u64]) {
+    /// limbs). `scratch` holds `5L` words.
+    fn mul(&self, a: &[u64], b: &[u64], scratch: &mut [u32], out: &mut [u64]) {
         self.mont(a, Some(b), scratch, out);
     }
 
     /// `out = a²·R⁻¹ mod n`: [`Self::mul`] with each cross product once.
-    fn sqr(&self, a: &[u64], scratch: &mut [u64], out: &mut [u64]) {
+    fn sqr(&self, a: &[u64], scratch: &mut [u32], out: &mut [u64]) {
         self.mont(a, None, scratch, out);
     }
 
@@ -232,13 +246,17 @@ impl Modulus {
     /// keeps, and its bookkeeping cost about a quarter of the products'
     /// instructions (291 k against 1.05 M per RSA-2048 verification; the
     /// runs take 73 k off, the one call 58 k).
-    fn mont(&self, a: &[u64], b: Option<&[u64]>, scratch: &mut [u64], out: &mut [u64]) {
+    fn mont(&self, a: &[u64], b: Option<&[u64]>, scratch: &mut [u32], out: &mut [u64]) {
         let len = self.n.len();
-        let (m, pad) = scratch.split_at_mut(len);
+        let (a32, rest) = scratch.split_at_mut(len);
+        let (m, pad) = rest.split_at_mut(len);
+        for (x, &limb) in a32.iter_mut().zip(a) {
+            *x = limb as u32;
+        }
         pad_reversed(b.unwrap_or(a), pad);
         match b {
-            Some(_) => self.mont_columns::<false>(a, pad, m, out),
-            None => self.mont_columns::<true>(a, pad, m, out),
+            Some(_) => self.mont_columns::<false>(a32, pad, m, out),
+            None => self.mont_columns::<true>(a32, pad, m, out),
         }
     }
 
@@ -246,9 +264,9 @@ impl Modulus {
     /// second factor is in `pad`.
     fn mont_columns<const SQUARE: bool>(
         &self,
-        a: &[u64],
-        pad: &[u64],
-        m: &mut [u64],
+        a: &[u32],
+        pad: &[u32],
+        m: &mut [u32],
         out: &mut [u64],
     ) {
         let len = self.n.len();
@@ -265,13 +283,16 @@ impl Modulus {
             let [odd, even, odd_red, even_red] =
                 dot2_twice(x, &pad[start..], &m[..k], &n_pad[start..]);
             let (odd, even) = if SQUARE {
-                (2 * (odd + a[h] * a[h + 1]), 2 * even + a[h] * a[h])
+                (
+                    2 * (odd + wide(a[h]) * wide(a[h + 1])),
+                    2 * even + wide(a[h]) * wide(a[h]),
+                )
             } else {
                 (odd, even)
             };
             let digit = digit_column(&mut carry, even, even_red, n0, n0inv);
-            m[k] = digit;
-            m[k + 1] = digit_column(&mut carry, odd, odd_red + digit * n1, n0, n0inv);
+            m[k] = digit as u32;
+            m[k + 1] = digit_column(&mut carry, odd, odd_red + digit * n1, n0, n0inv) as u32;
         }
         // Column `k`, given its sums: the digit or the output limb. The
         // arithmetic of `digit_column` and `output_column`, written out with
@@ -279,13 +300,13 @@ impl Modulus {
         // helpers here costs 3.5 k instructions per RSA-2048 verification
         // (measured), through Cranelift's allocation of this whole function,
         // though the closure runs for one pair at most.
-        let mut column = |k: usize, products: u64, reduction: u64, m: &mut [u64]| {
+        let mut column = |k: usize, products: u64, reduction: u64, m: &mut [u32]| {
             // The column's value, split so that nothing overflows.
             let low = (products & MASK) + (reduction & MASK) + (carry & MASK);
             let high = (products >> W) + (reduction >> W) + (carry >> W);
             if k < len {
                 let digit = (low & MASK).wrapping_mul(n0inv) & MASK;
-                m[k] = digit;
+                m[k] = digit as u32;
                 // low + digit·n_0 is a multiple of 2^W.
                 carry = high + ((low + digit * n0) >> W);
                 digit
@@ -311,8 +332,8 @@ impl Modulus {
                 } else {
                     (0, 0)
                 };
-                let middle = a.get(h + 1).map_or(0, |&next| a[h] * next);
-                (2 * (odd + middle), 2 * even + a[h] * a[h])
+                let middle = a.get(h + 1).map_or(0, |&next| wide(a[h]) * wide(next));
+                (2 * (odd + middle), 2 * even + wide(a[h]) * wide(a[h]))
             } else {
                 dot2(&a[lo..=(k + 1).min(len - 1)], &pad[start..])
             };
@@ -338,8 +359,8 @@ impl Modulus {
             let x = if SQUARE { &a[lo..h] } else { &a[lo..] };
             let [odd, even, odd_red, even_red] = dot2_twice(x, pad, &m[lo..], n_pad);
             let (odd, even) = if SQUARE {
-                let middle = a.get(h + 1).map_or(0, |&next| a[h] * next);
-                (2 * (odd + middle), 2 * even + a[h] * a[h])
+                let middle = a.get(h + 1).map_or(0, |&next| wide(a[h]) * wide(next));
+                (2 * (odd + middle), 2 * even + wide(a[h]) * wide(a[h]))
             } else {
                 (odd, even)
             };
@@ -371,7 +392,7 @@ impl Modulus {
         if e == 1 {
             return Some(s_be.to_vec());
         }
-        let mut t = vec![0u64; 4 * len];
+        let mut t = vec![0u32; 5 * len];
         let mut base_m = vec![0u64; len];
         self.to_montgomery(&base, &mut t, &mut base_m);
         let mut acc = base_m.clone();
@@ -425,11 +446,17 @@ fn output_column(carry: &mut u64, products: u64, reduction: u64) -> u64 {
     low & MASK
 }
 
+/// A limb as the `u64` its products are summed in.
+#[inline(always)]
+fn wide(limb: u32) -> u64 {
+    u64::from(limb)
+}
+
 /// `(Σ x_j·y_j, Σ x_j·y_(j+1))` over the length of `x` (`y` is longer).
 /// Not inlined: Cranelift keeps this small loop in registers, out of reach
 /// of the large caller's spills.
 #[inline(never)]
-fn dot2(x: &[u64], y: &[u64]) -> (u64, u64) {
+fn dot2(x: &[u32], y: &[u32]) -> (u64, u64) {
     dot2_inline(x, y)
 }
 
@@ -437,30 +464,117 @@ fn dot2(x: &[u64], y: &[u64]) -> (u64, u64) {
 /// reduction sums in one call, one call's overhead instead of two (58 k
 /// instructions less per RSA-2048 verification, measured).
 #[inline(never)]
-fn dot2_twice(x: &[u64], y: &[u64], u: &[u64], v: &[u64]) -> [u64; 4] {
+fn dot2_twice(x: &[u32], y: &[u32], u: &[u32], v: &[u32]) -> [u64; 4] {
     let (s0, s1) = dot2_inline(x, y);
     let (r0, r1) = dot2_inline(u, v);
     [s0, s1, r0, r1]
 }
 
-/// [`dot2`]'s body, for its two non-inlined callers.
+/// [`dot2`]'s body, for its two non-inlined callers: four limbs at a time
+/// in wasm's 128-bit vectors, where one `u64x2_extmul_*_u32x4` makes two
+/// products of 32-bit lanes (x86's `pmuludq`).
+///
+/// The vector sums live only within one block of up to 16 limbs and are
+/// added into scalars at its end: wasmtime checks its epoch deadline on
+/// every loop iteration, a possible call that every vector register dies
+/// across, so a vector sum carried from one iteration to the next is
+/// stored and reloaded each time, where a scalar one stays in a register.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-fn dot2_inline(x: &[u64], y: &[u64]) -> (u64, u64) {
+fn dot2_inline(x: &[u32], y: &[u32]) -> (u64, u64) {
+    use core::arch::wasm32::{
+        u64x2_add, u64x2_extmul_high_u32x4, u64x2_extmul_low_u32x4, u64x2_extract_lane, v128,
+        v128_load,
+    };
+    /// Four limbs as one vector.
+    #[inline(always)]
+    #[allow(unsafe_code)]
+    fn load(chunk: &[u32]) -> v128 {
+        assert!(chunk.len() == 4);
+        // SAFETY: `chunk` holds four `u32`, the 16 bytes `v128_load` reads
+        // (it needs no alignment).
+        unsafe { v128_load(chunk.as_ptr().cast()) }
+    }
+    /// The four lane-wise products of `x` and `y`, in two 64-bit sums.
+    #[inline(always)]
+    fn products(x: v128, y: v128) -> v128 {
+        u64x2_add(u64x2_extmul_low_u32x4(x, y), u64x2_extmul_high_u32x4(x, y))
+    }
+    /// `dot2` over `4·N` limbs: `x`, `y` and `y` one limb on.
+    #[inline(always)]
+    fn block<const N: usize>(x: &[u32], y0: &[u32], y1: &[u32]) -> (u64, u64) {
+        let a = load(&x[..4]);
+        let (mut acc0, mut acc1) = (products(a, load(&y0[..4])), products(a, load(&y1[..4])));
+        for i in 1..N {
+            let a = load(&x[4 * i..4 * i + 4]);
+            acc0 = u64x2_add(acc0, products(a, load(&y0[4 * i..4 * i + 4])));
+            acc1 = u64x2_add(acc1, products(a, load(&y1[4 * i..4 * i + 4])));
+        }
+        (
+            u64x2_extract_lane::<0>(acc0) + u64x2_extract_lane::<1>(acc0),
+            u64x2_extract_lane::<0>(acc1) + u64x2_extract_lane::<1>(acc1),
+        )
+    }
     let y = &y[..=x.len()];
     let (mut s0, mut s1) = (0u64, 0u64);
-    let mut prev = y[0];
+    let mut j = 0;
+    while j + 16 <= x.len() {
+        let (b0, b1) = block::<4>(&x[j..j + 16], &y[j..j + 16], &y[j + 1..j + 17]);
+        s0 += b0;
+        s1 += b1;
+        j += 16;
+    }
+    // The rest without a loop (each loop iteration costs an epoch check):
+    // up to three blocks of four, then up to three limbs.
+    let (x, y) = (&x[j..], &y[j..]);
+    let whole = x.len() & !3;
+    let (b0, b1) = match whole {
+        0 => (0, 0),
+        4 => block::<1>(x, y, &y[1..]),
+        8 => block::<2>(x, y, &y[1..]),
+        _ => block::<3>(x, y, &y[1..]),
+    };
+    s0 += b0;
+    s1 += b1;
+    let (x, y) = (&x[whole..], &y[whole..]);
+    let term = |i: usize| (wide(x[i]) * wide(y[i]), wide(x[i]) * wide(y[i + 1]));
+    let (t0, t1) = match x.len() {
+        0 => (0, 0),
+        1 => term(0),
+        2 => {
+            let (a, b) = (term(0), term(1));
+            (a.0 + b.0, a.1 + b.1)
+        }
+        _ => {
+            let (a, b, c) = (term(0), term(1), term(2));
+            (a.0 + b.0 + c.0, a.1 + b.1 + c.1)
+        }
+    };
+    (s0 + t0, s1 + t1)
+}
+
+/// [`dot2`]'s body, for its two non-inlined callers (without SIMD: the
+/// native build, for tests and the fuzz target).
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn dot2_inline(x: &[u32], y: &[u32]) -> (u64, u64) {
+    let y = &y[..=x.len()];
+    let (mut s0, mut s1) = (0u64, 0u64);
+    let mut prev = wide(y[0]);
     let split = x.len() & !3;
     let (xs, xr) = x.split_at(split);
     // Groups of four, so that wasm reads them at constant offsets.
     for (a, b) in xs.chunks_exact(4).zip(y[1..].chunks_exact(4)) {
+        let a = [wide(a[0]), wide(a[1]), wide(a[2]), wide(a[3])];
+        let b = [wide(b[0]), wide(b[1]), wide(b[2]), wide(b[3])];
         s0 += a[0] * prev + a[1] * b[0] + a[2] * b[1] + a[3] * b[2];
         s1 += a[0] * b[0] + a[1] * b[1] + a[2] * b[2] + a[3] * b[3];
         prev = b[3];
     }
     for (&a, &b) in xr.iter().zip(&y[split + 1..]) {
-        s0 += a * prev;
-        s1 += a * b;
-        prev = b;
+        s0 += wide(a) * prev;
+        s1 += wide(a) * wide(b);
+        prev = wide(b);
     }
     (s0, s1)
 }
@@ -468,11 +582,11 @@ fn dot2_inline(x: &[u64], y: &[u64]) -> (u64, u64) {
 /// `pad[t] = x_(2L−2−t)` for `t` in `[L−1, 2L−2]`, zero elsewhere
 /// (`3L − 2` words, `L = x.len()`): `x_(k−i)` is `pad[2L − 2 − k + i]` for
 /// every `k ≤ 2L − 1` and `i < L`, zero when `k − i` is not a limb index.
-fn pad_reversed(x: &[u64], pad: &mut [u64]) {
+fn pad_reversed(x: &[u64], pad: &mut [u32]) {
     let len = x.len();
     pad.fill(0);
     for (p, &v) in pad[len - 1..2 * len - 1].iter_mut().zip(x.iter().rev()) {
-        *p = v;
+        *p = v as u32;
     }
 }
 

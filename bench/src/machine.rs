@@ -181,12 +181,21 @@ pub fn load_average() -> String {
         .unwrap_or_else(|| "(unknown)".to_owned())
 }
 
-/// The wasm features rustc enables for `wasm32-wasip1` (the policy's build
-/// adds none: `.cargo/config.toml` only sets sha2's backend cfg). Without
-/// `simd128` the module holds no SIMD instruction, so the engine's SIMD
-/// setting cannot matter.
+/// The wasm features the policy is built with: rustc's for `wasm32-wasip1`
+/// plus `simd128`, which `.cargo/config.toml` adds (the Montgomery
+/// products' dot products, `src/modexp.rs`).
 fn wasm_target_features() -> String {
-    let cfg = command_output("rustc", &["--print", "cfg", "--target", "wasm32-wasip1"]);
+    let cfg = command_output(
+        "rustc",
+        &[
+            "--print",
+            "cfg",
+            "--target",
+            "wasm32-wasip1",
+            "-C",
+            "target-feature=+simd128",
+        ],
+    );
     let features: Vec<&str> = cfg
         .lines()
         .filter_map(|l| l.strip_prefix("target_feature=\""))

@@ -87,7 +87,7 @@ impl Report {
         )?;
         writeln!(
             w,
-            "| module | `{}`, {} bytes; wasm features (rustc's for wasm32-wasip1, no `simd128`): {} |",
+            "| module | `{}`, {} bytes; wasm features (rustc's for wasm32-wasip1 and `simd128`): {} |",
             self.module.display(),
             self.measurements.module_size,
             m.wasm_features
