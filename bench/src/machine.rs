@@ -183,7 +183,7 @@ pub fn load_average() -> String {
 
 /// The wasm features the policy is built with: rustc's for `wasm32-wasip1`
 /// plus `simd128`, which `.cargo/config.toml` adds (the Montgomery
-/// products' dot products, `src/modexp.rs`).
+/// products' dot products, `src/modexp/dot.rs`).
 fn wasm_target_features() -> String {
     let cfg = command_output(
         "rustc",
