@@ -243,17 +243,20 @@ impl Modulus {
     /// `2h + 1`, so each product costs one load instead of two. The second
     /// factors are read from copies reversed and padded with zeros
     /// ([`pad_reversed`]) so that both columns of a pair run over the same
-    /// range of `i`; `scratch` holds them (`3L` words) and the digits.
+    /// range of `i`; `scratch` holds them (`3L` words), the digits and a copy of `a`.
     ///
     /// The pairs go in three runs ([`Self::mont_columns`]): below `L`
     /// (digits, every range from limb 0), the pair across `L` when `L` is
     /// odd, and from `L` on (output limbs, every range up to the last limb).
-    /// Each run's bounds are then known without a test per pair, and the
-    /// product's and the reduction's sums of a pair come from one call
-    /// ([`dot2_twice`]): Cranelift spills most values the general loop
-    /// keeps, and its bookkeeping cost about a quarter of the products'
-    /// instructions (291 k against 1.05 M per RSA-2048 verification; the
-    /// runs take 73 k off, the one call 58 k).
+    /// Each run's bounds are then known without a test per pair (Cranelift
+    /// spills most values the general loop kept, and its bookkeeping cost
+    /// about a quarter of the products' instructions: the runs took 73 k
+    /// off an RSA-2048 verification), and the product's and the
+    /// reduction's sums of a pair are inlined into each run
+    /// ([`dot2_twice`]).
+    ///
+    /// The scratch's limbs are `u32`, as the SIMD sums read them (`a` is
+    /// copied there first).
     fn mont(&self, a: &[u64], b: Option<&[u64]>, scratch: &mut [u32], out: &mut [u64]) {
         let len = self.n.len();
         let (a32, rest) = scratch.split_at_mut(len);
