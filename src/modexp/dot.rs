@@ -99,16 +99,21 @@ fn dot2_inline(x: &[u32], y: &[u32]) -> (u64, u64) {
     s0 += b0;
     s1 += b1;
     let (x, y) = (&x[whole..], &y[whole..]);
-    let term = |i: usize| (wide(x[i]) * wide(y[i]), wide(x[i]) * wide(y[i + 1]));
+    /// Limb `i`'s two products (a function, not a closure, so that it can
+    /// be marked for inlining).
+    #[inline(always)]
+    fn term(x: &[u32], y: &[u32], i: usize) -> (u64, u64) {
+        (wide(x[i]) * wide(y[i]), wide(x[i]) * wide(y[i + 1]))
+    }
     let (t0, t1) = match x.len() {
         0 => (0, 0),
-        1 => term(0),
+        1 => term(x, y, 0),
         2 => {
-            let (a, b) = (term(0), term(1));
+            let (a, b) = (term(x, y, 0), term(x, y, 1));
             (a.0 + b.0, a.1 + b.1)
         }
         _ => {
-            let (a, b, c) = (term(0), term(1), term(2));
+            let (a, b, c) = (term(x, y, 0), term(x, y, 1), term(x, y, 2));
             (a.0 + b.0 + c.0, a.1 + b.1 + c.1)
         }
     };
