@@ -174,11 +174,17 @@ impl<'s> Identities<'s> {
         digest: Option<&str>,
     ) -> Result<String, Miss> {
         let mut misses = Listed::default();
+        // Whether the host refused an identity: the annotations matter only
+        // then (an identity it verified matched them).
+        let mut refused = false;
         for (i, c) in self.configured[a].iter().enumerate() {
             let shown = || c.identity().map_or_else(|e| e, |id| id.to_string());
             let keyless = c.identity().is_ok_and(|id| id.needs_binding_check());
             match self.verify(a, i, image, digest) {
-                Err(why) => misses.push_with(|| (shown(), IdentityMiss::Host(why), keyless)),
+                Err(why) => {
+                    refused = true;
+                    misses.push_with(|| (shown(), IdentityMiss::Host(why), keyless));
+                }
                 Ok(d) if !keyless => return Ok(d),
                 Ok(d) => match self.binding(repository, &d) {
                     Ok(()) => return Ok(d),
@@ -188,7 +194,10 @@ impl<'s> Identities<'s> {
                 },
             }
         }
-        Err(Miss::Identities { identities: misses })
+        Err(Miss::Identities {
+            required: self.annotations[a].clone().filter(|_| refused),
+            identities: misses,
+        })
     }
 
     /// Remembers that identity `i` of authority `a` verified `image` for

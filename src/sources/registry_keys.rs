@@ -50,7 +50,10 @@ impl<'s> Registry<'s> {
                 Err(why) => keys.push_with(|| (keyring.slot(k).display_id(), why)),
             }
         }
-        Err(Miss::Registry { keys })
+        Err(Miss::Registry {
+            keys,
+            required: self.annotations[a].clone(),
+        })
     }
 
     /// Remembers that key slot `k` verified `image` for `digest` (learned

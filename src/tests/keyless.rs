@@ -313,6 +313,32 @@ fn another_subject_is_rejected_with_the_hosts_reason() {
 }
 
 #[test]
+fn a_refusal_names_the_required_annotations_and_a_binding_failure_does_not() {
+    let image = img(DIGEST);
+    let mut authority = keyless_authority("release", RELEASE);
+    authority["registryAnnotations"] = json!({"env": "prod"});
+    let settings = identity_settings(vec![authority], &["release"], "all");
+    let m = rejected(decide(
+        pod_of(&[&image]),
+        settings.clone(),
+        &Sigstore::default(),
+    ));
+    assert!(
+        m.ends_with(&format!(
+            "(host: no signatures found for image: {image}); its signatures must carry the \
+             registryAnnotations env=prod"
+        )),
+        "{m}"
+    );
+    // The host verified the identity (so the annotations matched); only the
+    // policy's own check of the layers failed: no annotations named.
+    let host = Sigstore::default().trusts(&image, &release_shown(), DIGEST);
+    let m = rejected(decide(pod_of(&[&image]), settings, &host));
+    assert!(m.contains("the host verified a keyless signature"), "{m}");
+    assert!(!m.contains("registryAnnotations"), "{m}");
+}
+
+#[test]
 fn a_host_error_is_cut_and_escaped() {
     let image = img(DIGEST);
     let host = Sigstore::default().fails(

@@ -430,6 +430,43 @@ fn required_annotations_go_to_the_host() {
     assert_eq!(calls[0].2.as_ref(), Some(&expected));
 }
 
+/// The host's own reason is cut before it names the annotations (kwctl words
+/// it as the whole constraint, the PEM key first), so the reason names them.
+#[test]
+fn a_refusal_names_the_required_annotations() {
+    let image = img(DIGEST);
+    let mut authority = ci();
+    authority["registryAnnotations"] = json!({"env": "prod", "team": "platform"});
+    let settings = registry_settings(vec![authority], &["ci"], "all");
+    assert_eq!(
+        rejected(decide(
+            pod_request(&[&image], &[]),
+            settings,
+            &Registry::new()
+        )),
+        format!(
+            "image {image} is not attested: policy prod requires authority ci: no cosign \
+             signature in the registry verifies with key ci-2024 (host: no signature found for \
+             {image}); its signatures must carry the registryAnnotations env=prod, team=platform"
+        )
+    );
+    // Bounded: at most eight shown, each cut.
+    let mut authority = ci();
+    authority["registryAnnotations"] = (0..20)
+        .map(|i| (format!("k{i:02}"), Value::String("v".repeat(300))))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    let settings = registry_settings(vec![authority], &["ci"], "all");
+    let m = rejected(decide(
+        pod_request(&[&image], &[]),
+        settings,
+        &Registry::new(),
+    ));
+    assert!(m.contains("registryAnnotations k00=vvv"), "{m}");
+    assert!(m.contains("k07=") && !m.contains("k08="), "{m}");
+    assert!(m.ends_with("v…, … and 12 more annotations"), "{m}");
+}
+
 #[test]
 fn host_calls_are_bounded_per_request() {
     let images: Vec<String> = (0..100).map(|i| format!("{REPO}-{i}@{DIGEST}")).collect();

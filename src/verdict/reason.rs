@@ -52,6 +52,13 @@ pub enum IdentityMiss {
     Unbound(String),
 }
 
+/// The annotations an authority's registry signatures must carry
+/// (`registryAnnotations`), named in its reason: the host's own reason (which
+/// kwctl's policy-evaluator words as the whole constraint, the PEM key
+/// first) is cut before it reaches them, so without this an operator could
+/// not tell a wrong key from a missing annotation.
+pub type Required = std::collections::BTreeMap<String, String>;
+
 /// A policy that an image does not satisfy.
 #[derive(Debug, Clone)]
 pub struct PolicyMiss {
@@ -115,6 +122,8 @@ pub enum Miss {
     Registry {
         /// (key id, the host's reason), in key order.
         keys: Listed<(String, String)>,
+        /// The authority's `registryAnnotations`, if any.
+        required: Option<Required>,
     },
     /// No identity of the authority verified a signature in the registry
     /// (or one did, but its layers are not bound to their certificates):
@@ -122,6 +131,9 @@ pub enum Miss {
     Identities {
         /// (the identity as shown, why not, whether it is keyless), in order.
         identities: Listed<(String, IdentityMiss, bool)>,
+        /// The authority's `registryAnnotations`, if any, when the host
+        /// refused at least one identity.
+        required: Option<Required>,
     },
     /// Neither source proves the authority.
     Both {
@@ -218,47 +230,101 @@ impl fmt::Display for Miss {
             Miss::TagOnly => f.write_str(
                 "the annotation can attest only a digest, and no registry signature verified one for this tag",
             ),
-            Miss::Registry { keys } => match (keys.shown.as_slice(), keys.more) {
-                ([(id, why)], 0) => write!(
-                    f,
-                    "no cosign signature in the registry verifies with key {} (host: {})",
-                    Quoted(id),
-                    Quoted(why)
-                ),
-                (shown, more) => {
-                    f.write_str("no cosign signature in the registry verifies with its keys: ")?;
-                    capped(f, shown, more, MAX_LISTED, ", ", " keys", |f, (id, why)| {
-                        write!(f, "{} (host: {})", Quoted(id), Quoted(why))
-                    })
-                }
-            },
-            Miss::Identities { identities } => match (identities.shown.as_slice(), identities.more) {
-                ([(id, IdentityMiss::Host(why), keyless)], 0) => write!(
-                    f,
-                    "no {} in the registry by {id} (host: {})",
-                    if *keyless { "keyless signature" } else { "signature" },
-                    Quoted(why)
-                ),
-                ([(id, IdentityMiss::Unbound(why), _)], 0) => {
-                    write!(f, "the host verified a keyless signature by {id}, but {why}")
-                }
-                (shown, more) => {
-                    f.write_str("no signature in the registry by any of its identities: ")?;
-                    capped(f, shown, more, MAX_LISTED, ", ", " identities", |f, (id, why, _)| {
-                        match why {
-                            IdentityMiss::Host(why) => write!(f, "{id} (host: {})", Quoted(why)),
-                            IdentityMiss::Unbound(why) => {
-                                write!(f, "{id} (verified by the host, but {why})")
-                            }
-                        }
-                    })
-                }
-            },
+            Miss::Registry { keys, required } => {
+                registry_keys(f, keys)?;
+                must_carry(f, required.as_ref())
+            }
+            Miss::Identities {
+                identities,
+                required,
+            } => {
+                registry_identities(f, identities)?;
+                must_carry(f, required.as_ref())
+            }
             Miss::Both {
                 annotation,
                 registry,
             } => write!(f, "{annotation}; and {registry}"),
         }
+    }
+}
+
+/// Why no key of an authority verified a cosign signature in the registry.
+fn registry_keys(f: &mut fmt::Formatter<'_>, keys: &Listed<(String, String)>) -> fmt::Result {
+    match (keys.shown.as_slice(), keys.more) {
+        ([(id, why)], 0) => write!(
+            f,
+            "no cosign signature in the registry verifies with key {} (host: {})",
+            Quoted(id),
+            Quoted(why)
+        ),
+        (shown, more) => {
+            f.write_str("no cosign signature in the registry verifies with its keys: ")?;
+            capped(f, shown, more, MAX_LISTED, ", ", " keys", |f, (id, why)| {
+                write!(f, "{} (host: {})", Quoted(id), Quoted(why))
+            })
+        }
+    }
+}
+
+/// Why no identity of an authority proved a signature in the registry.
+fn registry_identities(
+    f: &mut fmt::Formatter<'_>,
+    identities: &Listed<(String, IdentityMiss, bool)>,
+) -> fmt::Result {
+    match (identities.shown.as_slice(), identities.more) {
+        ([(id, IdentityMiss::Host(why), keyless)], 0) => write!(
+            f,
+            "no {} in the registry by {id} (host: {})",
+            if *keyless {
+                "keyless signature"
+            } else {
+                "signature"
+            },
+            Quoted(why)
+        ),
+        ([(id, IdentityMiss::Unbound(why), _)], 0) => {
+            write!(
+                f,
+                "the host verified a keyless signature by {id}, but {why}"
+            )
+        }
+        (shown, more) => {
+            f.write_str("no signature in the registry by any of its identities: ")?;
+            capped(
+                f,
+                shown,
+                more,
+                MAX_LISTED,
+                ", ",
+                " identities",
+                |f, (id, why, _)| match why {
+                    IdentityMiss::Host(why) => write!(f, "{id} (host: {})", Quoted(why)),
+                    IdentityMiss::Unbound(why) => {
+                        write!(f, "{id} (verified by the host, but {why})")
+                    }
+                },
+            )
+        }
+    }
+}
+
+/// `; its signatures must carry the registryAnnotations k=v, …` when the
+/// authority has any (at most [`MAX_LISTED`] shown, each cut).
+fn must_carry(f: &mut fmt::Formatter<'_>, required: Option<&Required>) -> fmt::Result {
+    let Some(required) = required else {
+        return Ok(());
+    };
+    f.write_str("; its signatures must carry the registryAnnotations ")?;
+    for (i, (k, v)) in required.iter().take(MAX_LISTED).enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{}={}", Quoted(k), Quoted(v))?;
+    }
+    match required.len().saturating_sub(MAX_LISTED) {
+        0 => Ok(()),
+        more => write!(f, ", … and {more} more annotations"),
     }
 }
 
