@@ -82,6 +82,14 @@ impl Resolver {
     fn none() -> Self {
         Resolver(HashMap::new(), RefCell::new(Vec::new()))
     }
+
+    /// A host that resolves `tag` to `digest` (and nothing else).
+    fn resolving(tag: &str, digest: &str) -> Self {
+        Resolver(
+            HashMap::from([(tag.to_owned(), Ok(digest.to_owned()))]),
+            RefCell::new(Vec::new()),
+        )
+    }
 }
 
 impl Host for Resolver {
@@ -453,18 +461,20 @@ fn template_object(
     }
 }
 
+/// Every kind that embeds a pod template, with its API group.
+const TEMPLATE_KINDS: [(&str, &str); 7] = [
+    ("apps", "Deployment"),
+    ("apps", "ReplicaSet"),
+    ("apps", "StatefulSet"),
+    ("apps", "DaemonSet"),
+    ("batch", "Job"),
+    ("batch", "CronJob"),
+    ("", "ReplicationController"),
+];
+
 #[test]
 fn every_workload_kind_and_container_list() {
-    let kinds = [
-        ("apps", "Deployment"),
-        ("apps", "ReplicaSet"),
-        ("apps", "StatefulSet"),
-        ("apps", "DaemonSet"),
-        ("batch", "Job"),
-        ("batch", "CronJob"),
-        ("", "ReplicationController"),
-    ];
-    for (group, kind) in kinds {
+    for (group, kind) in TEMPLATE_KINDS {
         for list in ["containers", "initContainers", "ephemeralContainers"] {
             let mut spec = json!({"containers": [{"name": "ok", "image": img(DIGEST)}]});
             spec[list] = json!([{"name": "ok", "image": img(DIGEST)}, {"name": "bad", "image": "evil:latest"}]);
@@ -650,12 +660,7 @@ fn tag_settings() -> Value {
 
 #[test]
 fn resolved_tags_are_verified_and_pinned() {
-    let resolver = Resolver(
-        [(format!("{REPO}:v1"), Ok(DIGEST.to_owned()))]
-            .into_iter()
-            .collect(),
-        RefCell::new(Vec::new()),
-    );
+    let resolver = Resolver::resolving(&format!("{REPO}:v1"), DIGEST);
     let image = format!("{REPO}:v1");
     let o = pod(
         &[&image, &image, &img(DIGEST)],
@@ -726,12 +731,7 @@ fn allowlisted_tags_make_no_host_call() {
 fn validate_only_tag_resolution() {
     let mut s = tag_settings();
     s["mutateToDigest"] = json!(false);
-    let resolver = Resolver(
-        [(format!("{REPO}:v1"), Ok(DIGEST.to_owned()))]
-            .into_iter()
-            .collect(),
-        RefCell::new(Vec::new()),
-    );
+    let resolver = Resolver::resolving(&format!("{REPO}:v1"), DIGEST);
     match run_with(
         request(
             "",
@@ -776,14 +776,7 @@ fn object_first(req: &Value, settings: &Value) -> Vec<u8> {
 
 #[test]
 fn the_object_read_in_the_payloads_pass_or_after_it_gives_the_same_verdict() {
-    let resolver = || {
-        Resolver(
-            [(format!("{REPO}:v1"), Ok(DIGEST.to_owned()))]
-                .into_iter()
-                .collect(),
-            RefCell::new(Vec::new()),
-        )
-    };
+    let resolver = || Resolver::resolving(&format!("{REPO}:v1"), DIGEST);
     let attested = pod(&[&img(DIGEST)], &[rsa_attest("key-1", DIGEST)]);
     let mut deleted = request("", "Pod", json!({"spec": 5}));
     deleted["operation"] = json!("DELETE");

@@ -179,12 +179,7 @@ fn image_volume_references_that_are_not_images_fail_closed() {
 #[test]
 fn resolved_image_volumes_are_pinned() {
     let tagged = format!("{REPO}:v1");
-    let resolver = Resolver(
-        [(tagged.clone(), Ok(DIGEST.to_owned()))]
-            .into_iter()
-            .collect(),
-        RefCell::new(Vec::new()),
-    );
+    let resolver = Resolver::resolving(&tagged, DIGEST);
     let o = with_volumes(
         pod(&[&img(DIGEST)], &[rsa_attest("key-1", DIGEST)]),
         "/spec",
@@ -216,12 +211,7 @@ fn resolved_image_volumes_are_pinned() {
         "/spec/jobTemplate/spec/template/spec",
         tools_volume(&tagged),
     );
-    let resolver = Resolver(
-        [(tagged.clone(), Ok(DIGEST.to_owned()))]
-            .into_iter()
-            .collect(),
-        RefCell::new(Vec::new()),
-    );
+    let resolver = Resolver::resolving(&tagged, DIGEST);
     match run_with(request("batch", "CronJob", o), tag_settings(), &resolver) {
         Verdict::Admit {
             mutated_object: Some(m),
@@ -284,12 +274,7 @@ fn old_ephemeral_containers_subresource_is_verified() {
 #[test]
 fn old_ephemeral_containers_tags_are_pinned_at_the_top_level() {
     let tagged = format!("{REPO}:v1");
-    let resolver = Resolver(
-        [(tagged.clone(), Ok(DIGEST.to_owned()))]
-            .into_iter()
-            .collect(),
-        RefCell::new(Vec::new()),
-    );
+    let resolver = Resolver::resolving(&tagged, DIGEST);
     let o = ephemeral_containers(&[&tagged], &[rsa_attest("key-1", DIGEST)]);
     match run_with(
         request("", "EphemeralContainers", o),

@@ -295,17 +295,7 @@ fn audit_request(group: &str, kind: &str, object: Value) -> Value {
 
 #[test]
 fn audit_scanner_requests_get_the_admission_decision_for_every_kind() {
-    let kinds = [
-        ("", "Pod"),
-        ("apps", "Deployment"),
-        ("apps", "ReplicaSet"),
-        ("apps", "StatefulSet"),
-        ("apps", "DaemonSet"),
-        ("batch", "Job"),
-        ("batch", "CronJob"),
-        ("", "ReplicationController"),
-    ];
-    for (group, kind) in kinds {
+    for (group, kind) in [("", "Pod")].into_iter().chain(TEMPLATE_KINDS) {
         let object = |images: &[&str], atts: &[Value]| {
             let p = pod(images, atts);
             match kind {
