@@ -245,6 +245,15 @@ fn breakglass_on_a_template_or_while_disabled_changes_nothing() {
     assert!(m.contains("image evil:1 is not attested"), "{m}");
 }
 
+/// A CREATE of the Pod `object`, written as raw text (for keys serde_json
+/// would never write twice), with the usual settings.
+fn raw_pod_payload(object: &str) -> String {
+    format!(
+        r#"{{"request":{{"kind":{{"kind":"Pod"}},"operation":"CREATE","object":{object}}},"settings":{}}}"#,
+        settings()
+    )
+}
+
 #[test]
 fn duplicate_annotation_keys_in_the_object_are_refused() {
     let att = Value::Array(vec![rsa_attest("key-1", DIGEST)]).to_string();
@@ -252,11 +261,7 @@ fn duplicate_annotation_keys_in_the_object_are_refused() {
         r#"{{"metadata":{{"annotations":{{"kritis.grafeas.io/attestations":{att:?},"kritis.grafeas.io/attestations":"[]"}}}},"spec":{{"containers":[{{"image":"{}"}}]}}}}"#,
         img(DIGEST)
     );
-    let payload = format!(
-        r#"{{"request":{{"kind":{{"kind":"Pod"}},"operation":"CREATE","object":{object}}},"settings":{}}}"#,
-        settings()
-    );
-    match validate(payload.as_bytes(), &Resolver::none()) {
+    match validate(raw_pod_payload(&object).as_bytes(), &Resolver::none()) {
         Verdict::Reject(r) => assert!(r.to_string().contains("duplicate field"), "{r}"),
         Verdict::Admit { .. } => panic!("admitted"),
     }
@@ -421,11 +426,7 @@ fn hostile_image_volumes_never_pass() {
         r#"{{"metadata":{{"namespace":"default"}},"spec":{{"containers":[{{"image":"{0}"}}],"volumes":[{{"name":"tools","image":{{"reference":"{0}","reference":"evil:1"}}}}]}}}}"#,
         img(DIGEST)
     );
-    let payload = format!(
-        r#"{{"request":{{"kind":{{"kind":"Pod"}},"operation":"CREATE","object":{object}}},"settings":{}}}"#,
-        settings()
-    );
-    match validate(payload.as_bytes(), &Resolver::none()) {
+    match validate(raw_pod_payload(&object).as_bytes(), &Resolver::none()) {
         Verdict::Reject(r) => assert!(r.to_string().contains("duplicate field `reference`"), "{r}"),
         Verdict::Admit { .. } => panic!("admitted"),
     }
