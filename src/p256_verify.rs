@@ -126,7 +126,7 @@ pub fn lincomb_x(u1: &[u8; 32], u2: &[u8; 32], key: &Key) -> Option<[u8; 32]> {
 
 #[cfg(test)]
 mod tests {
-    crate::ecdsa::curve_tests::curve_tests! {
+    crate::tests::curves::curve_tests! {
         p256, 32, limb_bits: 29,
         lincomb: (0x5eed_1234, 200),
         exceptional_rounds: 20,

@@ -138,7 +138,7 @@ pub fn lincomb_x(u1: &[u8; 48], u2: &[u8; 48], key: &Key) -> Option<[u8; 48]> {
 
 #[cfg(test)]
 mod tests {
-    crate::ecdsa::curve_tests::curve_tests! {
+    crate::tests::curves::curve_tests! {
         p384, 48, limb_bits: 28,
         lincomb: (0x5eed_3840, 100),
         exceptional_rounds: 10,

@@ -752,6 +752,7 @@ fn validate_only_tag_resolution() {
 mod adversarial;
 mod bounds;
 mod cluster;
+pub(crate) mod curves;
 mod holes;
 mod keyless;
 mod registry;
