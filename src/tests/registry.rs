@@ -414,12 +414,17 @@ fn image_volumes_are_verified_in_the_registry_too() {
     admitted(decide(request("", "Pod", o), settings, &host));
 }
 
+/// Settings whose one policy requires `ci`, with these `registryAnnotations`.
+fn ci_requiring(annotations: Value) -> Value {
+    let mut authority = ci();
+    authority["registryAnnotations"] = annotations;
+    registry_settings(vec![authority], &["ci"], "all")
+}
+
 #[test]
 fn required_annotations_go_to_the_host() {
     let image = img(DIGEST);
-    let mut authority = ci();
-    authority["registryAnnotations"] = json!({"env": "prod", "team": "platform"});
-    let settings = registry_settings(vec![authority], &["ci"], "all");
+    let settings = ci_requiring(json!({"env": "prod", "team": "platform"}));
     let host = Registry::new().trusts(&image, "ci", DIGEST);
     admitted(decide(pod_request(&[&image], &[]), settings, &host));
     let calls = host.calls.borrow();
@@ -435,9 +440,7 @@ fn required_annotations_go_to_the_host() {
 #[test]
 fn a_refusal_names_the_required_annotations() {
     let image = img(DIGEST);
-    let mut authority = ci();
-    authority["registryAnnotations"] = json!({"env": "prod", "team": "platform"});
-    let settings = registry_settings(vec![authority], &["ci"], "all");
+    let settings = ci_requiring(json!({"env": "prod", "team": "platform"}));
     assert_eq!(
         rejected(decide(
             pod_request(&[&image], &[]),
@@ -451,12 +454,12 @@ fn a_refusal_names_the_required_annotations() {
         )
     );
     // Bounded: at most eight shown, each cut.
-    let mut authority = ci();
-    authority["registryAnnotations"] = (0..20)
-        .map(|i| (format!("k{i:02}"), Value::String("v".repeat(300))))
-        .collect::<serde_json::Map<_, _>>()
-        .into();
-    let settings = registry_settings(vec![authority], &["ci"], "all");
+    let settings = ci_requiring(
+        (0..20)
+            .map(|i| (format!("k{i:02}"), Value::String("v".repeat(300))))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+    );
     let m = rejected(decide(
         pod_request(&[&image], &[]),
         settings,
